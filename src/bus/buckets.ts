@@ -1,0 +1,57 @@
+// The JetStream stream and KV buckets (DESIGN section 3), created if missing.
+import type { JetStreamManager, KV, NatsConnection } from 'nats'
+import { RetentionPolicy, StorageType, DiscardPolicy, nanos } from 'nats'
+import { subjects as makeSubjects } from './subjects.js'
+
+export const STREAM = 'DRIFTGATE_EVENTS'
+
+export const Buckets = {
+  endpoints: 'driftgate_endpoints',
+  services: 'driftgate_services',
+  hosts: 'driftgate_hosts',
+  ipam: 'driftgate_ipam',
+  assignments: 'driftgate_assignments',
+  leases: 'driftgate_leases',
+} as const
+export type BucketName = (typeof Buckets)[keyof typeof Buckets]
+
+export interface BusLayoutOptions { replicas?: number, prefix?: string }
+
+/** Idempotent: creates the stream, or leaves an existing one as it is. */
+export async function ensureStream (jsm: JetStreamManager, opts: BusLayoutOptions = {}): Promise<void> {
+  try {
+    await jsm.streams.info(STREAM)
+    return
+  } catch { /* missing: create below */ }
+  try {
+    await jsm.streams.add({
+      name: STREAM,
+      subjects: makeSubjects(opts.prefix).streamSubjects,
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      num_replicas: opts.replicas ?? 1,
+      max_age: nanos(24 * 3600_000), // a registry down for a day still catches up; snapshots heal the rest
+      max_bytes: 1024 * 1024 * 1024,
+      duplicate_window: nanos(120_000),
+    })
+  } catch (err) {
+    // Another process created it between our info() and add(): that is fine.
+    if (!/already in use|exists/i.test((err as Error).message)) throw err
+  }
+}
+
+const HISTORY: Partial<Record<BucketName, number>> = { [Buckets.services]: 5 }
+
+/** Opens (creating when missing) one bucket. */
+export async function openBucket (nc: NatsConnection, name: BucketName, opts: BusLayoutOptions = {}): Promise<KV> {
+  const js = nc.jetstream()
+  return await js.views.kv(name, { replicas: opts.replicas ?? 1, history: HISTORY[name] ?? 1 })
+}
+
+/** Opens every bucket; used by the registry at start. */
+export async function ensureBuckets (nc: NatsConnection, opts: BusLayoutOptions = {}): Promise<Record<keyof typeof Buckets, KV>> {
+  const entries = await Promise.all(Object.entries(Buckets).map(async ([k, name]) =>
+    [k, await openBucket(nc, name, opts)] as const))
+  return Object.fromEntries(entries) as Record<keyof typeof Buckets, KV>
+}

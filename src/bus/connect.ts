@@ -1,0 +1,71 @@
+// The one NATS connection helper every role uses: servers, credentials, TLS,
+// reconnect forever, and status changes logged with fields.
+import { readFileSync } from 'node:fs'
+import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats'
+import { DriftgateError, ErrorCodes, type Logger } from '../core/index.js'
+
+export interface NatsOptions {
+  /** One or more server URLs, comma separated or as an array. */
+  servers: string | string[]
+  name?: string
+  user?: string
+  pass?: string
+  token?: string
+  /** Path of a .creds file (JWT + nkey seed). */
+  creds?: string
+  tlsCa?: string
+  tlsCert?: string
+  tlsKey?: string
+  /** Give up on the first connection after this long (then the role exits with a clear error). */
+  connectTimeoutMs?: number
+}
+
+export function serverList (servers: string | string[]): string[] {
+  const list = Array.isArray(servers) ? servers : servers.split(',')
+  return list.map((s) => s.trim()).filter(Boolean)
+}
+
+export function connectionOptions (opts: NatsOptions): ConnectionOptions {
+  const co: ConnectionOptions = {
+    servers: serverList(opts.servers),
+    name: opts.name,
+    maxReconnectAttempts: -1, // reconnect forever: a role never gives up on NATS once connected
+    reconnectTimeWait: 500,
+    reconnectJitter: 250,
+    pingInterval: 10_000,
+    maxPingOut: 3,
+    timeout: opts.connectTimeoutMs ?? 10_000,
+  }
+  if (opts.user != null) { co.user = opts.user; co.pass = opts.pass }
+  if (opts.token != null) co.token = opts.token
+  if (opts.creds != null) co.authenticator = credsAuthenticator(readFileSync(opts.creds))
+  if (opts.tlsCa != null || opts.tlsCert != null) {
+    co.tls = { caFile: opts.tlsCa, certFile: opts.tlsCert, keyFile: opts.tlsKey }
+  }
+  return co
+}
+
+/** Connects (failing with a clear error when no server answers) and logs every status change. */
+export async function connectNats (opts: NatsOptions, log: Logger): Promise<NatsConnection> {
+  const co = connectionOptions(opts)
+  let nc: NatsConnection
+  try {
+    nc = await connect(co)
+  } catch (err) {
+    throw new DriftgateError(ErrorCodes.NATS_UNAVAILABLE,
+      `cannot connect to NATS at ${co.servers?.toString()}: ${(err as Error).message}. ` +
+      'Check --nats / DRIFTGATE_NATS and that nats-server runs with JetStream (-js).', undefined, { cause: err })
+  }
+  log.info({ server: nc.getServer(), name: opts.name }, 'nats connected')
+  void watchStatus(nc, log)
+  return nc
+}
+
+async function watchStatus (nc: NatsConnection, log: Logger): Promise<void> {
+  for await (const s of nc.status()) {
+    const fields = { event: s.type, data: typeof s.data === 'string' ? s.data : undefined }
+    if (s.type === 'pingTimer' || s.type === 'update') continue
+    if (s.type === 'disconnect' || s.type === 'error') log.warn(fields, 'nats status')
+    else log.info(fields, 'nats status')
+  }
+}

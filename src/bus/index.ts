@@ -1,0 +1,5 @@
+export * from './connect.js'
+export * from './subjects.js'
+export * from './codec.js'
+export * from './buckets.js'
+export * from './table.js'

@@ -1,0 +1,42 @@
+// Every NATS subject driftgate uses (DESIGN section 3), built in one place.
+export const DEFAULT_PREFIX = 'driftgate'
+
+export interface Subjects {
+  prefix: string
+  events: (host: string) => string
+  snapshot: (host: string) => string
+  heartbeat: (host: string) => string
+  applied: (renderer: string) => string
+  ipam: (op: string) => string
+  /** Wildcards for subscribers. */
+  allEvents: string
+  allSnapshots: string
+  allHeartbeats: string
+  allApplied: string
+  allIpam: string
+  /** Subjects captured by the DRIFTGATE_EVENTS stream. */
+  streamSubjects: string[]
+}
+
+export function subjects (prefix = DEFAULT_PREFIX): Subjects {
+  return {
+    prefix,
+    events: (h) => `${prefix}.events.${h}`,
+    snapshot: (h) => `${prefix}.snapshot.${h}`,
+    heartbeat: (h) => `${prefix}.heartbeat.${h}`,
+    applied: (r) => `${prefix}.applied.${r}`,
+    ipam: (op) => `${prefix}.ipam.${op}`,
+    allEvents: `${prefix}.events.*`,
+    allSnapshots: `${prefix}.snapshot.*`,
+    allHeartbeats: `${prefix}.heartbeat.*`,
+    allApplied: `${prefix}.applied.*`,
+    allIpam: `${prefix}.ipam.>`,
+    streamSubjects: [`${prefix}.events.*`, `${prefix}.snapshot.*`],
+  }
+}
+
+/** The last token of a subject: the host of `driftgate.events.<host>`. */
+export function lastToken (subject: string): string {
+  const i = subject.lastIndexOf('.')
+  return i < 0 ? subject : subject.slice(i + 1)
+}

@@ -1,0 +1,84 @@
+// Options and lifecycle shared by every role command.
+import { Option, type Command } from 'commander'
+import type { NatsOptions } from '../bus/index.js'
+
+/** JSON-schema properties every role config has (merged into each role's schema). */
+export const commonRoleProperties = {
+  nats: { type: 'string', minLength: 1, default: 'nats://127.0.0.1:4222' },
+  natsUser: { type: 'string' },
+  natsPass: { type: 'string' },
+  natsToken: { type: 'string' },
+  natsCreds: { type: 'string' },
+  natsTlsCa: { type: 'string' },
+  natsTlsCert: { type: 'string' },
+  natsTlsKey: { type: 'string' },
+  prefix: { type: 'string', pattern: '^[a-zA-Z0-9_-]+$', default: 'driftgate' },
+  logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
+  metricsPort: { type: 'integer', minimum: 0, maximum: 65535 },
+} as const
+
+export interface CommonRoleConfig {
+  nats: string
+  natsUser?: string
+  natsPass?: string
+  natsToken?: string
+  natsCreds?: string
+  natsTlsCa?: string
+  natsTlsCert?: string
+  natsTlsKey?: string
+  prefix: string
+  logLevel: string
+  metricsPort?: number
+}
+
+const int = (v: string): number => Number(v)
+
+export function addCommonRoleOptions (cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'YAML file of options (flags and DRIFTGATE_* env override it)')
+    .addOption(new Option('--nats <urls>', 'NATS server URL(s), comma separated [env DRIFTGATE_NATS]'))
+    .option('--nats-user <user>', 'NATS user [env DRIFTGATE_NATS_USER]')
+    .option('--nats-pass <pass>', 'NATS password [env DRIFTGATE_NATS_PASS]')
+    .option('--nats-token <token>', 'NATS token [env DRIFTGATE_NATS_TOKEN]')
+    .option('--nats-creds <file>', 'NATS credentials file [env DRIFTGATE_NATS_CREDS]')
+    .option('--nats-tls-ca <file>', 'CA certificate for NATS TLS')
+    .option('--nats-tls-cert <file>', 'client certificate for NATS TLS')
+    .option('--nats-tls-key <file>', 'client key for NATS TLS')
+    .option('--prefix <prefix>', 'subject prefix (default driftgate)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error (default info)')
+    .option('--metrics-port <port>', 'serve Prometheus /metrics on this port', int)
+}
+
+export function natsOptionsFrom (cfg: CommonRoleConfig, name: string): NatsOptions {
+  return {
+    servers: cfg.nats,
+    name,
+    user: cfg.natsUser,
+    pass: cfg.natsPass,
+    token: cfg.natsToken,
+    creds: cfg.natsCreds,
+    tlsCa: cfg.natsTlsCa,
+    tlsCert: cfg.natsTlsCert,
+    tlsKey: cfg.natsTlsKey,
+  }
+}
+
+export interface Closeable { close: () => Promise<void> }
+
+/**
+ * Runs a long-lived role until SIGINT/SIGTERM, then closes it. Resolves with
+ * the exit code for main to use; a second signal forces exit code 130.
+ */
+export async function runUntilSignal (log: { info: (o: object, m: string) => void }, started: Closeable): Promise<number> {
+  return await new Promise<number>((resolve) => {
+    let stopping = false
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) { resolve(130); return }
+      stopping = true
+      log.info({ signal }, 'stopping')
+      started.close().then(() => resolve(0), () => resolve(1))
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+}

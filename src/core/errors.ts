@@ -1,0 +1,86 @@
+// Every error driftgate raises on purpose is defined here, with a stable code,
+// so logs, HTTP answers and tests can match on `code` instead of on prose.
+
+export const ErrorCodes = {
+  CONFIG_INVALID: 'DG_CONFIG_INVALID',
+  VALIDATION: 'DG_VALIDATION',
+  INVALID_NAME: 'DG_INVALID_NAME',
+  NOT_FOUND: 'DG_NOT_FOUND',
+  CONFLICT: 'DG_CONFLICT',
+  UNAUTHORIZED: 'DG_UNAUTHORIZED',
+  NATS_UNAVAILABLE: 'DG_NATS_UNAVAILABLE',
+  DOCKER_UNAVAILABLE: 'DG_DOCKER_UNAVAILABLE',
+  NGINX_REJECTED: 'DG_NGINX_REJECTED',
+  NGINX_RELOAD_FAILED: 'DG_NGINX_RELOAD_FAILED',
+  TEMPLATE: 'DG_TEMPLATE',
+  IPAM: 'DG_IPAM',
+  IPAM_EXHAUSTED: 'DG_IPAM_EXHAUSTED',
+  IPAM_TAKEN: 'DG_IPAM_TAKEN',
+  IPAM_NOT_OWNER: 'DG_IPAM_NOT_OWNER',
+  UNSCHEDULABLE: 'DG_UNSCHEDULABLE',
+  TIMEOUT: 'DG_TIMEOUT',
+} as const
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
+
+export class DriftgateError extends Error {
+  readonly code: ErrorCode
+  readonly details?: unknown
+  constructor (code: ErrorCode, message: string, details?: unknown, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = code
+    this.details = details
+  }
+}
+
+/** One problem with one field, e.g. `{ field: '/port', message: 'must be <= 65535' }`. */
+export interface FieldProblem { field: string, message: string }
+
+function listProblems (problems: FieldProblem[]): string {
+  return problems.map((p) => `  - ${p.field || '(root)'}: ${p.message}`).join('\n')
+}
+
+/** Configuration problems, all reported at once, each naming its field. */
+export class ConfigError extends DriftgateError {
+  readonly problems: FieldProblem[]
+  constructor (role: string, problems: FieldProblem[]) {
+    super(ErrorCodes.CONFIG_INVALID, `invalid ${role} configuration:\n${listProblems(problems)}`, problems)
+    this.problems = problems
+  }
+}
+
+/** A message, spec or request body that does not match its schema. */
+export class ValidationError extends DriftgateError {
+  readonly problems: FieldProblem[]
+  constructor (what: string, problems: FieldProblem[]) {
+    super(ErrorCodes.VALIDATION, `invalid ${what}:\n${listProblems(problems)}`, problems)
+    this.problems = problems
+  }
+}
+
+export class InvalidNameError extends DriftgateError {
+  constructor (kind: string, value: unknown) {
+    super(ErrorCodes.INVALID_NAME,
+      `invalid ${kind} ${JSON.stringify(String(value)).slice(0, 80)}: must be a DNS label ` +
+      '(lowercase letters, digits and inner dashes, 1-63 characters)')
+  }
+}
+
+export class NotFoundError extends DriftgateError {
+  constructor (what: string) { super(ErrorCodes.NOT_FOUND, `${what} not found`) }
+}
+
+export class ConflictError extends DriftgateError {
+  constructor (message: string) { super(ErrorCodes.CONFLICT, message) }
+}
+
+export class UnauthorizedError extends DriftgateError {
+  constructor (message = 'missing or wrong bearer token: pass --token or set DRIFTGATE_TOKEN') {
+    super(ErrorCodes.UNAUTHORIZED, message)
+  }
+}
+
+export class TimeoutError extends DriftgateError {
+  constructor (what: string, ms: number) { super(ErrorCodes.TIMEOUT, `${what} timed out after ${ms} ms`) }
+}

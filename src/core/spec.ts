@@ -1,0 +1,122 @@
+// The service spec (DESIGN section 5): schema, defaults, normalisation.
+import { createHash } from 'node:crypto'
+import { DNS_LABEL_PATTERN } from './names.js'
+import { DURATION_PATTERN, SIZE_PATTERN, parseDuration, parseSize } from './duration.js'
+
+const duration = { type: 'string', pattern: DURATION_PATTERN } as const
+
+export const serviceSpecSchema = {
+  type: 'object',
+  required: ['name', 'image', 'replicas', 'port', 'network'],
+  properties: {
+    name: { type: 'string', pattern: DNS_LABEL_PATTERN, maxLength: 63 },
+    image: { type: 'string', minLength: 1, maxLength: 256, pattern: '^[a-zA-Z0-9][a-zA-Z0-9._/:@-]*$' },
+    command: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 4096 } },
+    replicas: { type: 'integer', minimum: 0, maximum: 1000 },
+    port: { type: 'integer', minimum: 1, maximum: 65535 },
+    network: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$' },
+    resources: {
+      type: 'object',
+      properties: {
+        cpu: { type: 'number', exclusiveMinimum: 0, maximum: 1024 },
+        memory: { type: 'string', pattern: SIZE_PATTERN },
+      },
+      additionalProperties: false,
+      default: {},
+    },
+    env: {
+      type: 'object',
+      maxProperties: 128,
+      propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+      additionalProperties: { type: 'string', maxLength: 8192 },
+      default: {},
+    },
+    health: {
+      type: 'object',
+      properties: {
+        http: { type: 'string', pattern: '^/[A-Za-z0-9._~/?&=%-]*$', maxLength: 256 },
+        interval: duration,
+      },
+      additionalProperties: false,
+    },
+    upstream: {
+      type: 'object',
+      properties: {
+        method: { enum: ['round_robin', 'least_conn', 'ip_hash', 'random'] },
+        maxFails: { type: 'integer', minimum: 0, maximum: 1000 },
+        failTimeout: duration,
+        keepalive: { type: 'integer', minimum: 0, maximum: 10000 },
+      },
+      additionalProperties: false,
+      default: {},
+    },
+    placement: {
+      type: 'object',
+      properties: { spread: { type: 'string', pattern: '^[a-zA-Z0-9._/-]{1,128}$' } },
+      additionalProperties: false,
+      default: { spread: 'host' },
+    },
+    stopGracePeriod: duration,
+  },
+  additionalProperties: false,
+} as const
+
+export interface ServiceSpec {
+  name: string
+  image: string
+  command?: string[]
+  replicas: number
+  port: number
+  network: string
+  resources: { cpu?: number, memory?: string }
+  env: Record<string, string>
+  health?: { http?: string, interval?: string }
+  upstream: { method?: 'round_robin' | 'least_conn' | 'ip_hash' | 'random', maxFails?: number, failTimeout?: string, keepalive?: number }
+  placement: { spread?: string }
+  stopGracePeriod?: string
+}
+
+/** Value of `driftgate_services` `<service>`. */
+export interface ServiceRecord { v: 1, spec: ServiceSpec, version: number, updatedAt: number }
+
+export const serviceRecordSchema = {
+  type: 'object',
+  required: ['v', 'spec', 'version', 'updatedAt'],
+  properties: {
+    v: { const: 1 },
+    spec: serviceSpecSchema,
+    version: { type: 'integer', minimum: 1 },
+    updatedAt: { type: 'number', minimum: 0 },
+  },
+  additionalProperties: false,
+} as const
+
+/** What placement needs in numbers. */
+export function specDemand (spec: ServiceSpec): { cpus: number, memoryBytes: number } {
+  return {
+    cpus: spec.resources.cpu ?? 0,
+    memoryBytes: spec.resources.memory != null ? parseSize(spec.resources.memory) : 0,
+  }
+}
+
+export function specGraceMs (spec: ServiceSpec): number {
+  return spec.stopGracePeriod != null ? parseDuration(spec.stopGracePeriod) : 10_000
+}
+
+/**
+ * Hash of what a running container is made from. `replicas` is left out: a
+ * scale must not look like an update and restart everything.
+ */
+export function specHash (spec: ServiceSpec): string {
+  const { replicas: _replicas, ...rest } = spec
+  return createHash('sha256').update(stableStringify(rest)).digest('hex').slice(0, 16)
+}
+
+export function stableStringify (value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`
+  if (value != null && typeof value === 'object') {
+    const keys = Object.keys(value).sort()
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`).join(',')}}`
+  }
+  return JSON.stringify(value)
+}
