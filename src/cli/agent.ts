@@ -1,0 +1,4 @@
+// `driftgate agent`: see src/agent/. (being built)
+import type { Command } from 'commander'
+
+export function register (_program: Command): void {}

@@ -1,0 +1,4 @@
+// `driftgate renderer`: see src/renderer/. (being built)
+import type { Command } from 'commander'
+
+export function register (_program: Command): void {}
