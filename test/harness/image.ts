@@ -1,0 +1,60 @@
+// The test image, made from Debian's busybox-static (no registry is reachable).
+// Its entry script publishes the container's identity as JSON on port 80 and
+// exits promptly on SIGTERM (a bare httpd as pid 1 would ignore it and every
+// `docker stop` would wait out its timeout). The tarball is built once per
+// machine and cached under /tmp; each host's dockerd imports it.
+import { createHash } from 'node:crypto'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { run } from './exec.js'
+
+export const TEST_IMAGE = 'driftgate-test:latest'
+const BUSYBOX = '/bin/busybox'
+const CACHE_DIR = '/tmp/driftgate-image-cache'
+
+const ENTRY = `#!/bin/sh
+# Identity: hostname and every non-loopback IPv4 address, served as JSON.
+mkdir -p /www
+ips=$(ip -o -4 addr show | awk '$2!="lo"{split($4,a,"/"); printf "%s\\"%s\\"", (n++?",":""), a[1]}')
+printf '{"host":"%s","ips":[%s]}\\n' "$(hostname)" "$ips" > /www/index.html
+cp /www/index.html /www/healthz
+httpd -f -p 80 -h /www &
+pid=$!
+trap 'kill $pid; exit 0' TERM INT
+wait $pid
+`
+
+async function buildRootfs(dir: string): Promise<void> {
+  mkdirSync(join(dir, 'bin'), { recursive: true })
+  for (const d of ['www', 'tmp', 'etc', 'proc', 'sys', 'dev']) mkdirSync(join(dir, d), { recursive: true })
+  copyFileSync(BUSYBOX, join(dir, 'bin', 'busybox'))
+  chmodSync(join(dir, 'bin', 'busybox'), 0o755)
+  // busybox --list prints every applet compiled in, one per line.
+  const list = (await run(BUSYBOX, ['--list'])).split('\n').filter((a) => a && a !== 'busybox')
+  for (const a of list) symlinkSync('busybox', join(dir, 'bin', a))
+  writeFileSync(join(dir, 'entry.sh'), ENTRY, { mode: 0o755 })
+  writeFileSync(join(dir, 'etc', 'passwd'), 'root:x:0:0:root:/:/bin/sh\n')
+  writeFileSync(join(dir, 'etc', 'group'), 'root:x:0:\n')
+}
+
+/** Path of the cached image tarball, built on first use (keyed by busybox + entry script). */
+export async function imageTarball(): Promise<string> {
+  const key = createHash('sha256').update(readFileSync(BUSYBOX)).update(ENTRY).digest('hex').slice(0, 16)
+  const tar = join(CACHE_DIR, `driftgate-test-${key}.tar`)
+  if (existsSync(tar)) return tar
+  mkdirSync(CACHE_DIR, { recursive: true })
+  const work = join(CACHE_DIR, `build-${process.pid}-${Date.now()}`)
+  try {
+    await buildRootfs(work)
+    await run('tar', ['-C', work, '-cf', `${tar}.${process.pid}`, '.'])
+    renameSync(`${tar}.${process.pid}`, tar) // atomic for concurrent builders
+  } finally {
+    rmSync(work, { recursive: true, force: true })
+  }
+  return tar
+}
+
+/** Imports the test image into the dockerd behind socketPath. */
+export async function importImage(socketPath: string, tar: string, tag = TEST_IMAGE): Promise<void> {
+  await run('docker', ['-H', `unix://${socketPath}`, 'import', '--change', 'CMD ["/entry.sh"]', tar, tag])
+}
