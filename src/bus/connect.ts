@@ -35,6 +35,9 @@ export function connectionOptions (opts: NatsOptions): ConnectionOptions {
     pingInterval: 10_000,
     maxPingOut: 3,
     timeout: opts.connectTimeoutMs ?? 10_000,
+    // Without this every request (each KV write) builds two Error objects with
+    // stacks "just in case": ~30 µs per event, measured in bench/ingest.
+    noAsyncTraces: true,
   }
   if (opts.user != null) { co.user = opts.user; co.pass = opts.pass }
   if (opts.token != null) co.token = opts.token

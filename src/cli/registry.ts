@@ -1,4 +1,50 @@
-// `driftgate registry`: see src/registry/. (being built)
+// `driftgate registry`: the control plane (src/registry/). Any number of
+// instances (1–3) may run at once; they share all state through NATS.
 import type { Command } from 'commander'
+import { createLogger, createMetricsRegistry, loadConfig } from '../core/index.js'
+import { createRegistry, registrySchema, type RegistryConfig } from '../registry/index.js'
+import { addCommonRoleOptions, runUntilSignal } from './common.js'
+import { serveMetrics } from './metrics-server.js'
 
-export function register (_program: Command): void {}
+const int = (v: string): number => Number(v)
+
+export function register (program: Command): void {
+  const cmd = program.command('registry')
+    .description('control plane: endpoint table from agent events, host liveness, IPAM, HTTP API and DNS')
+    .option('--replicas <n>', 'copies of the stream and KV buckets when creating them: 1 for one NATS server, 3 for a cluster (default 1)', int)
+    .option('--host-grace <duration>', 'a silent host is down (its endpoints removed) after this long (default 30s)')
+    .option('--http-port <port>', 'HTTP API port (default 7070) [env DRIFTGATE_HTTP_PORT]', int)
+    .option('--dns-port <port>', 'DNS port, UDP and TCP (default 8600) [env DRIFTGATE_DNS_PORT]', int)
+    .option('--api-token <token>', 'bearer token required for writes [env DRIFTGATE_API_TOKEN]')
+    .option('--domain <domain>', 'DNS zone: <service>.service.<domain> (default driftgate)')
+  addCommonRoleOptions(cmd)
+  cmd.addHelpText('after', `
+Run one to three instances, all equal: they share one durable consumer and
+write the KV buckets with compare-and-set, so any of them may stop at any time.
+
+Tuning (config file or env only): heartbeatInterval (2s; suspect after 3
+missed), ackWait (30s), maxAckPending (4000), tombstoneTtl (10m).
+
+Examples:
+  driftgate registry --nats nats://127.0.0.1:4222
+  DRIFTGATE_API_TOKEN=s3cret driftgate registry \\
+    --nats nats://n1:4222,nats://n2:4222,nats://n3:4222 --replicas 3 \\
+    --host-grace 45s --metrics-port 9100
+  dig @127.0.0.1 -p 8600 web.service.driftgate`)
+  cmd.action(async (opts: Record<string, unknown>) => {
+    const cfg = loadConfig<RegistryConfig>({ role: 'registry', schema: registrySchema, flags: opts, file: opts.config as string | undefined })
+    const log = createLogger({ role: 'registry', level: cfg.logLevel })
+    const metrics = createMetricsRegistry('registry', { defaults: true })
+    const registry = createRegistry(cfg, { log, metrics })
+    try {
+      await registry.start()
+    } catch (err) {
+      await registry.close()
+      throw err
+    }
+    const server = cfg.metricsPort != null ? await serveMetrics(metrics, cfg.metricsPort) : undefined
+    process.exitCode = await runUntilSignal(log, {
+      close: async () => { await server?.close(); await registry.close() },
+    })
+  })
+}

@@ -84,3 +84,22 @@ export class UnauthorizedError extends DriftgateError {
 export class TimeoutError extends DriftgateError {
   constructor (what: string, ms: number) { super(ErrorCodes.TIMEOUT, `${what} timed out after ${ms} ms`) }
 }
+
+/** A template that does not compile or render, or prints a value that is not a safe nginx token. */
+export class TemplateError extends DriftgateError {
+  constructor (message: string, options?: { cause?: unknown }) { super(ErrorCodes.TEMPLATE, message, undefined, options) }
+}
+
+/** `nginx -t` refused a rendered configuration; `output` is nginx's own message. */
+export class NginxRejectedError extends DriftgateError {
+  readonly output: string
+  constructor (output: string) {
+    super(ErrorCodes.NGINX_REJECTED, `nginx -t rejected the configuration: ${output.trim().slice(0, 2000)}`)
+    this.output = output
+  }
+}
+
+/** A reload that could not be sent or did not take effect in time. */
+export class NginxReloadError extends DriftgateError {
+  constructor (message: string, options?: { cause?: unknown }) { super(ErrorCodes.NGINX_RELOAD_FAILED, message, undefined, options) }
+}

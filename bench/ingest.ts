@@ -1,0 +1,134 @@
+// Ingest throughput and latency of ONE registry instance against a real
+// nats-server, with a scripted publisher: 10,000 events over 1,000 services
+// (3,000 containers on 10 hosts, 80 % upserts, 20 % removals).
+//   node --import=@tapjs/typescript/import bench/ingest.ts
+//   env: EVENTS=10000 SERVICES=1000 RATE=5000 (paced run, events/s)
+// 1. backlog: all events are in the stream before the registry starts; events/s
+//    = events / time until every one is applied (the registry's own ceiling).
+// 2. paced:   the publisher sends at RATE while the registry runs; latency =
+//    publish → change visible in a KV watch, per event (p50/p99), and the
+//    sustained rate.
+import { readFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
+import { connect, type NatsConnection } from 'nats'
+import { startNats } from '../test/harness/index.js'
+import { ScriptedAgent, startRegistry, endpoint, counter } from '../test/integration/registry-fixtures.js'
+import { encodeJson, ensureStream, openBucket, Buckets } from '../src/bus/index.js'
+import type { EventMessage } from '../src/core/index.js'
+
+const EVENTS = Number(process.env.EVENTS ?? 10_000)
+const SERVICES = Number(process.env.SERVICES ?? 1000)
+const RATE = Number(process.env.RATE ?? 5000)
+const HOSTS = 10
+const PER_SERVICE = 3
+
+function makeEvents (nc: NatsConnection): Array<{ agent: ScriptedAgent, msg: EventMessage }> {
+  const agents = Array.from({ length: HOSTS }, (_, i) => new ScriptedAgent(nc, `h${i}`))
+  let r = 7
+  const rnd = (): number => { r = (r * 1103515245 + 12345) & 0x7fffffff; return r / 0x7fffffff }
+  return Array.from({ length: EVENTS }, () => {
+    const n = Math.floor(rnd() * SERVICES * PER_SERVICE)
+    const agent = agents[n % HOSTS]
+    const ep = endpoint(`svc${n % SERVICES}`, n)
+    return { agent, msg: agent.event(rnd() < 0.8 ? 'upsert' : 'remove', ep) }
+  })
+}
+
+/** CPU seconds used so far by a process (utime + stime from /proc). */
+function procCpu (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(f[11]) + Number(f[12])) / 100
+}
+const selfCpu = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 }
+function cpuLine (pid: number, from: { nats: number, self: number }): string {
+  const nats = procCpu(pid) - from.nats
+  const self = selfCpu() - from.self
+  return `cpu: nats-server ${nats.toFixed(2)} s, this process ${self.toFixed(2)} s ` +
+    `= ${((nats + self) * 1e6 / EVENTS).toFixed(0)} µs per event; load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`
+}
+const cpuNow = (pid: number): { nats: number, self: number } => ({ nats: procCpu(pid), self: selfCpu() })
+
+const pct = (xs: number[], p: number): number => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]
+
+async function drained (nc: NatsConnection): Promise<void> {
+  const jsm = await nc.jetstreamManager()
+  for (;;) {
+    const i = await jsm.consumers.info('DRIFTGATE_EVENTS', 'registry')
+    if (i.num_pending === 0 && i.num_ack_pending === 0) return
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+async function backlog (): Promise<void> {
+  const nats = await startNats()
+  try {
+    const nc = await connect({ servers: nats.url, noAsyncTraces: true })
+    await ensureStream(await nc.jetstreamManager())
+    const events = makeEvents(nc)
+    for (let i = 0; i < events.length; i += 500) {
+      await Promise.all(events.slice(i, i + 500).map(async ({ agent, msg }) => await agent.publish(msg)))
+    }
+    const t0 = performance.now()
+    const c0 = cpuNow(nats.pid)
+    const reg = await startRegistry(nats.url)
+    await drained(nc)
+    const secs = (performance.now() - t0) / 1000
+    const applied = await counter(reg.reg, 'driftgate_registry_events_applied_total')
+    console.log(`backlog: ${EVENTS} events (${applied} writes) in ${secs.toFixed(2)} s = ${Math.round(EVENTS / secs)} events/s (incl. registry start)`)
+    console.log(`  ${cpuLine(nats.pid, c0)} (registry only)`)
+    await reg.close()
+    await nc.close()
+  } finally { await nats.stop() }
+}
+
+async function paced (): Promise<void> {
+  const nats = await startNats()
+  try {
+    const nc = await connect({ servers: nats.url, noAsyncTraces: true })
+    const reg = await startRegistry(nats.url)
+    const events = makeEvents(nc)
+    const sentAt = new Map<string, number>() // key#instance#seq → publish time
+    const latencies: number[] = []
+    const kv = await openBucket(nc, Buckets.endpoints)
+    const watch = await kv.watch({ key: '>', include: 'updates' as never })
+    void (async () => {
+      for await (const e of watch) {
+        if (e.operation !== 'PUT') continue
+        const rec = e.json<{ instance: string, seq: number }>()
+        const t = sentAt.get(`${e.key}#${rec.instance}#${rec.seq}`)
+        if (t != null) latencies.push(performance.now() - t)
+      }
+    })()
+    const t0 = performance.now()
+    const c0 = cpuNow(nats.pid)
+    const inflight: Array<Promise<unknown>> = []
+    for (let i = 0; i < events.length; i++) {
+      // Pace: never ahead of RATE.
+      const due = t0 + (i * 1000) / RATE
+      const wait = due - performance.now()
+      if (wait > 2) await new Promise((resolve) => setTimeout(resolve, wait))
+      const { agent, msg } = events[i]
+      sentAt.set(`${msg.endpoint.service}.${msg.endpoint.containerId}#${msg.instance}#${msg.seq}`, performance.now())
+      inflight.push(agent.nc.jetstream().publish(`driftgate.events.${agent.host}`, encodeJson(msg)))
+      if (inflight.length >= 200) { await Promise.all(inflight); inflight.length = 0 }
+    }
+    await Promise.all(inflight)
+    const published = performance.now()
+    await drained(nc)
+    const secs = (performance.now() - t0) / 1000
+    watch.stop()
+    latencies.sort((a, b) => a - b)
+    console.log(`paced at ${RATE}/s: ${EVENTS} events applied in ${secs.toFixed(2)} s = ${Math.round(EVENTS / secs)} events/s sustained ` +
+      `(publishing took ${((published - t0) / 1000).toFixed(2)} s)`)
+    console.log(`apply latency (publish → visible in KV watch, ${latencies.length} writes): p50 ${pct(latencies, 0.5).toFixed(1)} ms, ` +
+      `p99 ${pct(latencies, 0.99).toFixed(1)} ms, max ${latencies[latencies.length - 1].toFixed(1)} ms`)
+    console.log(`  ${cpuLine(nats.pid, c0)} (registry + publisher)`)
+    await reg.close()
+    await nc.close()
+  } finally { await nats.stop() }
+}
+
+console.log(`ingest bench: ${EVENTS} events, ${SERVICES} services × ${PER_SERVICE} containers, ${HOSTS} hosts, 1 registry instance`)
+await backlog()
+await paced()

@@ -1,0 +1,73 @@
+// The registry's configuration: its JSON schema (flags > env > YAML, see
+// core/config.ts) and the durations resolved once into milliseconds.
+import { loadConfig, parseDuration, DURATION_PATTERN, type RoleSchema } from '../core/index.js'
+import { commonRoleProperties, type CommonRoleConfig } from '../cli/common.js'
+
+const duration = (def: string): Record<string, unknown> => ({ type: 'string', pattern: DURATION_PATTERN, default: def })
+
+export const registrySchema: RoleSchema = {
+  type: 'object',
+  properties: {
+    ...commonRoleProperties,
+    replicas: { type: 'integer', minimum: 1, maximum: 5, default: 1 },
+    hostGrace: duration('30s'),
+    heartbeatInterval: duration('2s'),
+    httpPort: { type: 'integer', minimum: 0, maximum: 65535, default: 7070 },
+    dnsPort: { type: 'integer', minimum: 0, maximum: 65535, default: 8600 },
+    apiToken: { type: 'string', minLength: 1 },
+    domain: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$', default: 'driftgate' },
+    // Tuning knobs, config file / env only: the defaults suit production.
+    ackWait: duration('30s'),
+    maxAckPending: { type: 'integer', minimum: 1, maximum: 100000, default: 4000 },
+    tombstoneTtl: duration('10m'),
+    sweepInterval: duration('1s'),
+    name: { type: 'string', minLength: 1, maxLength: 64 },
+  },
+}
+
+export interface RegistryConfig extends CommonRoleConfig {
+  replicas: number
+  hostGrace: string
+  heartbeatInterval: string
+  httpPort: number
+  dnsPort: number
+  apiToken?: string
+  domain: string
+  ackWait: string
+  maxAckPending: number
+  tombstoneTtl: string
+  sweepInterval: string
+  /** This instance's name in logs and the NATS connection name. */
+  name?: string
+}
+
+/** Durations in milliseconds, derived once. */
+export interface RegistryTimings {
+  hostGraceMs: number
+  heartbeatMs: number
+  /** A host is suspect after 3 missed heartbeats. */
+  suspectMs: number
+  ackWaitMs: number
+  tombstoneTtlMs: number
+  sweepMs: number
+}
+
+export function timings (cfg: RegistryConfig): RegistryTimings {
+  const heartbeatMs = parseDuration(cfg.heartbeatInterval)
+  return {
+    hostGraceMs: parseDuration(cfg.hostGrace),
+    heartbeatMs,
+    suspectMs: 3 * heartbeatMs,
+    ackWaitMs: parseDuration(cfg.ackWait),
+    tombstoneTtlMs: parseDuration(cfg.tombstoneTtl),
+    sweepMs: parseDuration(cfg.sweepInterval),
+  }
+}
+
+/**
+ * Validated config with defaults from plain values (tests, embedding). The
+ * CLI goes through the same loadConfig with flags, env and file.
+ */
+export function registryConfig (values: Partial<RegistryConfig> = {}, env: NodeJS.ProcessEnv = {}): Readonly<RegistryConfig> {
+  return loadConfig<RegistryConfig>({ role: 'registry', schema: registrySchema, flags: values as Record<string, unknown>, env })
+}

@@ -1,0 +1,133 @@
+// The registry role: ingest (events + snapshots → driftgate_endpoints), host
+// liveness (heartbeats → driftgate_hosts, sweep, fail static), tombstone GC,
+// then the plugged-in sub-components (lookup, IPAM). No state of its own:
+// everything is in JetStream KV, so any instance can die at any time.
+import type { KV, NatsConnection } from 'nats'
+import type { Registry as PromRegistry } from 'prom-client'
+import { componentLogger, createLogger, createMetricsRegistry, checkEndpointRecord, checkHostRecord, type EndpointRecord, type HostRecord, type Logger } from '../core/index.js'
+import { connectNats, ensureBuckets, ensureStream, subjects as makeSubjects, type Buckets } from '../bus/index.js'
+import { natsOptionsFrom } from '../cli/common.js'
+import { timings, type RegistryConfig } from './config.js'
+import { createRegistryMetrics, type RegistryMetrics } from './metrics.js'
+import { VersionedStore } from './store.js'
+import { EndpointApplier } from './applier.js'
+import { Ingest } from './ingest.js'
+import { HostLiveness } from './hosts.js'
+import { TombstoneGc } from './gc.js'
+import { defaultComponents, type SubComponent, type SubComponentStarter } from './components.js'
+
+export { registryConfig, registrySchema, type RegistryConfig } from './config.js'
+export { decide, endpointKey, fromEvent, fromSnapshot, type IngestEvent, type Decision } from './decide.js'
+export { assessHosts, applyHeartbeat } from './liveness.js'
+export type { RegistryContext, SubComponent, SubComponentStarter } from './components.js'
+
+export interface RegistryDeps {
+  /** A connection the caller owns (not closed by close()); else one is made from config. */
+  nc?: NatsConnection
+  log?: Logger
+  metrics?: PromRegistry
+  /** Replaces the built-in sub-components (lookup, IPAM), e.g. [] in ingest tests. */
+  components?: SubComponentStarter[]
+}
+
+export interface RegistryTables {
+  endpoints: VersionedStore<EndpointRecord>
+  hosts: VersionedStore<HostRecord>
+}
+
+export interface DriftgateRegistry {
+  start: () => Promise<void>
+  close: () => Promise<void>
+  /** The in-memory mirrors (after start). */
+  tables?: RegistryTables
+  nc?: NatsConnection
+  kv?: Record<keyof typeof Buckets, KV>
+  metrics: PromRegistry
+  /** Liveness (after start): sweep() on demand, isFailStatic. */
+  liveness?: HostLiveness
+}
+
+export function createRegistry (config: Readonly<RegistryConfig>, deps: RegistryDeps = {}): DriftgateRegistry {
+  const log = deps.log ?? createLogger({ role: 'registry', level: config.logLevel })
+  const promRegistry = deps.metrics ?? createMetricsRegistry('registry')
+  const t = timings(config)
+  const subs = makeSubjects(config.prefix)
+  const closers: Array<{ name: string, close: () => Promise<void> }> = []
+  let ownsNc = false
+  let metrics: RegistryMetrics | undefined
+  let closing: Promise<void> | undefined
+
+  const self: DriftgateRegistry = {
+    metrics: promRegistry,
+    async start () {
+      metrics = createRegistryMetrics(promRegistry)
+      const startedAt = Date.now()
+      ownsNc = deps.nc == null
+      const nc = deps.nc ?? await connectNats(natsOptionsFrom(config, config.name ?? 'driftgate-registry'), log)
+      self.nc = nc
+      if (ownsNc) closers.push({ name: 'nats', close: async () => { await nc.drain().catch(async () => await nc.close()) } })
+      await ensureStream(await nc.jetstreamManager(), { replicas: config.replicas, prefix: config.prefix })
+      const kv = await ensureBuckets(nc, { replicas: config.replicas, prefix: config.prefix })
+      self.kv = kv
+
+      const m = metrics
+      const endpoints = new VersionedStore<EndpointRecord>({
+        kv: kv.endpoints,
+        log: componentLogger(log, 'endpoints'),
+        problems: checkEndpointRecord.problems,
+        indexOf: (r) => (r.removed === true ? null : r.host),
+        onInvalid: (key, reason) => { m.invalidMessages.inc({ reason, type: 'endpoint_record' }) },
+      })
+      const hosts = new VersionedStore<HostRecord>({
+        kv: kv.hosts,
+        log: componentLogger(log, 'hosts'),
+        problems: checkHostRecord.problems,
+        onInvalid: (key, reason) => { m.invalidMessages.inc({ reason, type: 'host_record' }) },
+      })
+      await endpoints.start()
+      closers.push({ name: 'endpoints', close: async () => await endpoints.close() })
+      await hosts.start()
+      closers.push({ name: 'hosts', close: async () => await hosts.close() })
+      self.tables = { endpoints, hosts }
+      m.setHostSource(() => hosts.values())
+
+      const applier = new EndpointApplier({ store: endpoints, metrics: m, log })
+      closers.push({ name: 'applier', close: async () => await applier.serializer.idle() })
+      const ingest = new Ingest({
+        nc, store: endpoints, applier, metrics: m, log: componentLogger(log, 'ingest'), subjects: subs,
+        ackWaitMs: t.ackWaitMs, maxAckPending: config.maxAckPending,
+      })
+      await ingest.start()
+      closers.push({ name: 'ingest', close: async () => await ingest.close() })
+
+      const liveness = new HostLiveness({
+        nc, hosts, endpoints, applier, metrics: m, log: componentLogger(log, 'liveness'), subjects: subs,
+        liveness: { suspectMs: t.suspectMs, graceMs: t.hostGraceMs, startedAt }, sweepMs: t.sweepMs,
+      })
+      liveness.start()
+      self.liveness = liveness
+      closers.push({ name: 'liveness', close: async () => await liveness.close() })
+
+      const gc = new TombstoneGc({ entries: () => endpoints.entries(), applier, ttlMs: t.tombstoneTtlMs, log: componentLogger(log, 'gc') })
+      gc.start()
+      closers.push({ name: 'gc', close: async () => await gc.close() })
+
+      for (const c of deps.components ?? defaultComponents) {
+        const started: SubComponent = await c.start({ nc, kv, log: componentLogger(log, c.name), metrics: promRegistry, config })
+        closers.push({ name: c.name, close: async () => await started.close() })
+      }
+      log.info({ replicas: config.replicas, hostGrace: config.hostGrace, components: closers.map((c) => c.name) }, 'registry started')
+    },
+    async close () {
+      closing ??= (async () => {
+        // Reverse start order: sub-components first, the NATS connection last.
+        for (const c of closers.reverse()) {
+          await c.close().catch((err: Error) => { log.warn({ component: c.name, err: err.message }, 'close failed') })
+        }
+        closers.length = 0
+      })()
+      await closing
+    },
+  }
+  return self
+}

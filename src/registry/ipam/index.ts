@@ -1,0 +1,136 @@
+// The IPAM allocator of a registry instance: answers `driftgate.ipam.<op>`
+// requests in the queue group `ipam` (any instance answers any request),
+// collects leaks from host snapshots (queue group `ipam-gc`), and ends
+// quarantines. Holds no state of its own beyond a mirror of the KV bucket.
+import type { KV, Msg, NatsConnection, Subscription } from 'nats'
+import type { Registry } from 'prom-client'
+import {
+  DriftgateError, LogOnce, checkAllocateRequest, checkBindRequest, checkPoolQuery, checkReleaseRequest, checkSnapshot,
+  componentLogger, ErrorCodes, type IpamReply, type Logger,
+} from '../../core/index.js'
+import { decodeJson, encodeJson, lastToken, subjects } from '../../bus/index.js'
+import { IpamMirror } from './mirror.js'
+import { Allocator } from './allocator.js'
+import { allocatorMetrics, type AllocatorMetrics } from './metrics.js'
+import { collectFromSnapshot, sweep, type GcDeps } from './gc.js'
+
+export { ipamRoutes, type IpamRoutesOptions } from './routes.js'
+export { buildPool, viewPool, candidates, checkStatic, type PoolInput } from './pool.js'
+
+export interface IpamAllocatorConfig {
+  /** How long a released address waits before reuse (stale ARP caches). Default 60 s. */
+  quarantineMs?: number
+  /** A reserved address never bound within this is released. Default 120 s. */
+  reserveGraceMs?: number
+  /** A host `down` for longer than this loses its addresses. Default 15 min. */
+  downGraceMs?: number
+  /** How often quarantines and down hosts are checked. Default min(5 s, quarantine / 4). */
+  sweepMs?: number
+  prefix?: string
+}
+
+export interface IpamAllocatorOptions {
+  nc: NatsConnection
+  kv: { ipam: KV, hosts?: KV }
+  log: Logger
+  metrics: Registry
+  config?: IpamAllocatorConfig
+}
+
+export interface IpamAllocator { close: () => Promise<void> }
+
+export async function startIpamAllocator (opts: IpamAllocatorOptions): Promise<IpamAllocator> {
+  const log = componentLogger(opts.log, 'ipam')
+  const cfg = opts.config ?? {}
+  const quarantineMs = cfg.quarantineMs ?? 60_000
+  const gcConfig = { quarantineMs, reserveGraceMs: cfg.reserveGraceMs ?? 120_000, downGraceMs: cfg.downGraceMs ?? 15 * 60_000 }
+  const metrics = allocatorMetrics(opts.metrics)
+  const once = new LogOnce(log)
+  const mirror = new IpamMirror(opts.kv.ipam, log, (key) => {
+    metrics.invalid.inc({ what: 'kv' })
+    once.warn('kv-invalid', { key }, 'ipam: invalid KV value ignored')
+  })
+  await mirror.start()
+  const allocator = new Allocator({ kv: opts.kv.ipam, mirror, metrics, quarantineMs })
+  const gc: GcDeps = { kv: opts.kv.ipam, hosts: opts.kv.hosts, mirror, metrics, log, config: gcConfig }
+  const subj = subjects(cfg.prefix)
+  const pending = new Set<Promise<void>>()
+  const track = (p: Promise<void>): void => { pending.add(p); void p.finally(() => pending.delete(p)) }
+
+  const requests: Subscription = opts.nc.subscribe(subj.allIpam, {
+    queue: 'ipam',
+    callback: (err, msg) => { if (err == null) track(handleRequest(allocator, metrics, once, msg)) },
+  })
+  const snapshots: Subscription = opts.nc.subscribe(subj.allSnapshots, {
+    queue: 'ipam-gc',
+    callback: (err, msg) => { if (err == null) track(handleSnapshot(gc, once, msg)) },
+  })
+  let sweeping = false
+  const timer = setInterval(() => {
+    if (sweeping) return
+    sweeping = true
+    track(sweep(gc).catch((err: unknown) => { log.warn({ err }, 'ipam sweep failed') }).finally(() => { sweeping = false }))
+  }, cfg.sweepMs ?? Math.max(250, Math.min(5000, quarantineMs / 4)))
+  timer.unref()
+  log.info({ quarantineMs, reserveGraceMs: gcConfig.reserveGraceMs, pools: mirror.pools.size }, 'ipam allocator started')
+
+  let closing: Promise<void> | undefined
+  return {
+    close: async () => {
+      closing ??= (async () => {
+        clearInterval(timer)
+        requests.unsubscribe()
+        snapshots.unsubscribe()
+        await Promise.allSettled([...pending])
+        await mirror.close()
+      })()
+      await closing
+    },
+  }
+}
+
+const checks: Record<string, (v: unknown) => unknown> = {
+  pool: checkPoolQuery, allocate: checkAllocateRequest, bind: checkBindRequest, release: checkReleaseRequest,
+}
+
+async function dispatch (a: Allocator, op: string, body: unknown): Promise<IpamReply> {
+  switch (op) {
+    case 'pool': return await a.poolQuery(checkPoolQuery(body))
+    case 'allocate': return await a.allocate(checkAllocateRequest(body))
+    case 'bind': return await a.bind(checkBindRequest(body))
+    case 'release': return await a.release(checkReleaseRequest(body))
+  }
+  throw new DriftgateError(ErrorCodes.VALIDATION, `unknown ipam op "${op}" (expected ${Object.keys(checks).join(', ')})`)
+}
+
+async function handleRequest (a: Allocator, m: AllocatorMetrics, once: LogOnce, msg: Msg): Promise<void> {
+  const op = lastToken(msg.subject)
+  const end = m.duration.startTimer({ op: op in checks ? op : 'unknown' })
+  let reply: IpamReply
+  const d = decodeJson(msg.data)
+  try {
+    if (!d.ok) throw new DriftgateError(ErrorCodes.VALIDATION, `ipam request is not valid JSON (${d.reason})`)
+    reply = await dispatch(a, op, d.value)
+  } catch (err) {
+    const e = err as DriftgateError
+    const code = typeof e.code === 'string' ? e.code : ErrorCodes.IPAM
+    if (code === ErrorCodes.VALIDATION) { m.invalid.inc({ what: 'request' }); once.warn(`request-${op}`, { op, err: e.message }, 'ipam: invalid request') }
+    reply = { ok: false, code, error: e.message ?? String(err) }
+  }
+  end()
+  m.requests.inc({ op: op in checks ? op : 'unknown', result: reply.ok ? 'ok' : reply.code })
+  if (msg.reply != null) msg.respond(encodeJson(reply))
+}
+
+async function handleSnapshot (gc: GcDeps, once: LogOnce, msg: Msg): Promise<void> {
+  const d = decodeJson(msg.data)
+  const problems = d.ok ? checkSnapshot.problems(d.value) : [{ field: '/', message: d.reason }]
+  if (!d.ok || problems != null) {
+    gc.metrics.invalid.inc({ what: 'snapshot' })
+    once.warn('snapshot-invalid', { subject: msg.subject, problems }, 'ipam gc: invalid snapshot ignored')
+    return
+  }
+  try { await collectFromSnapshot(gc, checkSnapshot(d.value)) } catch (err) {
+    gc.log.warn({ err, subject: msg.subject }, 'ipam gc: snapshot not applied')
+  }
+}

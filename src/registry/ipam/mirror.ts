@@ -1,0 +1,105 @@
+// An in-memory mirror of `driftgate_ipam` with revisions and two indexes
+// (owner → key, host → keys). It only steers choices — which address to try
+// first, which records a snapshot concerns; correctness comes from the
+// compare-and-set writes, so a mirror a few milliseconds behind is harmless.
+import type { KV, KvEntry, QueuedIterator } from 'nats'
+import type { AllocationRecord, Logger, PoolRecord } from '../../core/index.js'
+import { decodeAllocation, decodePool, type Versioned } from './store.js'
+import { viewPool, type PoolView } from './pool.js'
+
+const ownerKey = (pool: string, host: string, mac: string): string => `${pool}|${host}|${mac}`
+
+export class IpamMirror {
+  readonly pools = new Map<string, PoolView>()
+  readonly allocations = new Map<string, Versioned<AllocationRecord>>()
+  private readonly byOwner = new Map<string, string>()
+  private readonly byHost = new Map<string, Set<string>>()
+  private iter?: QueuedIterator<KvEntry>
+  private loop?: Promise<void>
+  private closed = false
+
+  constructor (private readonly kv: KV, private readonly log: Logger, private readonly onInvalid?: (key: string) => void) {}
+
+  /** Resolves once the bucket's current content is loaded. */
+  async start (): Promise<void> {
+    let initialized = false
+    let sawLast = false
+    let ready!: () => void
+    const loaded = new Promise<void>((resolve) => { ready = resolve })
+    const iter = await this.kv.watch({
+      key: '>',
+      // May run inside watch() itself, before `iter` exists (empty bucket).
+      initializedFn: () => { initialized = true; if (sawLast) ready() },
+    })
+    this.iter = iter
+    if (initialized && iter.getReceived() === 0) ready()
+    this.loop = (async () => {
+      try {
+        for await (const e of iter) {
+          this.apply(e)
+          if (e.delta === 0 && !sawLast) { sawLast = true; if (initialized) ready() }
+        }
+      } catch (err) {
+        if (!this.closed) this.log.error({ err }, 'ipam kv watch ended')
+      }
+      ready()
+    })()
+    await loaded
+  }
+
+  private apply (e: KvEntry): void {
+    if (e.key.startsWith('pool.')) {
+      const name = e.key.slice(5)
+      const p = e.operation === 'PUT' ? decodePool(e.value) : null
+      if (p != null) this.pools.set(name, viewPool(p))
+      else {
+        if (e.operation === 'PUT') this.onInvalid?.(e.key)
+        this.pools.delete(name)
+      }
+      return
+    }
+    this.unindex(e.key)
+    if (e.operation !== 'PUT') return
+    const value = decodeAllocation(e.value)
+    if (value == null) { this.onInvalid?.(e.key); return }
+    this.allocations.set(e.key, { value, revision: e.revision })
+    this.byOwner.set(ownerKey(value.pool, value.owner.host, value.owner.mac), e.key)
+    let keys = this.byHost.get(value.owner.host)
+    if (keys == null) this.byHost.set(value.owner.host, keys = new Set())
+    keys.add(e.key)
+  }
+
+  private unindex (key: string): void {
+    const old = this.allocations.get(key)
+    if (old == null) return
+    this.allocations.delete(key)
+    const ok = ownerKey(old.value.pool, old.value.owner.host, old.value.owner.mac)
+    if (this.byOwner.get(ok) === key) this.byOwner.delete(ok)
+    this.byHost.get(old.value.owner.host)?.delete(key)
+  }
+
+  /** The allocation of this endpoint (pool, host, MAC), if any. */
+  ownedBy (pool: string, host: string, mac: string): Versioned<AllocationRecord> | undefined {
+    const key = this.byOwner.get(ownerKey(pool, host, mac))
+    return key == null ? undefined : this.allocations.get(key)
+  }
+
+  /** Keys of every allocation owned by a host. */
+  hostKeys (host: string): string[] { return [...(this.byHost.get(host) ?? [])] }
+
+  hosts (): string[] { return [...this.byHost.keys()].filter((h) => (this.byHost.get(h)?.size ?? 0) > 0) }
+
+  poolBySubnet (subnet: string): PoolView | undefined {
+    for (const p of this.pools.values()) if (p.record.subnet === subnet) return p
+    return undefined
+  }
+
+  poolRecords (): PoolRecord[] { return [...this.pools.values()].map((p) => p.record) }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.iter?.stop()
+    await this.loop
+  }
+}

@@ -1,0 +1,93 @@
+// Bearer tokens. Writes always need a write token; reads need a read (or
+// write) token only when a read token is configured. Tokens are compared as
+// SHA-256 digests with timingSafeEqual over every configured token, so
+// neither the length nor the matching prefix of a guess leaks through timing.
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import type { FastifyReply, FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify'
+import { ConfigError, UnauthorizedError } from '../../core/index.js'
+
+export interface AuthConfig {
+  /** Tokens accepted for writes (and reads). */
+  apiToken?: string | string[]
+  /** A file holding more write tokens, one per line; `#` starts a comment. */
+  apiTokenFile?: string
+  /** When set, reads need one of these (or a write token). */
+  apiReadToken?: string | string[]
+}
+
+const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]).filter((x) => x !== '')
+
+export interface Auth {
+  /** preHandler for every write route: `{ preHandler: app.requireWrite }`. */
+  requireWrite: preHandlerHookHandler
+  /** onRequest hook for reads; routes with `config: { public: true }` skip it. */
+  requireRead: onRequestHookHandler
+  readonly writeEnabled: boolean
+  readonly readProtected: boolean
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest()
+
+/** Reads a token file: one token per line, blank lines and `#` comments ignored. */
+export function readTokenFile (path: string): string[] {
+  let text: string
+  try { text = readFileSync(path, 'utf8') } catch (err) {
+    throw new ConfigError('registry', [{ field: 'apiTokenFile', message: `cannot read ${path}: ${(err as Error).message}` }])
+  }
+  return text.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '')
+}
+
+function tokenSet (tokens: string[]): Buffer[] {
+  for (const t of tokens) {
+    if (t.length < 8) throw new ConfigError('registry', [{ field: 'apiToken', message: 'every token needs at least 8 characters' }])
+  }
+  return tokens.map(digest)
+}
+
+// Always walks the whole list: the time taken does not depend on which token matched.
+function matches (given: string, set: Buffer[]): boolean {
+  const d = digest(given)
+  let ok = false
+  for (const t of set) ok = timingSafeEqual(d, t) || ok
+  return ok
+}
+
+function bearer (request: FastifyRequest): string | undefined {
+  const h = request.headers.authorization
+  if (typeof h !== 'string') return undefined
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h)
+  return m?.[1]
+}
+
+const MISSING = 'missing bearer token: send "Authorization: Bearer <token>" (driftgate --token or DRIFTGATE_TOKEN)'
+const WRONG = 'wrong bearer token: it matches none of the tokens this registry accepts'
+
+// undefined when allowed, else the 401 to answer with.
+function check (request: FastifyRequest, reply: FastifyReply, set: Buffer[]): UnauthorizedError | undefined {
+  const token = bearer(request)
+  if (token !== undefined && matches(token, set)) return undefined
+  void reply.header('www-authenticate', 'Bearer realm="driftgate"')
+  return new UnauthorizedError(token === undefined ? MISSING : WRONG)
+}
+
+export function createAuth (cfg: AuthConfig): Auth {
+  const write = tokenSet([...list(cfg.apiToken), ...(cfg.apiTokenFile != null ? readTokenFile(cfg.apiTokenFile) : [])])
+  const read = [...write, ...tokenSet(list(cfg.apiReadToken))]
+  const readProtected = list(cfg.apiReadToken).length > 0
+
+  const requireWrite: preHandlerHookHandler = function (request, reply, done) {
+    if (write.length === 0) {
+      done(new UnauthorizedError('writes are disabled: this registry was started without --api-token (or a token file)'))
+      return
+    }
+    done(check(request, reply, write))
+  }
+  const requireRead: onRequestHookHandler = function (request, reply, done) {
+    const config = request.routeOptions.config as { public?: boolean, write?: boolean } | undefined
+    // Write routes check their own (stronger) token in preHandler.
+    if (!readProtected || config?.public === true || config?.write === true) { done(); return }
+    done(check(request, reply, read))
+  }
+  return { requireWrite, requireRead, writeEnabled: write.length > 0, readProtected }
+}

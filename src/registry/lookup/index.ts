@@ -1,0 +1,147 @@
+// Service lookup over HTTP and DNS, served by every registry instance from
+// an in-memory view of the endpoints, hosts and services buckets.
+import type { KV, NatsConnection } from 'nats'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import { Counter, type Registry } from 'prom-client'
+import {
+  checkEndpointRecord, checkHostRecord, checkServiceRecord, componentLogger, ConfigError, isDnsLabel, LogOnce,
+  type FieldProblem,
+  type EndpointRecord, type HostRecord, type Logger, type ServiceRecord,
+} from '../../core/index.js'
+import { KvTable } from '../../bus/index.js'
+import { LookupView, type LookupTables } from './view.js'
+import { buildApi } from './api.js'
+import { createAuth } from './auth.js'
+import { DnsServer } from './dns/server.js'
+import { parseUpstream } from './dns/forward.js'
+
+export { LookupView, isHealthyRunning } from './view.js'
+export type { LookupTables, ServiceEntry } from './view.js'
+export { buildApi, type ApiOptions } from './api.js'
+export { createAuth, readTokenFile, type Auth, type AuthConfig } from './auth.js'
+export { DnsServer, type DnsServerOptions } from './dns/server.js'
+export { answerQuery, type AnswerConfig } from './dns/answer.js'
+export { errorBody, statusOf } from './errors.js'
+export { INDEX_HEADER } from './routes/endpoints.js'
+
+export interface LookupConfig {
+  httpPort: number
+  httpHost?: string
+  dnsPort: number
+  dnsHost?: string
+  /** DNS zone, default "driftgate". */
+  domain?: string
+  /** TTL of answers in seconds, default 0. */
+  dnsTtl?: number
+  /** Resolvers ("ip" or "ip:port") for names outside the domain; empty = REFUSED. */
+  dnsForward?: string[]
+  dnsForwardTimeoutMs?: number
+  /** Write tokens (a comma-free list, or one). */
+  apiToken?: string | string[]
+  /** File of write tokens, one per line, `#` comments. */
+  apiTokenFile?: string
+  /** When set, reads need this (or a write) token. */
+  apiReadToken?: string | string[]
+}
+
+export interface LookupOptions {
+  nc?: NatsConnection
+  /** The three buckets; lookup mirrors them itself. */
+  kv?: { endpoints: KV, hosts: KV, services: KV }
+  /** Or tables another component already started (shared mirrors, no second watch). */
+  tables?: LookupTables
+  log: Logger
+  metrics: Registry
+  config: LookupConfig
+  /** Write routes (placement, IPAM), registered before listen; use `app.requireWrite`. */
+  plugins?: FastifyPluginAsync[]
+}
+
+export interface Lookup {
+  httpPort: number
+  dnsPort: number
+  api: FastifyInstance
+  view: LookupView
+  close: () => Promise<void>
+}
+
+function mirrors (kv: NonNullable<LookupOptions['kv']>, log: Logger, metrics: Registry): LookupTables {
+  const invalid = new Counter({
+    name: 'driftgate_lookup_invalid_values_total', help: 'KV values ignored by lookup because they failed their schema',
+    labelNames: ['bucket', 'reason'], registers: [metrics],
+  })
+  const once = new LogOnce(log)
+  const onInvalid = (bucket: string) => (key: string, reason: string): void => {
+    invalid.inc({ bucket, reason })
+    once.warn(`${bucket}:${reason}`, { bucket, key }, 'ignoring invalid KV value')
+  }
+  const valid = <T>(check: { problems: (v: unknown) => unknown }) => (v: unknown): T | null => (check.problems(v) === null ? v as T : null)
+  return {
+    endpoints: new KvTable<EndpointRecord>({ kv: kv.endpoints, log, decode: valid(checkEndpointRecord), onInvalid: onInvalid('endpoints') }),
+    hosts: new KvTable<HostRecord>({ kv: kv.hosts, log, decode: valid(checkHostRecord), onInvalid: onInvalid('hosts') }),
+    services: new KvTable<ServiceRecord>({ kv: kv.services, log, decode: valid(checkServiceRecord), onInvalid: onInvalid('services') }),
+  }
+}
+
+/** Every problem of a lookup configuration at once (ConfigError), before anything starts. */
+export function checkLookupConfig (cfg: LookupConfig): void {
+  const problems: FieldProblem[] = []
+  const port = (field: string, v: unknown): void => {
+    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 65535) problems.push({ field, message: 'must be a port number (0-65535)' })
+  }
+  port('httpPort', cfg.httpPort)
+  port('dnsPort', cfg.dnsPort)
+  const domain = (cfg.domain ?? 'driftgate').replace(/\.$/, '')
+  if (domain.length > 200 || !domain.split('.').every(isDnsLabel)) {
+    problems.push({ field: 'domain', message: `"${domain.slice(0, 80)}" must be dot-separated DNS labels (lowercase), e.g. driftgate or dg.example.internal` })
+  }
+  const ttl = cfg.dnsTtl ?? 0
+  if (!Number.isInteger(ttl) || ttl < 0 || ttl > 86400) problems.push({ field: 'dnsTtl', message: 'must be whole seconds, 0-86400' })
+  for (const f of cfg.dnsForward ?? []) {
+    try { parseUpstream(f) } catch (err) { problems.push(...((err as ConfigError).problems ?? [{ field: 'dnsForward', message: String(err) }])) }
+  }
+  if (problems.length > 0) throw new ConfigError('registry', problems)
+}
+
+export async function startLookup (opts: LookupOptions): Promise<Lookup> {
+  const log = componentLogger(opts.log, 'lookup')
+  const cfg = opts.config
+  checkLookupConfig(cfg)
+  const auth = createAuth(cfg) // config errors surface before anything starts
+  const own = opts.tables === undefined
+  if (own && opts.kv === undefined) throw new TypeError('startLookup needs kv buckets or started tables')
+  const tables = opts.tables ?? mirrors(opts.kv!, log, opts.metrics)
+  const cleanups: Array<() => Promise<void> | void> = []
+  let closed = false
+  const close = async (): Promise<void> => {
+    if (closed) return
+    closed = true
+    for (const c of cleanups.reverse()) await c()
+  }
+  try {
+    if (own) {
+      cleanups.push(async () => { await Promise.all([tables.endpoints.close(), tables.hosts.close(), tables.services.close()]) })
+      await Promise.all([tables.endpoints.start(), tables.hosts.start(), tables.services.start()])
+    }
+    const view = new LookupView(tables)
+    view.rebuild()
+    const dns = new DnsServer({
+      view, log, metrics: opts.metrics, host: cfg.dnsHost, port: cfg.dnsPort, domain: cfg.domain ?? 'driftgate',
+      ttl: cfg.dnsTtl ?? 0, forward: cfg.dnsForward ?? [], forwardTimeoutMs: cfg.dnsForwardTimeoutMs,
+    })
+    cleanups.push(() => dns.close())
+    await dns.start()
+    const api = await buildApi({ view, log, metrics: opts.metrics, auth, plugins: opts.plugins })
+    cleanups.push(() => api.close())
+    // Parked blocking queries are answered first, so closing the API does not wait for them.
+    cleanups.push(() => view.close())
+    await api.listen({ port: cfg.httpPort, host: cfg.httpHost ?? '0.0.0.0' })
+    const addr = api.server.address()
+    const httpPort = typeof addr === 'object' && addr !== null ? addr.port : cfg.httpPort
+    log.info({ httpPort, dnsPort: dns.port, writes: auth.writeEnabled, readsProtected: auth.readProtected }, 'lookup ready')
+    return { httpPort, dnsPort: dns.port, api, view, close }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}

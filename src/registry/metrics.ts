@@ -1,0 +1,50 @@
+// The registry's Prometheus metrics, on the role's own prom-client Registry
+// (one per registry instance: two instances in one process need two).
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import type { HostRecord, HostStatus } from '../core/index.js'
+
+export interface RegistryMetrics {
+  eventsApplied: Counter<'kind' | 'source'>
+  staleEvents: Counter<'reason'>
+  snapshotsApplied: Counter
+  invalidMessages: Counter<'reason' | 'type'>
+  applyLatency: Histogram
+  failStatic: Gauge
+  writeConflicts: Counter
+  /** Where `hosts{status}` reads from at scrape time. */
+  setHostSource: (source: () => Iterable<HostRecord>) => void
+}
+
+const STATUSES: HostStatus[] = ['up', 'suspect', 'down']
+
+export function createRegistryMetrics (register: Registry): RegistryMetrics {
+  const p = 'driftgate_registry_'
+  let hostSource: () => Iterable<HostRecord> = () => []
+  const m: RegistryMetrics = {
+    eventsApplied: new Counter({ name: `${p}events_applied_total`, help: 'Container changes written to the endpoint table', labelNames: ['kind', 'source'], registers: [register] }),
+    staleEvents: new Counter({ name: `${p}stale_events_total`, help: 'Changes ignored because the table already holds newer (or the same) state', labelNames: ['reason'], registers: [register] }),
+    snapshotsApplied: new Counter({ name: `${p}snapshots_applied_total`, help: 'Host snapshots applied', registers: [register] }),
+    invalidMessages: new Counter({ name: `${p}invalid_messages_total`, help: 'Messages dropped as invalid, by reason', labelNames: ['reason', 'type'], registers: [register] }),
+    applyLatency: new Histogram({
+      name: `${p}apply_latency_seconds`,
+      help: 'From the agent sending a change (sentAt) to its write in the endpoint table',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [register],
+    }),
+    failStatic: new Gauge({ name: `${p}fail_static`, help: '1 while most hosts are silent and nothing is removed', registers: [register] }),
+    writeConflicts: new Counter({ name: `${p}write_conflicts_total`, help: 'Compare-and-set writes lost to a concurrent writer and retried', registers: [register] }),
+    setHostSource: (s) => { hostSource = s },
+  }
+  new Gauge({
+    name: `${p}hosts`,
+    help: 'Known hosts by liveness status',
+    labelNames: ['status'],
+    registers: [register],
+    collect () {
+      const counts: Record<string, number> = { up: 0, suspect: 0, down: 0 }
+      for (const h of hostSource()) counts[h.status]++
+      for (const s of STATUSES) this.set({ status: s }, counts[s])
+    },
+  })
+  return m
+}
