@@ -8,7 +8,7 @@ import { ConfigError } from './errors.js'
 
 export type Json = string | number | boolean | null | Json[] | { [k: string]: Json }
 
-interface SchemaProp { type?: string | string[], items?: { type?: string } }
+interface SchemaProp { type?: string | string[], items?: { type?: string, [k: string]: unknown } }
 export interface RoleSchema {
   type: 'object'
   properties: Record<string, SchemaProp & Record<string, unknown>>

@@ -1,0 +1,57 @@
+// Helpers for the renderer's integration tests and benches (not a test file):
+// the example nginx.conf's http {} body made to run under the harness's nginx,
+// tiny loopback backends, and an HTTP GET that never reuses a connection.
+import { readFileSync } from 'node:fs'
+import { createServer, request, type Server } from 'node:http'
+import { join } from 'node:path'
+import { projectRoot } from '../../src/cli/version.js'
+
+/**
+ * The inner text of nginx/nginx.conf's http {} block, minus its include (the
+ * harness adds one for the renderer's --out) and listening on the harness's
+ * loopback port. So the integration tests exercise the shipped example.
+ */
+export function exampleHttpBody (extra = ''): string {
+  const text = readFileSync(join(projectRoot(), 'nginx', 'nginx.conf'), 'utf8')
+  const start = text.indexOf('http {') + 'http {'.length
+  const end = text.lastIndexOf('}')
+  return text.slice(start, end)
+    .replace(/^\s*include \/etc\/nginx\/driftgate\/\*\.conf;\n/m, '')
+    .replace(/^\s*access_log off;\n/m, '')
+    .replace('listen 80 default_server;', 'listen 127.0.0.1:{{port}} default_server;') + extra
+}
+
+export interface Backend { port: number, hits: number, close: () => Promise<void> }
+
+/** A loopback HTTP server answering its own name. */
+export async function startBackend (name: string, port = 0): Promise<Backend> {
+  const b = { port: 0, hits: 0, close: async () => {} }
+  const server: Server = createServer((req, res) => {
+    b.hits++
+    req.resume()
+    res.writeHead(200, { 'content-type': 'text/plain' }).end(`${name}\n`)
+  })
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()))
+  const addr = server.address()
+  b.port = typeof addr === 'object' && addr != null ? addr.port : 0
+  b.close = async () => { server.closeAllConnections(); await new Promise<void>((resolve) => server.close(() => resolve())) }
+  return b
+}
+
+export interface Reply { status: number, body: string, error?: string }
+
+/** GET through nginx with a given Host (fresh connection each time). */
+export function get (port: number, host: string, path = '/', timeoutMs = 5000): Promise<Reply> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent: false, timeout: timeoutMs }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { body += c })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      res.on('error', (err) => resolve({ status: 0, body, error: err.message }))
+    })
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.on('error', (err) => resolve({ status: 0, body: '', error: err.message }))
+    req.end()
+  })
+}
