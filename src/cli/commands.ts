@@ -3,7 +3,12 @@ import type { Command } from 'commander'
 import { register as agent } from './agent.js'
 import { register as registry } from './registry.js'
 import { register as renderer } from './renderer.js'
+import { register as ipam } from './ipam.js'
+import { register as apply } from './apply.js'
+import { register as scale } from './scale.js'
+import { register as status } from './status.js'
+import { register as rm } from './rm.js'
 
 export type Register = (program: Command) => void
 
-export const commands: Register[] = [agent, registry, renderer]
+export const commands: Register[] = [agent, registry, renderer, ipam, apply, scale, status, rm]

@@ -82,3 +82,22 @@ export async function runUntilSignal (log: { info: (o: object, m: string) => voi
     process.on('SIGTERM', onSignal)
   })
 }
+
+/**
+ * The options the user actually gave on the command line. Commander fills in
+ * `true` for every `--no-x` option it was not given, which would otherwise
+ * override the environment and the config file.
+ */
+export function explicitFlags (cmd: Command): Record<string, unknown> {
+  const opts = cmd.opts()
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(opts)) {
+    if (cmd.getOptionValueSource(key) === 'cli') out[key] = opts[key]
+  }
+  return out
+}
+
+/** Commander reducer for repeatable options: `--x a --x b` → ['a', 'b']. */
+export function collect (value: string, previous: string[] = []): string[] {
+  return [...previous, value]
+}

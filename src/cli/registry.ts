@@ -3,7 +3,7 @@
 import type { Command } from 'commander'
 import { createLogger, createMetricsRegistry, loadConfig } from '../core/index.js'
 import { createRegistry, registrySchema, type RegistryConfig } from '../registry/index.js'
-import { addCommonRoleOptions, runUntilSignal } from './common.js'
+import { addCommonRoleOptions, collect, explicitFlags, runUntilSignal } from './common.js'
 import { serveMetrics } from './metrics-server.js'
 
 const int = (v: string): number => Number(v)
@@ -16,14 +16,23 @@ export function register (program: Command): void {
     .option('--http-port <port>', 'HTTP API port (default 7070) [env DRIFTGATE_HTTP_PORT]', int)
     .option('--dns-port <port>', 'DNS port, UDP and TCP (default 8600) [env DRIFTGATE_DNS_PORT]', int)
     .option('--api-token <token>', 'bearer token required for writes [env DRIFTGATE_API_TOKEN]')
+    .option('--api-token-file <file>', 'file of write tokens, one per line [env DRIFTGATE_API_TOKEN_FILE]')
+    .option('--api-read-token <token>', 'require this bearer token for reads too [env DRIFTGATE_API_READ_TOKEN]')
+    .option('--http-host <addr>', 'HTTP listen address (default 0.0.0.0)')
+    .option('--dns-host <addr>', 'DNS listen address (default 0.0.0.0)')
+    .option('--dns-ttl <seconds>', 'TTL of DNS answers (default 0)', int)
+    .option('--dns-forward <ip[:port]...>', 'resolvers for names outside the domain (repeatable)', collect)
     .option('--domain <domain>', 'DNS zone: <service>.service.<domain> (default driftgate)')
+    .option('--ipam-quarantine <duration>', 'a released address waits this long before reuse (default 60s)')
+    .option('--no-placement', 'do not run the placement leader loop in this instance')
   addCommonRoleOptions(cmd)
   cmd.addHelpText('after', `
 Run one to three instances, all equal: they share one durable consumer and
 write the KV buckets with compare-and-set, so any of them may stop at any time.
 
 Tuning (config file or env only): heartbeatInterval (2s; suspect after 3
-missed), ackWait (30s), maxAckPending (4000), tombstoneTtl (10m).
+missed), ackWait (30s), maxAckPending (4000), tombstoneTtl (10m),
+ipamReserveGrace (120s), ipamDownGrace (15m), placementLease (10s).
 
 Examples:
   driftgate registry --nats nats://127.0.0.1:4222
@@ -31,8 +40,8 @@ Examples:
     --nats nats://n1:4222,nats://n2:4222,nats://n3:4222 --replicas 3 \\
     --host-grace 45s --metrics-port 9100
   dig @127.0.0.1 -p 8600 web.service.driftgate`)
-  cmd.action(async (opts: Record<string, unknown>) => {
-    const cfg = loadConfig<RegistryConfig>({ role: 'registry', schema: registrySchema, flags: opts, file: opts.config as string | undefined })
+  cmd.action(async (opts: Record<string, unknown>, self: Command) => {
+    const cfg = loadConfig<RegistryConfig>({ role: 'registry', schema: registrySchema, flags: explicitFlags(self), file: opts.config as string | undefined })
     const log = createLogger({ role: 'registry', level: cfg.logLevel })
     const metrics = createMetricsRegistry('registry', { defaults: true })
     const registry = createRegistry(cfg, { log, metrics })

@@ -1,5 +1,6 @@
 // Sub-components that run inside a registry instance on its NATS connection
-// and buckets: the lookup API/DNS and the IPAM allocator. Each is started
+// and buckets: the IPAM allocator, the placement leader loop, and the lookup
+// API/DNS (which also serves the IPAM and service-spec write routes). Each is started
 // after ingest and liveness, and closed (in reverse order) before them.
 import type { KV, NatsConnection } from 'nats'
 import type { Registry as PromRegistry } from 'prom-client'
@@ -8,6 +9,8 @@ import type { Logger } from '../core/index.js'
 import type { RegistryConfig } from './config.js'
 import { startLookup } from './lookup/index.js'
 import { startIpamAllocator, ipamRoutes } from './ipam/index.js'
+import { startPlacement, serviceRoutes } from '../placement/index.js'
+import { parseDuration } from '../core/index.js'
 
 export interface RegistryContext {
   nc: NatsConnection
@@ -28,8 +31,25 @@ export const ipamComponent: SubComponentStarter = {
   name: 'ipam',
   start: async (ctx) => await startIpamAllocator({
     nc: ctx.nc, kv: { ipam: ctx.kv.ipam, hosts: ctx.kv.hosts }, log: ctx.log, metrics: ctx.metrics,
-    config: { prefix: ctx.config.prefix },
+    config: {
+      prefix: ctx.config.prefix,
+      quarantineMs: parseDuration(ctx.config.ipamQuarantine),
+      reserveGraceMs: parseDuration(ctx.config.ipamReserveGrace),
+      downGraceMs: parseDuration(ctx.config.ipamDownGrace),
+    },
   }),
+}
+
+/** The placement leader loop: every instance contends, one leads at a time. */
+export const placementComponent: SubComponentStarter = {
+  name: 'placement',
+  start: async (ctx) => {
+    if (!ctx.config.placement) return { close: async () => {} }
+    return await startPlacement({
+      nc: ctx.nc, kv: ctx.kv, log: ctx.log, metrics: ctx.metrics,
+      config: { name: ctx.config.name, leaseMs: parseDuration(ctx.config.placementLease) },
+    })
+  },
 }
 
 /** HTTP API + DNS; the IPAM pool routes mount on the same API. */
@@ -42,17 +62,22 @@ export const lookupComponent: SubComponentStarter = {
     metrics: ctx.metrics,
     config: {
       httpPort: ctx.config.httpPort,
+      httpHost: ctx.config.httpHost,
       dnsPort: ctx.config.dnsPort,
+      dnsHost: ctx.config.dnsHost,
+      dnsTtl: ctx.config.dnsTtl,
+      dnsForward: [...ctx.config.dnsForward],
       domain: ctx.config.domain,
       apiToken: ctx.config.apiToken != null ? [ctx.config.apiToken] : undefined,
+      apiTokenFile: ctx.config.apiTokenFile,
+      apiReadToken: ctx.config.apiReadToken,
     },
-    plugins: [ipamRoutes({ kv: ctx.kv.ipam, log: ctx.log })],
+    plugins: [ipamRoutes({ kv: ctx.kv.ipam, log: ctx.log }), serviceRoutes({ kv: ctx.kv, log: ctx.log })],
   }),
 }
 
 /**
- * PLUG-IN POINT: the built-in sub-components, in start order (closed in
- * reverse). Placement's leader loop goes here when it lands.
+ * The built-in sub-components, in start order (closed in reverse).
  * createRegistry(config, { components }) overrides the list (tests).
  */
-export const defaultComponents: SubComponentStarter[] = [ipamComponent, lookupComponent]
+export const defaultComponents: SubComponentStarter[] = [ipamComponent, placementComponent, lookupComponent]

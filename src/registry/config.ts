@@ -15,6 +15,17 @@ export const registrySchema: RoleSchema = {
     httpPort: { type: 'integer', minimum: 0, maximum: 65535, default: 7070 },
     dnsPort: { type: 'integer', minimum: 0, maximum: 65535, default: 8600 },
     apiToken: { type: 'string', minLength: 1 },
+    apiTokenFile: { type: 'string', minLength: 1 },
+    apiReadToken: { type: 'string', minLength: 1 },
+    httpHost: { type: 'string', minLength: 1, default: '0.0.0.0' },
+    dnsHost: { type: 'string', minLength: 1, default: '0.0.0.0' },
+    dnsTtl: { type: 'integer', minimum: 0, maximum: 86400, default: 0 },
+    dnsForward: { type: 'array', items: { type: 'string', pattern: '^[0-9.]+(:[0-9]+)?$' }, default: [] },
+    ipamQuarantine: duration('60s'),
+    ipamReserveGrace: duration('120s'),
+    ipamDownGrace: duration('15m'),
+    placement: { type: 'boolean', default: true },
+    placementLease: duration('10s'),
     domain: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$', default: 'driftgate' },
     // Tuning knobs, config file / env only: the defaults suit production.
     ackWait: duration('30s'),
@@ -32,6 +43,18 @@ export interface RegistryConfig extends CommonRoleConfig {
   httpPort: number
   dnsPort: number
   apiToken?: string
+  apiTokenFile?: string
+  apiReadToken?: string
+  httpHost: string
+  dnsHost: string
+  dnsTtl: number
+  dnsForward: string[]
+  ipamQuarantine: string
+  ipamReserveGrace: string
+  ipamDownGrace: string
+  /** Run the placement leader loop (one leader among the registry instances). */
+  placement: boolean
+  placementLease: string
   domain: string
   ackWait: string
   maxAckPending: number

@@ -1,0 +1,106 @@
+// The agent's reconciler: runs the replicas placement assigns to this host.
+// Wired by the agent role (src/agent/agent.ts):
+//   startReconciler({ nc, docker, host, log, metrics, publisher })
+import type Dockerode from 'dockerode'
+import type { KV, NatsConnection } from 'nats'
+import type { Registry } from 'prom-client'
+import {
+  checkAssignmentRecord, checkServiceRecord, componentLogger, parseAssignmentKey,
+  type AssignmentRecord, type Logger, type ServiceRecord,
+} from '../../core/index.js'
+import { Buckets, KvTable, openBucket, subjects as makeSubjects } from '../../bus/index.js'
+import { AppliedTracker } from './applied.js'
+import { Reconciler, hashOf, type DrainPublisher, type ReconcilerTimings } from './reconciler.js'
+import { createReconcilerMetrics } from './metrics.js'
+import type { HostAssignment } from './plan.js'
+
+export { plan, type Action, type HostAssignment } from './plan.js'
+export { createOptions, managedOf, containerName, type ManagedContainer } from './container-spec.js'
+export { AppliedTracker } from './applied.js'
+export type { DrainPublisher, ReconcilerTimings } from './reconciler.js'
+
+export interface ReconcilerOptions {
+  nc: NatsConnection
+  docker: Dockerode
+  /** This host's id (the agent's --host-id). */
+  host: string
+  log: Logger
+  metrics: Registry
+  /** Marks an endpoint `draining` (the agent's publisher). Without it, stops do not drain first. */
+  publisher?: DrainPublisher
+  prefix?: string
+  kv?: { assignments?: KV, services?: KV }
+  timings?: Partial<ReconcilerTimings> & { rendererSilentMs?: number }
+}
+
+export interface RunningReconciler {
+  close: () => Promise<void>
+  /** Runs a pass now (tests). */
+  trigger: () => void
+}
+
+export async function startReconciler (o: ReconcilerOptions): Promise<RunningReconciler> {
+  const log = componentLogger(o.log, 'reconciler')
+  const metrics = createReconcilerMetrics(o.metrics)
+  const prefix = `${o.host}.`
+  const assignmentsKv = o.kv?.assignments ?? await openBucket(o.nc, Buckets.assignments)
+  const servicesKv = o.kv?.services ?? await openBucket(o.nc, Buckets.services)
+  // Only this host's keys are kept; the others are skipped without a warning.
+  const assignments = new KvTable<AssignmentRecord>({
+    kv: assignmentsKv,
+    log,
+    decode: (v, key) => (key.startsWith(prefix) && checkAssignmentRecord.problems(v) === null ? v as AssignmentRecord : null),
+    onInvalid: (key, reason) => { if (key.startsWith(prefix)) log.warn({ key, reason }, 'invalid assignment ignored') },
+  })
+  const services = new KvTable<ServiceRecord>({
+    kv: servicesKv,
+    log,
+    decode: (v) => (checkServiceRecord.problems(v) === null ? v as ServiceRecord : null),
+    onInvalid: (key, reason) => { log.warn({ key, reason }, 'invalid service record ignored') },
+  })
+  const t = o.timings ?? {}
+  const tracker = new AppliedTracker({ nc: o.nc, subjects: makeSubjects(o.prefix), log, silentMs: t.rendererSilentMs ?? 15_000 })
+  const current = (): HostAssignment[] => {
+    const out: HostAssignment[] = []
+    for (const [key, a] of assignments.entries) {
+      const k = parseAssignmentKey(key)
+      if (k === null || k.host !== o.host || a.host !== o.host) continue
+      const rec = services.entries.get(a.service)
+      out.push({ service: a.service, replica: a.replica, specHash: a.specHash, spec: rec !== undefined && hashOf(rec.spec) === a.specHash ? rec.spec : null })
+    }
+    return out
+  }
+  const reconciler = new Reconciler({
+    docker: o.docker,
+    log,
+    metrics,
+    tracker,
+    publisher: o.publisher,
+    assignments: current,
+    timings: {
+      intervalMs: t.intervalMs ?? 5000,
+      drainTimeoutMs: t.drainTimeoutMs ?? 30_000,
+      readyTimeoutMs: t.readyTimeoutMs ?? 120_000,
+      warmupMs: t.warmupMs ?? 6000,
+      settleMs: t.settleMs ?? 1000,
+    },
+  })
+  tracker.start()
+  await Promise.all([assignments.start(), services.start()])
+  assignments.on('change', () => { reconciler.trigger() })
+  services.on('change', () => { reconciler.trigger() })
+  reconciler.start()
+  log.info({ host: o.host, drain: o.publisher !== undefined }, 'reconciler started')
+  let closing: Promise<void> | undefined
+  return {
+    trigger: () => { reconciler.trigger(0) },
+    close: async () => {
+      closing ??= (async () => {
+        await reconciler.close()
+        tracker.close()
+        await Promise.all([assignments.close(), services.close()])
+      })()
+      await closing
+    },
+  }
+}

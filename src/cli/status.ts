@@ -1,0 +1,61 @@
+// `driftgate status`: services (desired/assigned/running/healthy), hosts
+// (capacity and use), unschedulable replicas with the reason.
+import type { Command } from 'commander'
+import { ApiClient, addClientOptions, formatTable, type ClientOptions } from './client.js'
+import { formatBytes, formatCpus } from '../placement/capacity.js'
+import type { PlacementStatus } from '../placement/status.js'
+
+interface ServiceSummary { name: string, version: number | null, endpoints: { healthy: number, total: number } }
+
+export function renderStatus (p: PlacementStatus, services: ServiceSummary[], now = Date.now()): string {
+  const counts = new Map(services.map((s) => [s.name, s.endpoints]))
+  let out = p.leader.holder !== null
+    ? `placement leader: ${p.leader.holder}${p.leader.expiresAt !== null && p.leader.expiresAt < now ? ' (lease expired)' : ''}\n`
+    : 'placement leader: none (is a registry running?)\n'
+  if (p.failStatic) out += 'FAIL STATIC: more than half of the hosts are down; replicas are not being moved\n'
+  out += '\n'
+  out += p.services.length === 0
+    ? 'no services (create one with: driftgate apply -f web.yaml)\n'
+    : formatTable([['SERVICE', 'VERSION', 'DESIRED', 'ASSIGNED', 'RUNNING', 'HEALTHY', 'HOSTS'],
+      ...p.services.map((s) => {
+        const c = counts.get(s.name) ?? { healthy: 0, total: 0 }
+        const hosts = Object.entries(s.hosts).sort().map(([h, n]) => `${h}:${n}`).join(' ')
+        return [s.name, String(s.version), String(s.desired), String(s.assigned), String(c.total), String(c.healthy), hosts || '-']
+      })])
+  out += '\n'
+  out += p.hosts.length === 0
+    ? 'no hosts (start `driftgate agent` on each Docker host)\n'
+    : formatTable([['HOST', 'STATUS', 'CPU USED/CAP', 'MEMORY USED/CAP', 'REPLICAS', 'LABELS'],
+      ...p.hosts.map((h) => [h.host, h.status, `${formatCpus(h.used.cpus)}/${formatCpus(h.capacity.cpus)}`,
+        `${formatBytes(h.used.memoryBytes)}/${formatBytes(h.capacity.memoryBytes)}`, String(h.replicas),
+        Object.entries(h.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-'])])
+  if (p.unschedulable.length > 0) {
+    // One line per service and reason: "web 3,4: needs 64Gi memory, ..."
+    const groups = new Map<string, number[]>()
+    for (const u of p.unschedulable) {
+      const k = `${u.service}\u0000${u.reason}`
+      groups.set(k, [...(groups.get(k) ?? []), u.replica])
+    }
+    out += '\n' + formatTable([['UNSCHEDULABLE', 'REPLICAS', 'REASON'],
+      ...[...groups].map(([k, rs]) => { const [svc, reason] = k.split('\u0000'); return [svc, rs.join(','), reason] })])
+  }
+  return out
+}
+
+export function register (program: Command): void {
+  const cmd = program.command('status')
+    .description('services with desired/running/healthy replicas, hosts with capacity and use, unschedulable replicas')
+    .option('--json', 'print the placement status as JSON')
+  addClientOptions(cmd)
+  cmd.addHelpText('after', `
+Example:
+  driftgate status --api http://10.0.0.5:7070`)
+  cmd.action(async (o: ClientOptions & { json?: boolean }) => {
+    const client = new ApiClient(o)
+    const [placement, services] = await Promise.all([
+      client.get<PlacementStatus>('/v1/placement'),
+      client.get<{ services: ServiceSummary[] }>('/v1/services'),
+    ])
+    process.stdout.write(o.json === true ? JSON.stringify({ ...placement, endpoints: services.services }, null, 2) + '\n' : renderStatus(placement, services.services))
+  })
+}

@@ -1,0 +1,133 @@
+// Placement inside a registry instance: the lease, the table mirrors and the
+// leader loop. Every instance runs this; only the lease holder writes.
+import { hostname } from 'node:os'
+import type { KV, NatsConnection } from 'nats'
+import type { Registry as PromRegistry } from 'prom-client'
+import {
+  checkAssignmentRecord, checkHostRecord, checkServiceRecord, componentLogger, newInstanceId,
+  type AssignmentRecord, type HostRecord, type Logger, type ServiceRecord,
+} from '../core/index.js'
+import { KvTable, openBucket, Buckets, type BucketName } from '../bus/index.js'
+import { Lease } from './leader.js'
+import { PlacementLoop, type PlacementTables } from './loop.js'
+import { createPlacementMetrics } from './metrics.js'
+import type { ScheduleResult } from './types.js'
+
+export { schedule, isFailStatic } from './scheduler.js'
+export { domainOf } from './spread.js'
+export { diffAssignments } from './diff.js'
+export { Lease, readLease, LEASE_KEY, type LeaseView } from './leader.js'
+export { serviceRoutes, type ServiceRoutesOptions } from './routes.js'
+export { placementStatus, type PlacementStatus } from './status.js'
+export type { ScheduleInput, ScheduleResult, SpecEntry, Unschedulable } from './types.js'
+
+export type PlacementBuckets = Record<'services' | 'hosts' | 'assignments' | 'leases', KV>
+
+export interface PlacementConfig {
+  /** Lease length; the leader renews every third of it (default 10 s). */
+  leaseMs?: number
+  /** Quiet time before a scheduler run after a change (default 200 ms). */
+  debounceMs?: number
+  /** A full run this often while leader (default 30 s). */
+  resyncMs?: number
+  /** Shown as the lease holder; a random suffix keeps it unique per process. */
+  name?: string
+}
+
+export interface PlacementOptions {
+  nc: NatsConnection
+  /** The buckets (e.g. from ensureBuckets); missing ones are opened. */
+  kv?: Partial<PlacementBuckets>
+  log: Logger
+  metrics: PromRegistry
+  config?: PlacementConfig
+}
+
+export interface Placement {
+  close: () => Promise<void>
+  isLeader: () => boolean
+  holder: string
+  tables: PlacementTables
+  /** The leader's last scheduler result (undefined on followers). */
+  last: () => ScheduleResult | undefined
+  /** Runs the loop now (tests, or after an operator action). */
+  trigger: () => void
+}
+
+async function bucket (nc: NatsConnection, kv: Partial<PlacementBuckets> | undefined, k: keyof PlacementBuckets): Promise<KV> {
+  return kv?.[k] ?? await openBucket(nc, Buckets[k] as BucketName)
+}
+
+export async function startPlacement (opts: PlacementOptions): Promise<Placement> {
+  const log = componentLogger(opts.log, 'placement')
+  const cfg = opts.config ?? {}
+  const metrics = createPlacementMetrics(opts.metrics)
+  const [services, hosts, assignments, leases] = await Promise.all(
+    (['services', 'hosts', 'assignments', 'leases'] as const).map(async (k) => await bucket(opts.nc, opts.kv, k)))
+  const table = <T>(kv: KV, name: string, check: { problems: (v: unknown) => unknown }): KvTable<T> => new KvTable<T>({
+    kv,
+    log,
+    decode: (v) => (check.problems(v) === null ? v as T : null),
+    onInvalid: (key, reason) => {
+      metrics.invalid.inc({ bucket: name })
+      log.warn({ bucket: name, key, reason }, 'invalid value ignored')
+    },
+  })
+  const tables: PlacementTables = {
+    services: table<ServiceRecord>(services, 'services', checkServiceRecord),
+    hosts: table<HostRecord>(hosts, 'hosts', checkHostRecord),
+    assignments: table<AssignmentRecord>(assignments, 'assignments', checkAssignmentRecord),
+  }
+  const holder = `${(cfg.name ?? hostname()).replace(/[^a-zA-Z0-9._-]/g, '-').slice(0, 100)}-${newInstanceId()}`
+  let lease: Lease | undefined
+  const loop = new PlacementLoop({
+    tables,
+    assignmentsKv: assignments,
+    log,
+    metrics,
+    isLeader: () => lease?.isLeader() ?? false,
+    debounceMs: cfg.debounceMs ?? 200,
+    resyncMs: cfg.resyncMs ?? 30_000,
+  })
+  loop.attach()
+  const started: Array<{ close: () => Promise<void> }> = []
+  let closing: Promise<void> | undefined
+  const close = async (): Promise<void> => {
+    closing ??= (async () => {
+      for (const c of started.reverse()) await c.close().catch((err: Error) => { log.warn({ err: err.message }, 'close failed') })
+      metrics.leader.set(0)
+    })()
+    await closing
+  }
+  try {
+    for (const t of [tables.services, tables.hosts, tables.assignments]) {
+      await t.start()
+      started.push(t)
+    }
+    started.push(loop) // closed before the tables (reverse order)
+    lease = new Lease({
+      kv: leases,
+      holder,
+      leaseMs: cfg.leaseMs ?? 10_000,
+      log,
+      onChange: (leader) => {
+        metrics.leader.set(leader ? 1 : 0)
+        if (leader) loop.trigger()
+      },
+    })
+    lease.start()
+    started.push(lease)
+  } catch (err) {
+    await close()
+    throw err
+  }
+  log.info({ holder, leaseMs: cfg.leaseMs ?? 10_000 }, 'placement started')
+  return {
+    close,
+    isLeader: () => lease?.isLeader() ?? false,
+    holder,
+    tables,
+    last: () => loop.last,
+    trigger: () => { loop.trigger() },
+  }
+}

@@ -1,0 +1,111 @@
+// Write routes for service specs and the placement status, as a fastify
+// plugin for the registry's API (src/registry/lookup/api.ts mounts it through
+// `plugins`; GET /v1/services[/:name] live in lookup):
+//   PUT    /v1/services/:name   JSON or YAML spec          (write token)
+//   PATCH  /v1/services/:name   JSON merge patch, e.g. {"replicas":5}
+//   DELETE /v1/services/:name
+//   GET    /v1/placement        desired/assigned per service, host use, unschedulable
+import type { FastifyInstance, FastifyPluginAsync, preHandlerHookHandler } from 'fastify'
+import type { KV } from 'nats'
+import { parse as parseYaml } from 'yaml'
+import {
+  DNS_LABEL_PATTERN, NotFoundError, ValidationError, checkAssignmentRecord, checkHostRecord, checkServiceRecord,
+  UnauthorizedError, type AssignmentRecord, type HostRecord, type Logger, type ServiceRecord,
+} from '../core/index.js'
+import { KvTable } from '../bus/index.js'
+import { patchSpec, specFromBody } from './spec-input.js'
+import { deleteSpec, writeSpec } from './spec-store.js'
+import { readLease } from './leader.js'
+import { placementStatus } from './status.js'
+import type { PlacementTables } from './loop.js'
+
+export interface ServiceRoutesOptions {
+  kv: { services: KV, leases: KV, hosts?: KV, assignments?: KV }
+  /** Mirrors to answer GET /v1/placement from (e.g. startPlacement's); else the plugin makes its own from kv. */
+  tables?: PlacementTables
+  log: Logger
+  now?: () => number
+}
+
+const nameParams = {
+  type: 'object',
+  properties: { name: { type: 'string', pattern: DNS_LABEL_PATTERN, maxLength: 63 } },
+  required: ['name'],
+} as const
+
+const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml']
+
+function installParsers (app: FastifyInstance): void {
+  app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseYaml(body as string, { maxAliasCount: 50 }) as unknown)
+    } catch (err) {
+      done(new ValidationError('YAML body', [{ field: '/', message: (err as Error).message.split('\n')[0] }]), undefined)
+    }
+  })
+  // `kubectl`-style merge patches arrive with their own media type.
+  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'))
+}
+
+async function ownTables (opts: ServiceRoutesOptions): Promise<PlacementTables> {
+  const { hosts, assignments } = opts.kv
+  if (hosts === undefined || assignments === undefined) throw new TypeError('serviceRoutes needs tables or kv.hosts and kv.assignments')
+  const valid = <T>(check: { problems: (v: unknown) => unknown }) => (v: unknown): T | null => (check.problems(v) === null ? v as T : null)
+  const tables: PlacementTables = {
+    services: new KvTable<ServiceRecord>({ kv: opts.kv.services, log: opts.log, decode: valid(checkServiceRecord) }),
+    hosts: new KvTable<HostRecord>({ kv: hosts, log: opts.log, decode: valid(checkHostRecord) }),
+    assignments: new KvTable<AssignmentRecord>({ kv: assignments, log: opts.log, decode: valid(checkAssignmentRecord) }),
+  }
+  await Promise.all([tables.services.start(), tables.hosts.start(), tables.assignments.start()])
+  return tables
+}
+
+export function serviceRoutes (opts: ServiceRoutesOptions): FastifyPluginAsync {
+  return async function (app: FastifyInstance): Promise<void> {
+    installParsers(app)
+    const kv = opts.kv.services
+    const now = opts.now ?? Date.now
+    const tables = opts.tables ?? await ownTables(opts)
+    if (opts.tables === undefined) {
+      app.addHook('onClose', async () => { await Promise.all([tables.services.close(), tables.hosts.close(), tables.assignments.close()]) })
+    }
+    // Mounted outside the registry API (tests), there may be no token check: refuse writes then.
+    const requireWrite: preHandlerHookHandler = app.hasDecorator('requireWrite')
+      ? app.requireWrite
+      : (_req, _reply, done) => { done(new UnauthorizedError('writes are disabled: no token check is configured')) }
+    const write = { preHandler: requireWrite, config: { write: true }, schema: { params: nameParams } }
+
+    app.put<{ Params: { name: string }, Body: unknown }>('/v1/services/:name', write, async (request, reply) => {
+      const { name } = request.params
+      const result = await writeSpec(kv, name, () => specFromBody(name, request.body), now)
+      request.log.info({ service: name, version: result.version, changed: result.changed }, 'service spec applied')
+      return await reply.code(result.created ? 201 : 200).send(result)
+    })
+
+    app.patch<{ Params: { name: string }, Body: unknown }>('/v1/services/:name', write, async (request) => {
+      const { name } = request.params
+      const result = await writeSpec(kv, name, (cur) => {
+        if (cur === null) throw new NotFoundError(`service "${name}" (apply it first with PUT or driftgate apply)`)
+        return patchSpec(cur, request.body)
+      }, now)
+      request.log.info({ service: name, version: result.version, replicas: result.replicas }, 'service spec patched')
+      return result
+    })
+
+    app.delete<{ Params: { name: string } }>('/v1/services/:name', write, async (request) => {
+      const result = await deleteSpec(kv, request.params.name)
+      request.log.info({ service: result.service }, 'service deleted')
+      return { ...result, deleted: true }
+    })
+
+    app.get('/v1/placement', async () => {
+      const lease = await readLease(opts.kv.leases)
+      return placementStatus({
+        services: tables.services.entries.values(),
+        hosts: tables.hosts.entries.values(),
+        assignments: tables.assignments.entries.values(),
+        lease,
+      })
+    })
+  }
+}
