@@ -1,7 +1,9 @@
 // The test image, made from Debian's busybox-static (no registry is reachable).
 // Its entry script publishes the container's identity as JSON on port 80 and
-// exits promptly on SIGTERM (a bare httpd as pid 1 would ignore it and every
-// `docker stop` would wait out its timeout). The tarball is built once per
+// shuts down promptly and gracefully on SIGTERM, as a well-behaved service
+// does: a bare httpd as pid 1 would ignore it (every `docker stop` would wait
+// out its timeout), and exiting at once would cut responses in flight (nginx
+// cannot retry a response whose header it has already passed on). The tarball is built once per
 // machine and cached under /tmp; each host's dockerd imports it.
 import { createHash } from 'node:crypto'
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
@@ -20,7 +22,9 @@ printf '{"host":"%s","ips":[%s]}\\n' "$(hostname)" "$ips" > /www/index.html
 cp /www/index.html /www/healthz
 httpd -f -p 80 -h /www &
 pid=$!
-trap 'kill $pid; exit 0' TERM INT
+# Stop accepting (busybox httpd serves each connection in a child that keeps
+# running), give requests in flight a moment to finish, then exit.
+trap 'kill $pid; sleep 0.5; exit 0' TERM INT
 wait $pid
 `
 

@@ -48,11 +48,13 @@ t.test('a silent host turns suspect, then down after the grace; its endpoints le
   const silentAt = Date.now()
   await waitUntil(() => status('h5') === 'suspect', 5000, 'h5 suspect')
   const suspectAfter = Date.now() - silentAt
-  t.ok(suspectAfter >= 500, `suspect after ${suspectAfter} ms`)
+  // Silence counts from the last heartbeat, sent up to one interval (200 ms)
+  // before silentAt: the bounds below allow for that, not more.
+  t.ok(suspectAfter >= 600 - 200, `suspect after ${suspectAfter} ms`)
   t.equal((await hostsOf()).get('h5'), 2, 'a suspect host keeps its endpoints')
   await waitUntil(() => status('h5') === 'down', 5000, 'h5 down')
   const downAfter = Date.now() - silentAt
-  t.ok(downAfter >= 1900, `down after ${downAfter} ms`)
+  t.ok(downAfter >= 2000 - 200, `down after ${downAfter} ms (grace 2 s)`)
   await waitUntil(async () => !(await hostsOf()).has('h5'), 5000, 'h5 endpoints gone')
   t.equal((await hostsOf()).size, 4, 'the other hosts keep theirs')
   t.equal(await counter(r1.reg, 'driftgate_registry_fail_static'), 0)
