@@ -1,11 +1,15 @@
 // The host agent: wires the Docker watcher, the event handler, snapshots and
-// heartbeats to NATS. Subscribes to Docker events before listing containers,
-// so nothing started in between is missed; never exits on a transient failure.
+// heartbeats to NATS, serves the Docker IPAM driver (and binds the addresses
+// it handed out once their containers run), and runs the replicas placement
+// assigns to this host (the reconciler, whose planned stops drain through the
+// handler). Subscribes to Docker events before listing containers, so nothing
+// started in between is missed; never exits on a transient failure.
 import Dockerode from 'dockerode'
 import type { NatsConnection } from 'nats'
 import type { Registry } from 'prom-client'
 import { componentLogger, createLogger, createMetricsRegistry, newInstanceId, type Logger } from '../core/index.js'
-import { connectNats, ensureStream, subjects, type NatsOptions } from '../bus/index.js'
+import { connectNats, ensureStream, subjects } from '../bus/index.js'
+import { natsOptionsFrom } from '../cli/common.js'
 import { agentSettings, dockerOptions, type AgentConfig } from './config.js'
 import { DockerWatcher } from './docker-events.js'
 import { EventHandler, type Trace } from './handler.js'
@@ -14,6 +18,9 @@ import { createAgentMetrics } from './metrics.js'
 import { MacvlanNetworks } from './networks.js'
 import { Publisher } from './publisher.js'
 import { SnapshotTaker } from './snapshotter.js'
+import { IpamBinder } from './ipam-binder.js'
+import { bindByMac, startIpamDriver, type IpamDriver } from './ipam/index.js'
+import { runReconciler, type ReconcileRunner, type ReconcilerTimingOptions } from './reconcile-runner.js'
 
 export interface AgentDeps {
   nc?: NatsConnection
@@ -22,6 +29,8 @@ export interface AgentDeps {
   metrics?: Registry
   /** Called for every event published (benchmarks measure the agent's own share with it). */
   onTrace?: (t: Trace) => void
+  /** Reconciler timings (tests shorten the drain and warm-up waits). */
+  reconcilerTimings?: ReconcilerTimingOptions
 }
 
 export interface Agent {
@@ -29,24 +38,15 @@ export interface Agent {
   close: () => Promise<void>
   instance: string
   snapshotNow: () => Promise<void>
+  /** Publishes a running container as `draining` (what the reconciler does before a planned stop). */
+  markDraining: (containerId: string, service: string) => Promise<void>
+  /** The IPAM driver's socket, once started with an ipamDriverName. */
+  ipamSocketPath?: string
   metrics: Registry
 }
 
 const now = (): number => performance.timeOrigin + performance.now()
 
-function natsOptions (cfg: AgentConfig, host: string): NatsOptions {
-  return {
-    servers: cfg.nats ?? 'nats://127.0.0.1:4222',
-    name: `driftgate-agent-${host}`,
-    user: cfg.natsUser,
-    pass: cfg.natsPass,
-    token: cfg.natsToken,
-    creds: cfg.natsCreds,
-    tlsCa: cfg.natsTlsCa,
-    tlsCert: cfg.natsTlsCert,
-    tlsKey: cfg.natsTlsKey,
-  }
-}
 
 export function createAgent (config: AgentConfig, deps: AgentDeps = {}): Agent {
   const s = agentSettings(config)
@@ -64,17 +64,31 @@ export function createAgent (config: AgentConfig, deps: AgentDeps = {}): Agent {
   let snapshots: SnapshotTaker | undefined
   let heartbeat: Heartbeat | undefined
   let publisher: Publisher | undefined
+  let ipamDriver: IpamDriver | undefined
+  let binder: IpamBinder | undefined
+  let reconciler: ReconcileRunner | undefined
   let started = false
   let closed = false
 
   async function start (): Promise<void> {
     if (started) return
     started = true
-    nc ??= await connectNats(natsOptions(config, s.hostId), log)
+    nc ??= await connectNats(natsOptionsFrom(config, `driftgate-agent-${s.hostId}`), log)
     const conn = nc
     await ensureStream(await conn.jetstreamManager(), { prefix: s.prefix })
     const networks = new MacvlanNetworks(docker, log)
     const reservations = new Reservations(docker)
+    if (s.ipamDriverName !== undefined) {
+      // Before the first snapshot: dockerd may already be starting containers on our networks.
+      ipamDriver = await startIpamDriver({ nc: conn, host: s.hostId, name: s.ipamDriverName, socketDir: s.ipamSocketDir, log, metrics: registry, prefix: s.prefix })
+      self.ipamSocketPath = ipamDriver.socketPath
+      binder = new IpamBinder({
+        docker, networks, log, driverName: s.ipamDriverName, host: s.hostId, failed: metrics.ipamBindFailed,
+        bind: async (req) => await bindByMac(conn, req, s.prefix),
+        isRunning: (id) => reservations.isRunning(id),
+      })
+    }
+    const bind = binder
     publisher = new Publisher({
       nc: conn,
       js: conn.jetstream({ timeout: 5000 }),
@@ -91,12 +105,14 @@ export function createAgent (config: AgentConfig, deps: AgentDeps = {}): Agent {
       defaultNetwork: s.network,
       onTrace: deps.onTrace,
       onTrouble: (why) => { void snapshots?.request(why) },
+      onInspected: bind !== undefined ? (c) => { bind.fromInspect(c) } : undefined,
     })
     snapshots = new SnapshotTaker({
       docker, networks, reservations, handler, publisher, metrics, log,
       defaultNetwork: s.network,
       intervalMs: s.resyncMs,
       ensureStream: async () => { await ensureStream(await conn.jetstreamManager(), { prefix: s.prefix }) },
+      onListed: bind !== undefined ? (items) => { bind.fromList(items) } : undefined,
     })
     heartbeat = new Heartbeat({
       docker, reservations, log,
@@ -112,7 +128,7 @@ export function createAgent (config: AgentConfig, deps: AgentDeps = {}): Agent {
     watcher = new DockerWatcher({
       docker, log, now,
       watchdogMs: s.watchdogMs,
-      onEvent: (ev, at) => { h.onEvent(ev, at) },
+      onEvent: (ev, at) => { h.onEvent(ev, at); bind?.onEvent(ev) },
       onAttached: ({ first }) => {
         if (!first) { metrics.reconnects.inc({ target: 'docker' }); heartbeat?.invalidate() }
         void snaps.request(first ? 'start' : 'docker reconnected')
@@ -124,7 +140,15 @@ export function createAgent (config: AgentConfig, deps: AgentDeps = {}): Agent {
     await snaps.settled()
     snaps.startTimer()
     heartbeat.start()
-    log.info({ resyncMs: s.resyncMs, heartbeatMs: s.heartbeatMs, network: s.network }, 'agent started')
+    if (s.reconcile && !closed) {
+      // After the first snapshot: the registry knows this host's containers before any is stopped.
+      reconciler = runReconciler({
+        nc: conn, docker, host: s.hostId, log, metrics: registry, prefix: s.prefix, timings: deps.reconcilerTimings,
+        publisher: { markDraining: async (id, service) => { await h.markDraining(id, service) } },
+      })
+      await reconciler.first
+    }
+    log.info({ resyncMs: s.resyncMs, heartbeatMs: s.heartbeatMs, network: s.network, reconcile: s.reconcile, ipamDriver: ipamDriver?.socketPath }, 'agent started')
   }
 
   let statusIter: (AsyncIterable<{ type: string }> & { stop?: () => void }) | undefined
@@ -142,17 +166,21 @@ export function createAgent (config: AgentConfig, deps: AgentDeps = {}): Agent {
   async function close (): Promise<void> {
     if (closed) return
     closed = true
+    // First: no replica is created or stopped while the rest shuts down.
+    await reconciler?.close()
     heartbeat?.close()
     statusIter?.stop?.()
     await watcher?.close()
     await snapshots?.close()
     await handler?.close()
+    await binder?.close()
+    await ipamDriver?.close()
     await publisher?.drain()
     if (deps.nc == null && nc != null) await nc.close().catch(() => {})
     log.info('agent stopped')
   }
 
-  return {
+  const self: Agent = {
     start,
     close,
     instance,
@@ -161,5 +189,10 @@ export function createAgent (config: AgentConfig, deps: AgentDeps = {}): Agent {
       if (snapshots == null) throw new Error('agent not started')
       await snapshots.request('requested')
     },
+    markDraining: async (id, service) => {
+      if (handler == null) throw new Error('agent not started')
+      await handler.markDraining(id, service)
+    },
   }
+  return self
 }

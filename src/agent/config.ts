@@ -4,6 +4,10 @@
 import { commonRoleProperties, type CommonRoleConfig } from '../cli/common.js'
 import { ConfigError, DURATION_PATTERN, isDnsLabel, isIPv4, parseDuration, type RoleSchema } from '../core/index.js'
 
+// Docker looks the driver up as /run/docker/plugins/<name>.sock.
+const DRIVER_NAME = '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$'
+const DEFAULT_SOCKET_DIR = '/run/docker/plugins'
+
 export const agentSchema: RoleSchema = {
   type: 'object',
   required: ['hostId'],
@@ -17,6 +21,10 @@ export const agentSchema: RoleSchema = {
     resyncInterval: { type: 'string', pattern: DURATION_PATTERN, default: '30s' },
     heartbeatInterval: { type: 'string', pattern: DURATION_PATTERN, default: '2s' },
     watchdog: { type: 'string', pattern: DURATION_PATTERN, default: '30s' },
+    reconcile: { type: 'boolean', default: true },
+    ipamDriver: { type: 'boolean', default: true },
+    ipamDriverName: { type: 'string', pattern: DRIVER_NAME, default: 'driftgate' },
+    ipamSocketDir: { type: 'string', minLength: 1, default: DEFAULT_SOCKET_DIR },
   },
 }
 
@@ -32,6 +40,18 @@ export interface AgentConfig extends Partial<CommonRoleConfig> {
   resyncInterval?: string | number
   heartbeatInterval?: string | number
   watchdog?: string | number
+  /** Run the replicas placement assigns to this host (default true). */
+  reconcile?: boolean
+  /** false: no IPAM driver even when ipamDriverName is set (`--no-ipam-driver`). */
+  ipamDriver?: boolean
+  /**
+   * Serve the Docker IPAM driver under this name. Unset (createAgent's
+   * default; the CLI's is `driftgate`): no driver, so tests can run several
+   * agents in one process.
+   */
+  ipamDriverName?: string
+  /** Folder of the driver's socket (default /run/docker/plugins). */
+  ipamSocketDir?: string
 }
 
 export interface AgentSettings {
@@ -43,6 +63,10 @@ export interface AgentSettings {
   resyncMs: number
   heartbeatMs: number
   watchdogMs: number
+  reconcile: boolean
+  /** Set when the IPAM driver runs. */
+  ipamDriverName?: string
+  ipamSocketDir: string
 }
 
 const HOST_LABEL = /^[a-zA-Z0-9._/-]{1,128}=.{0,256}$/
@@ -82,6 +106,12 @@ export function agentSettings (cfg: AgentConfig): AgentSettings {
     resyncMs: dur('resyncInterval', cfg.resyncInterval, 30_000),
     heartbeatMs: dur('heartbeatInterval', cfg.heartbeatInterval, 2000),
     watchdogMs: dur('watchdog', cfg.watchdog, 30_000),
+    reconcile: cfg.reconcile !== false,
+    ipamDriverName: cfg.ipamDriver === false ? undefined : cfg.ipamDriverName,
+    ipamSocketDir: cfg.ipamSocketDir ?? DEFAULT_SOCKET_DIR,
+  }
+  if (cfg.ipamDriverName !== undefined && !new RegExp(DRIVER_NAME).test(cfg.ipamDriverName)) {
+    problems.push({ field: 'ipamDriverName', message: 'letters, digits, _ . - (a socket file name), up to 128 characters' })
   }
   if (problems.length > 0) throw new ConfigError('agent', problems)
   return settings

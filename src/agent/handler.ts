@@ -4,9 +4,9 @@
 import type Dockerode from 'dockerode'
 import PQueue from 'p-queue'
 import type { EndpointInfo, Logger } from '../core/index.js'
-import { isDnsLabel } from '../core/index.js'
+import { isContainerId, isDnsLabel } from '../core/index.js'
 import type { DockerEvent } from './docker-events.js'
-import { classifyContainer, type ContainerInspect } from './endpoint.js'
+import { classifyContainer, type Classified, type ContainerInspect } from './endpoint.js'
 import { LABEL, type RejectReason } from './labels.js'
 import type { AgentMetrics } from './metrics.js'
 import type { MacvlanNetworks } from './networks.js'
@@ -38,6 +38,8 @@ export interface HandlerOptions {
   onTrace?: (t: Trace) => void
   /** A container could not be inspected for a reason other than "gone": heal with a snapshot. */
   onTrouble: (why: string) => void
+  /** After a container was inspected and its message (if any) published: the IPAM binder. */
+  onInspected?: (c: ContainerInspect) => void
   inspectConcurrency?: number
 }
 
@@ -94,14 +96,40 @@ export class EventHandler {
     } else return
     if (id === '') return
     const time = typeof ev.timeNano === 'number' ? ev.timeNano / 1e6 : (ev.time ?? 0) * 1000
-    const ctx: Ctx = { id, cause: action, time, receivedAt, inspectMs: 0 }
+    void this.enqueue({ id, cause: action, time, receivedAt, inspectMs: 0 }, ev)
+  }
+
+  /**
+   * A planned stop (the reconciler, before it stops a replica): publishes the
+   * endpoint as `draining` through the normal path, so its sequence number
+   * orders it with the container's Docker events (the mark itself is made in
+   * that order too, so an earlier start cannot undo it). Snapshots keep it draining
+   * while the container runs; its die or destroy removes it. Resolves once
+   * the upsert is handed to NATS (or nothing was to be published).
+   */
+  async markDraining (containerId: string, service: string): Promise<void> {
+    if (this.closed) return
+    if (!isContainerId(containerId) || !isDnsLabel(service)) {
+      this.o.log.warn({ containerId: String(containerId).slice(0, 80), service: String(service).slice(0, 80) }, 'markDraining: not a container id and service name; ignored')
+      return
+    }
+    const now = Date.now()
+    // Shaped like a Docker event so handle() reads the service as it does for kill/stop.
+    const ev: DockerEvent = { Type: 'container', Action: 'drain', Actor: { ID: containerId, Attributes: { [LABEL.service]: service } }, timeNano: now * 1e6 }
+    await this.enqueue({ id: containerId, cause: 'drain', time: now, receivedAt: performance.timeOrigin + performance.now(), inspectMs: 0 }, ev)
+  }
+
+  /** Runs after the container's earlier events: one promise chain per container. */
+  private async enqueue (ctx: Ctx, ev: DockerEvent): Promise<void> {
+    const { id, cause } = ctx
     const prev = this.chains.get(id) ?? Promise.resolve()
     const next = prev.then(async () => { await this.handle(ctx, ev) }).catch((err: Error) => {
-      this.o.log.error({ containerId: id, action, err: err.message }, 'event handling failed')
+      this.o.log.error({ containerId: id, action: cause, err: err.message }, 'event handling failed')
       this.o.onTrouble('event handling failed')
     })
     this.chains.set(id, next)
     void next.finally(() => { if (this.chains.get(id) === next) this.chains.delete(id) })
+    await next
   }
 
   private async handle (ctx: Ctx, ev: DockerEvent): Promise<void> {
@@ -123,24 +151,33 @@ export class EventHandler {
         this.remove(ctx, known ?? attrs[LABEL.service], true)
         this.forget(id)
         return
-      case 'kill':
-      case 'stop': {
-        if (cause !== 'stop' && !TERMINATING.has(attrs.signal ?? '')) break
-        this.draining.add(id)
-        // Drain at once from what was announced: the container may be dead
-        // before an inspect could answer, and draining is what matters now.
-        const last = this.announced.get(id)
-        if (last !== undefined && last !== REMOVED) {
-          this.upsert(ctx, { ...last.endpoint, state: last.endpoint.state === 'paused' ? 'paused' : 'draining' })
-          return
-        }
+      case 'drain': // a planned stop: drains like a stop that has begun
+        if (this.announced.get(id) === REMOVED) return // stopped meanwhile: its removal is out already
+        if (this.drainAnnounced(ctx)) return
         break
-      }
+      case 'kill':
+      case 'stop':
+        if (cause === 'kill' && !TERMINATING.has(attrs.signal ?? '')) break
+        if (this.drainAnnounced(ctx)) return
+        break
       case 'start':
         this.draining.delete(id)
         break
     }
     await this.inspectAndPublish(ctx)
+  }
+
+  /**
+   * Marks the container draining and, when it was announced, publishes that
+   * at once from what was announced: the container may be dead before an
+   * inspect could answer, and draining is what matters now.
+   */
+  private drainAnnounced (ctx: Ctx): boolean {
+    this.draining.add(ctx.id)
+    const last = this.announced.get(ctx.id)
+    if (last === undefined || last === REMOVED) return false
+    this.upsert(ctx, { ...last.endpoint, state: last.endpoint.state === 'paused' ? 'paused' : 'draining' })
+    return true
   }
 
   private async inspectAndPublish (ctx: Ctx): Promise<void> {
@@ -159,6 +196,10 @@ export class EventHandler {
     this.o.reservations.seen(c)
     const macvlan = await this.o.networks.macvlanOf(c.NetworkSettings?.Networks)
     const r = classifyContainer(c, { macvlan, defaultNetwork: this.o.defaultNetwork, draining: this.draining.has(ctx.id) })
+    try { this.classified(ctx, r) } finally { this.o.onInspected?.(c) }
+  }
+
+  private classified (ctx: Ctx, r: Classified): void {
     switch (r.kind) {
       case 'unlabelled': this.labelled.set(ctx.id, null); return
       case 'endpoint': this.labelled.set(ctx.id, r.endpoint.service); this.upsert(ctx, r.endpoint); return

@@ -10,6 +10,7 @@ export interface AgentMetrics {
   reconnects: Counter<'target'>
   lastSnapshotSize: Gauge
   rejected: Counter<'reason'>
+  ipamBindFailed: Counter<'reason'>
 }
 
 // Sub-millisecond buckets: the agent's own share is meant to stay under 5 ms.
@@ -41,6 +42,9 @@ export function createAgentMetrics (registry: Registry): AgentMetrics {
     }),
     rejected: new Counter({
       name: 'driftgate_agent_rejected_containers_total', help: 'Labelled containers skipped, by reason (counted once per container and reason)', labelNames: ['reason'], registers,
+    }),
+    ipamBindFailed: new Counter({
+      name: 'driftgate_agent_ipam_bind_failed_total', help: 'Addresses of our IPAM driver not marked bound to their container, by error code', labelNames: ['reason'], registers,
     }),
   }
 }

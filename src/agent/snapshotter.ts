@@ -24,6 +24,8 @@ export interface SnapshotTakerOptions {
   defaultNetwork?: string
   intervalMs: number
   ensureStream: () => Promise<void>
+  /** After the snapshot was handed to NATS: every listed container (the IPAM binder). */
+  onListed?: (items: ContainerListItem[]) => void
 }
 
 export class SnapshotTaker {
@@ -89,6 +91,7 @@ export class SnapshotTaker {
       ;({ seq, acked } = publisher.publishSnapshot(body.endpoints, body.containers))
       size = body.endpoints.length
       handler.adoptSnapshot(body)
+      this.o.onListed?.(items)
     } finally {
       handler.stopRecording()
     }

@@ -49,9 +49,11 @@ export function addCommonRoleOptions (cmd: Command): Command {
     .option('--metrics-port <port>', 'serve Prometheus /metrics on this port', int)
 }
 
-export function natsOptionsFrom (cfg: CommonRoleConfig, name: string): NatsOptions {
+export const DEFAULT_NATS = 'nats://127.0.0.1:4222'
+
+export function natsOptionsFrom (cfg: Partial<CommonRoleConfig>, name: string): NatsOptions {
   return {
-    servers: cfg.nats,
+    servers: cfg.nats ?? DEFAULT_NATS,
     name,
     user: cfg.natsUser,
     pass: cfg.natsPass,

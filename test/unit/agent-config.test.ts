@@ -44,3 +44,30 @@ t.test('agent command help has an example', async (t) => {
   t.match(out, /--host-label/)
   t.match(out, /Example:\s+driftgate agent --host-id h1/)
 })
+
+t.test('reconcile and IPAM driver options', async (t) => {
+  const cli = loadConfig<Record<string, unknown>>({ role: 'agent', schema: agentSchema, flags: { hostId: 'h1' }, env: {} })
+  t.match(cli, { reconcile: true, ipamDriver: true, ipamDriverName: 'driftgate', ipamSocketDir: '/run/docker/plugins' }, 'CLI defaults: driver on as driftgate')
+  t.match(agentSettings(cli as never), { reconcile: true, ipamDriverName: 'driftgate', ipamSocketDir: '/run/docker/plugins' })
+  const off = loadConfig<Record<string, unknown>>({ role: 'agent', schema: agentSchema, flags: { hostId: 'h1', reconcile: false, ipamDriver: false }, env: {} })
+  t.match(agentSettings(off as never), { reconcile: false, ipamDriverName: undefined }, '--no-reconcile --no-ipam-driver')
+  const env = loadConfig<Record<string, unknown>>({ role: 'agent', schema: agentSchema, env: { DRIFTGATE_HOST_ID: 'h1', DRIFTGATE_RECONCILE: 'false', DRIFTGATE_IPAM_DRIVER_NAME: 'dg-h1' } })
+  t.match(agentSettings(env as never), { reconcile: false, ipamDriverName: 'dg-h1' }, 'from the environment')
+  t.throws(() => loadConfig({ role: 'agent', schema: agentSchema, flags: { hostId: 'h1', ipamDriverName: '../x' }, env: {} }), ConfigError, 'a driver name is a file name')
+  t.match(agentSettings({ hostId: 'h1' }), { reconcile: true, ipamDriverName: undefined }, 'createAgent: no driver unless named')
+  t.throws(() => agentSettings({ hostId: 'h1', ipamDriverName: 'a/b' }), ConfigError)
+})
+
+t.test('command line: --no-reconcile / --no-ipam-driver are flags only when typed', async (t) => {
+  const { explicitFlags } = await import('../../src/cli/common.js')
+  const parse = (argv: string[]): Record<string, unknown> => {
+    const cmd = buildProgram().commands.find((c) => c.name() === 'agent')!
+    cmd.parseOptions(argv)
+    return explicitFlags(cmd)
+  }
+  t.same(parse(['--host-id', 'h1']), { hostId: 'h1' }, 'nothing typed: env and YAML still decide')
+  t.same(parse(['--host-id', 'h1', '--no-reconcile', '--no-ipam-driver']), { hostId: 'h1', reconcile: false, ipamDriver: false })
+  t.same(parse(['--host-id', 'h1', '--ipam-driver-name', 'dg-h1', '--ipam-socket-dir', '/tmp/p']), { hostId: 'h1', ipamDriverName: 'dg-h1', ipamSocketDir: '/tmp/p' })
+  const cfg = loadConfig<Record<string, unknown>>({ role: 'agent', schema: agentSchema, flags: parse(['--host-id', 'h1']), env: { DRIFTGATE_RECONCILE: 'false' } })
+  t.equal(cfg.reconcile, false, 'DRIFTGATE_RECONCILE=false is not overridden by a commander default')
+})

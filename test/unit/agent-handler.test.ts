@@ -11,6 +11,7 @@ import { MacvlanNetworks } from '../../src/agent/networks.js'
 import { Reservations } from '../../src/agent/heartbeat.js'
 import type { ContainerInspect } from '../../src/agent/endpoint.js'
 import type { DockerEvent } from '../../src/agent/docker-events.js'
+import { buildSnapshot } from '../../src/agent/snapshot.js'
 import { checkEvent, silentLogger, type EventMessage } from '../../src/core/index.js'
 import { subjects } from '../../src/bus/index.js'
 
@@ -210,4 +211,87 @@ t.test('what events decide while a snapshot is listed is recorded', async (t) =>
   t.match(rec.get(B), { kind: 'remove', destroyed: true })
   t.equal(s.handler.stopRecording().size, 0, 'recording stopped')
   await s.idle()
+})
+
+// markDraining: what the reconciler calls before a planned stop.
+const state = (m: EventMessage): string | undefined => (m.endpoint as { state?: string }).state
+
+t.test('markDraining → a draining upsert after the earlier events; health keeps it draining; die removes it', async (t) => {
+  const s = setup()
+  s.run(A)
+  s.ev(A, 'start')
+  await s.handler.markDraining(A, 'web')
+  t.same(s.sent.map((m) => [m.kind, m.cause, state(m)]), [['upsert', 'start', 'running'], ['upsert', 'drain', 'draining']],
+    'resolves once the draining upsert is out, after the start')
+  t.ok(s.handler.draining.has(A))
+  await s.handler.markDraining(A, 'web')
+  t.equal(s.sent.length, 2, 'a repeated mark publishes nothing new')
+  s.ev(A, 'health_status: healthy')
+  s.containers.get(A)!.State = { Running: true, Health: { Status: 'healthy' } }
+  s.ev(A, 'health_status: healthy')
+  await sleep(30)
+  t.equal(state(s.sent.at(-1)!), 'draining', 'an inspect after the mark still says draining')
+  s.containers.get(A)!.State = { Running: false }
+  s.ev(A, 'die')
+  s.containers.delete(A)
+  s.ev(A, 'destroy')
+  await s.idle()
+  t.same(s.sent.slice(-1).map((m) => [m.kind, m.cause]), [['remove', 'die']])
+  t.notOk(s.handler.draining.has(A), 'forgotten after die')
+  t.same(s.sent.map((m) => m.seq), s.sent.map((_, i) => i + 1), 'one sequence for events and drains')
+  for (const m of s.sent) checkEvent(m)
+})
+
+t.test('markDraining of a container not announced yet inspects it', async (t) => {
+  const s = setup()
+  s.run(A)
+  await s.handler.markDraining(A, 'web')
+  t.same(s.sent.map((m) => [m.kind, m.cause, state(m)]), [['upsert', 'drain', 'draining']])
+  await s.idle()
+})
+
+t.test('markDraining after the container died publishes nothing', async (t) => {
+  const s = setup()
+  s.run(A)
+  s.ev(A, 'start')
+  await sleep(20)
+  s.containers.get(A)!.State = { Running: false }
+  s.ev(A, 'die')
+  const p = s.handler.markDraining(A, 'web') // queued behind the die, which clears the mark
+  s.ev(A, 'die')
+  await p
+  await s.idle()
+  t.same(s.sent.map((m) => [m.kind, m.cause]), [['upsert', 'start'], ['remove', 'die']])
+})
+
+t.test('markDraining with bad input, or of an unlabelled container, changes nothing', async (t) => {
+  const s = setup()
+  s.run(A, { labels: {} })
+  s.ev(A, 'start', {})
+  await s.handler.markDraining(A, 'web')
+  await s.handler.markDraining('nope', 'web')
+  await s.handler.markDraining(B, 'x;}server{')
+  await s.idle()
+  t.same(s.sent, [])
+  t.notOk(s.handler.draining.has(B))
+  t.notOk(s.handler.draining.has('nope'))
+})
+
+t.test('a snapshot taken while draining keeps the endpoint draining', async (t) => {
+  const s = setup()
+  s.run(A)
+  s.run(B, { ip: '10.240.0.6' })
+  s.ev(A, 'start')
+  s.ev(B, 'start')
+  await s.handler.markDraining(A, 'web')
+  const listed = [A, B].map((id) => ({
+    Id: id, Names: ['/c'], Labels: { 'driftgate.service': 'web' }, State: 'running', Status: 'Up 1 second',
+    NetworkSettings: { Networks: { mv0: { NetworkID: MV, IPAddress: s.containers.get(id)!.NetworkSettings!.Networks!.mv0.IPAddress, MacAddress: '02:00:00:00:00:05' } } },
+  }))
+  const body = buildSnapshot(listed, { macvlan: new Set([MV]) }, s.handler.draining)
+  t.same(body.endpoints.map((e) => [e.containerId, e.state]), [[A, 'draining'], [B, 'running']])
+  s.handler.adoptSnapshot(body)
+  await s.handler.markDraining(A, 'web')
+  await s.idle()
+  t.equal(s.sent.filter((m) => state(m) === 'draining').length, 1, 'adopting the snapshot announces nothing twice')
 })
