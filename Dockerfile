@@ -1,28 +1,39 @@
 # One image for every driftgate role: `docker run IMAGE <role> [options]`.
-# No image registry is needed: the base comes from `scripts/make-base-image.sh`
-# (Node.js and npm from the build machine), chosen with --build-arg BASE=...
-#   bash scripts/make-base-image.sh driftgate-base:local
-#   docker build --network host --build-arg BASE=driftgate-base:local -t driftgate .
+# No image registry is needed: the bases come from scripts/make-base-image.sh
+# (Node.js from the build machine). scripts/docker-build.sh does all of it:
+#   bash scripts/make-base-image.sh driftgate-base:local                            # node + npm: build stage
+#   DRIFTGATE_BASE_NO_NPM=1 bash scripts/make-base-image.sh driftgate-runtime:local # node only: runtime
+#   docker build --network host --build-arg BASE=driftgate-base:local \
+#     --build-arg RUNTIME=driftgate-runtime:local -t driftgate .
 ARG BASE=driftgate-base:local
+ARG RUNTIME=${BASE}
 
 FROM ${BASE} AS build
+# The build machine's CA bundle (copied into the base): npm must trust a TLS-inspecting proxy as the host does.
+ARG CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+ENV NODE_EXTRA_CA_CERTS=${CA_BUNDLE} npm_config_cafile=${CA_BUNDLE}
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --no-audit --no-fund
+# `driftgate demo` imports the test harness; it is compiled but not shipped
+# (the demo needs a source checkout on a Docker host, not a container).
+COPY test/harness ./test/harness
+RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --no-audit --no-fund \
+ && rm -rf node_modules/.package-lock.json node_modules/*/test node_modules/*/docs
 
-FROM ${BASE}
+FROM ${RUNTIME}
 WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
 COPY templates ./templates
 COPY nginx ./nginx
-# Roles that need no privileges (registry, renderer without a local nginx
-# master owned by root) run as this user; the agent needs the Docker socket
-# and the IPAM plugin folder: run it with `--user 0`.
+# registry: runs as this user. agent: needs the Docker socket and the IPAM
+# plugin folder, run it with `--user 0 -v /var/run/docker.sock:/var/run/docker.sock
+# -v /run/docker/plugins:/run/docker/plugins`. renderer: needs nginx beside it
+# (same mount and pid namespace), so it usually runs on the nginx host itself.
 USER 10001:10001
 ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
 CMD ["--help"]

@@ -4,6 +4,7 @@
 # reachable:   bash scripts/make-base-image.sh [tag] [docker args...]
 # The image holds node, npm, the shared libraries node links against,
 # busybox as /bin/sh, CA certificates and a non-root user "driftgate" (uid 10001).
+# DRIFTGATE_BASE_NO_NPM=1 leaves npm out: the smaller base of the runtime stage.
 set -euo pipefail
 tag=${1:-driftgate-base:local}; shift || true
 node_bin=$(readlink -f "$(command -v node)")
@@ -15,9 +16,11 @@ trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,usr/bin,usr/lib/node_modules,etc/ssl,tmp,app,home/driftgate}
 chmod 1777 "$root/tmp"
 cp "$node_bin" "$root/usr/bin/node"
-cp -a "$npm_dir" "$root/usr/lib/node_modules/npm"
-ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/bin/npm"
-ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/bin/npx"
+if [ "${DRIFTGATE_BASE_NO_NPM:-0}" != 1 ]; then
+  cp -a "$npm_dir" "$root/usr/lib/node_modules/npm"
+  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/bin/npm"
+  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/bin/npx"
+fi
 cp "$busybox_bin" "$root/bin/busybox"
 for app in sh env ls cat rm mkdir cp mv chmod chown ln wget; do ln -s busybox "$root/bin/$app"; done
 ln -s /bin/env "$root/usr/bin/env"

@@ -64,7 +64,17 @@ const collect = (v: string, prev: string[] = []): string[] => [...prev, ...v.spl
 
 export function register (program: Command): void {
   const ipam = program.command('ipam').description('shared MacVLAN address pools (the Docker IPAM driver allocates from these)')
+    .addHelpText('after', `
+Examples:
+  driftgate ipam pool add mv0 --subnet 10.0.8.0/22 --range 10.0.9.0-10.0.11.250 --token "$DRIFTGATE_TOKEN"
+  driftgate ipam pool ls
+  driftgate ipam ls mv0`)
   const pool = ipam.command('pool').description('manage address pools')
+    .addHelpText('after', `
+Examples:
+  driftgate ipam pool add mv0 --subnet 10.0.8.0/22 --token "$DRIFTGATE_TOKEN"
+  driftgate ipam pool ls --json
+  driftgate ipam pool rm mv0 --token "$DRIFTGATE_TOKEN"`)
 
   apiOptions(pool.command('add <name>')
     .description('create a pool (writes need the API token)')
@@ -86,20 +96,23 @@ Example:
         : `pool ${p.name} ${res.created === true ? 'created' : 'already exists (same configuration)'}: ${p.subnet}, range ${p.start}-${p.end}, gateway ${p.gateway}\n`)
     })
 
-  apiOptions(pool.command('ls').description('list pools and their usage'))
+  apiOptions(pool.command('ls').description('list pools and their usage')
+    .addHelpText('after', '\nExample:\n  driftgate ipam pool ls --api http://10.0.0.5:7070'))
     .action(async (o: ApiOpts) => {
       const res = await apiCall(o, 'GET', '/v1/ipam/pools')
       process.stdout.write(o.json === true ? JSON.stringify(res, null, 2) + '\n' : poolsTable(res.pools as PoolRow[]))
     })
 
-  apiOptions(pool.command('rm <name>').description('delete a pool that holds no address'))
+  apiOptions(pool.command('rm <name>').description('delete a pool that holds no address')
+    .addHelpText('after', '\nExample:\n  driftgate ipam pool rm mv0 --token "$DRIFTGATE_TOKEN"'))
     .action(async (name: string, o: ApiOpts) => {
       assertDnsLabel('pool name', name)
       await apiCall(o, 'DELETE', `/v1/ipam/pools/${name}`)
       process.stdout.write(`pool ${name} deleted\n`)
     })
 
-  apiOptions(ipam.command('ls <pool>').description('who holds which address of a pool'))
+  apiOptions(ipam.command('ls <pool>').description('who holds which address of a pool')
+    .addHelpText('after', '\nExample:\n  driftgate ipam ls mv0 --json'))
     .action(async (name: string, o: ApiOpts) => {
       assertDnsLabel('pool name', name)
       const res = await apiCall(o, 'GET', `/v1/ipam/pools/${name}/addresses`)

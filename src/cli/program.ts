@@ -10,12 +10,17 @@ export function buildProgram (): Command {
     .version(version(), '-V, --version', 'print the driftgate version')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', `
+First run:
+  driftgate demo      a local 3-host lab with a web service behind nginx (root)
+  driftgate up        everything on this Docker host until Ctrl-C
+
 Roles (long-running):
   driftgate agent     one per Docker host: container IPs to NATS
   driftgate registry  control plane: endpoint table, hosts, lookups
   driftgate renderer  one per Nginx: upstream files and graceful reloads
 
 Examples:
+  driftgate demo && curl -H 'Host: web' http://127.0.0.1:8080/
   driftgate registry --nats nats://127.0.0.1:4222
   driftgate agent --host-id h1 --docker /var/run/docker.sock
   driftgate <command> --help`)

@@ -19,6 +19,7 @@ export const ErrorCodes = {
   IPAM_NOT_OWNER: 'DG_IPAM_NOT_OWNER',
   UNSCHEDULABLE: 'DG_UNSCHEDULABLE',
   TIMEOUT: 'DG_TIMEOUT',
+  PREFLIGHT: 'DG_PREFLIGHT',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -102,4 +103,12 @@ export class NginxRejectedError extends DriftgateError {
 /** A reload that could not be sent or did not take effect in time. */
 export class NginxReloadError extends DriftgateError {
   constructor (message: string, options?: { cause?: unknown }) { super(ErrorCodes.NGINX_RELOAD_FAILED, message, undefined, options) }
+}
+
+/**
+ * Something this machine lacks for `driftgate up` / `driftgate demo` (root, a
+ * binary, a free port, a reachable dockerd). The message says what to do.
+ */
+export class PreflightError extends DriftgateError {
+  constructor (message: string) { super(ErrorCodes.PREFLIGHT, message) }
 }
