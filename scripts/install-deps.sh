@@ -3,7 +3,7 @@
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 pkgs=(nginx nats-server docker.io busybox-static iproute2 wrk dnsutils dnsperf dnsmasq-base
-      procps psmisc util-linux curl ca-certificates)
+      procps psmisc util-linux curl ca-certificates gcc libc6-dev)
 need=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")

@@ -212,6 +212,9 @@ t.test('rolling update of the image under load: 0 failed requests', async (t) =>
   for (let i = 1; i <= 3; i++) await tb.docker(i)('tag', TEST_IMAGE, 'driftgate-test:v2')
   await scaleServices(client, [{ service: 'web', replicas: 3 }], { wait: true, timeoutMs: 120_000, out: quiet })
   await waitFor(() => routedCount() === 3, { timeoutMs: 30_000, what: 'nginx routes 3' })
+  // The 27 drained replicas leave nginx before their containers stop: wait
+  // for those stops too, or they would count among the replicas to update.
+  await waitFor(async () => (await perHost()).reduce((a, b) => a + b, 0) === 3, { timeoutMs: 60_000, what: '3 containers left' })
   const old = (await Promise.all(dockers.map(async (d) => await d.listContainers({ filters: { label: ['driftgate.service=web'] } })))).flat().map((c) => c.Id)
   const load = startLoad()
   await new Promise((resolve) => setTimeout(resolve, 2000))
