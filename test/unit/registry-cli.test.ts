@@ -1,16 +1,10 @@
 import t from 'tap'
-import { buildProgram } from '../../src/cli/program.js'
+import { captureProgram } from './cli-fixtures.js'
 import { ConfigError } from '../../src/core/index.js'
 import { registryConfig } from '../../src/registry/index.js'
 import { timings } from '../../src/registry/config.js'
 
-function program () {
-  let out = ''
-  const p = buildProgram().exitOverride()
-  p.configureOutput({ writeOut: (s) => { out += s }, writeErr: (s) => { out += s } })
-  for (const c of p.commands) c.exitOverride().configureOutput({ writeOut: (s) => { out += s }, writeErr: (s) => { out += s } })
-  return { p, out: () => out }
-}
+const program = captureProgram
 
 t.test('registry --help lists its options and an example', async (t) => {
   const { p, out } = program()
