@@ -1,8 +1,7 @@
 // The agent's configuration: JSON schema (for loadConfig), type, and the
 // normalisation createAgent applies so tests and `driftgate up` can pass
 // numbers and maps where the command line has strings.
-import { commonRoleProperties, type CommonRoleConfig } from '../cli/common.js'
-import { ConfigError, DURATION_PATTERN, isDnsLabel, isIPv4, parseDuration, type RoleSchema } from '../core/index.js'
+import { ConfigError, DURATION_PATTERN, isDnsLabel, isIPv4, parseDuration, type RoleSchema, commonRoleProperties, type CommonRoleConfig } from '../core/index.js'
 
 // Docker looks the driver up as /run/docker/plugins/<name>.sock.
 const DRIVER_NAME = '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$'

@@ -2,7 +2,7 @@
 // reconnect forever, and status changes logged with fields.
 import { readFileSync } from 'node:fs'
 import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats'
-import { DriftgateError, ErrorCodes, type Logger } from '../core/index.js'
+import { DriftgateError, ErrorCodes, type CommonRoleConfig, type Logger } from '../core/index.js'
 
 export interface NatsOptions {
   /** One or more server URLs, comma separated or as an array. */
@@ -18,6 +18,23 @@ export interface NatsOptions {
   tlsKey?: string
   /** Give up on the first connection after this long (then the role exits with a clear error). */
   connectTimeoutMs?: number
+}
+
+/** Maps a role's NATS settings (flags, env, YAML) onto connection options. */
+export const DEFAULT_NATS = 'nats://127.0.0.1:4222'
+
+export function natsOptionsFrom (cfg: Partial<CommonRoleConfig>, name: string): NatsOptions {
+  return {
+    servers: cfg.nats ?? DEFAULT_NATS,
+    name,
+    user: cfg.natsUser,
+    pass: cfg.natsPass,
+    token: cfg.natsToken,
+    creds: cfg.natsCreds,
+    tlsCa: cfg.natsTlsCa,
+    tlsCert: cfg.natsTlsCert,
+    tlsKey: cfg.natsTlsKey,
+  }
 }
 
 export function serverList (servers: string | string[]): string[] {

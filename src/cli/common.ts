@@ -1,35 +1,10 @@
 // Options and lifecycle shared by every role command.
 import { Option, type Command } from 'commander'
-import type { NatsOptions } from '../bus/index.js'
+import { commonRoleProperties, type CommonRoleConfig } from '../core/index.js'
+import { DEFAULT_NATS, natsOptionsFrom } from '../bus/index.js'
 
-/** JSON-schema properties every role config has (merged into each role's schema). */
-export const commonRoleProperties = {
-  nats: { type: 'string', minLength: 1, default: 'nats://127.0.0.1:4222' },
-  natsUser: { type: 'string' },
-  natsPass: { type: 'string' },
-  natsToken: { type: 'string' },
-  natsCreds: { type: 'string' },
-  natsTlsCa: { type: 'string' },
-  natsTlsCert: { type: 'string' },
-  natsTlsKey: { type: 'string' },
-  prefix: { type: 'string', pattern: '^[a-zA-Z0-9_-]+$', default: 'driftgate' },
-  logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
-  metricsPort: { type: 'integer', minimum: 0, maximum: 65535 },
-} as const
-
-export interface CommonRoleConfig {
-  nats: string
-  natsUser?: string
-  natsPass?: string
-  natsToken?: string
-  natsCreds?: string
-  natsTlsCa?: string
-  natsTlsCert?: string
-  natsTlsKey?: string
-  prefix: string
-  logLevel: string
-  metricsPort?: number
-}
+// Re-exported for the command files; the roles import them from core and bus.
+export { commonRoleProperties, DEFAULT_NATS, natsOptionsFrom, type CommonRoleConfig }
 
 const int = (v: string): number => Number(v)
 
@@ -47,22 +22,6 @@ export function addCommonRoleOptions (cmd: Command): Command {
     .option('--prefix <prefix>', 'subject prefix (default driftgate)')
     .option('--log-level <level>', 'trace, debug, info, warn, error (default info)')
     .option('--metrics-port <port>', 'serve Prometheus /metrics on this port', int)
-}
-
-export const DEFAULT_NATS = 'nats://127.0.0.1:4222'
-
-export function natsOptionsFrom (cfg: Partial<CommonRoleConfig>, name: string): NatsOptions {
-  return {
-    servers: cfg.nats ?? DEFAULT_NATS,
-    name,
-    user: cfg.natsUser,
-    pass: cfg.natsPass,
-    token: cfg.natsToken,
-    creds: cfg.natsCreds,
-    tlsCa: cfg.natsTlsCa,
-    tlsCert: cfg.natsTlsCert,
-    tlsKey: cfg.natsTlsKey,
-  }
 }
 
 export interface Closeable { close: () => Promise<void> }

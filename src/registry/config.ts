@@ -1,7 +1,6 @@
 // The registry's configuration: its JSON schema (flags > env > YAML, see
 // core/config.ts) and the durations resolved once into milliseconds.
-import { loadConfig, parseDuration, DURATION_PATTERN, type RoleSchema } from '../core/index.js'
-import { commonRoleProperties, type CommonRoleConfig } from '../cli/common.js'
+import { loadConfig, parseDuration, DURATION_PATTERN, type RoleSchema, commonRoleProperties, type CommonRoleConfig } from '../core/index.js'
 
 const duration = (def: string): Record<string, unknown> => ({ type: 'string', pattern: DURATION_PATTERN, default: def })
 

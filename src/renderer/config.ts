@@ -1,8 +1,7 @@
 // The renderer's configuration: JSON schema (for loadConfig) and the
 // resolved form the component uses.
 import { hostname } from 'node:os'
-import { DNS_LABEL_PATTERN, DURATION_PATTERN, parseDuration, type RoleSchema } from '../core/index.js'
-import { commonRoleProperties, type CommonRoleConfig } from '../cli/common.js'
+import { DNS_LABEL_PATTERN, DURATION_PATTERN, parseDuration, type RoleSchema, commonRoleProperties, type CommonRoleConfig } from '../core/index.js'
 
 // string first: an environment variable arrives as text ("50ms"); a YAML file may give a number of ms.
 const duration: { type: string[], minimum: number, pattern: string } = { type: ['string', 'integer'], minimum: 0, pattern: DURATION_PATTERN }
