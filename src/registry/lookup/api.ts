@@ -1,6 +1,7 @@
 // The registry's HTTP API as a fastify instance that is built but not
 // listening: read routes here, write routes (placement, IPAM) arrive as
 // plug-ins that use `app.requireWrite` as their preHandler.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type preHandlerHookHandler } from 'fastify'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Logger } from '../../core/index.js'
@@ -11,6 +12,7 @@ import { servicesRoutes } from './routes/services.js'
 import { endpointsRoutes } from './routes/endpoints.js'
 import { hostsRoutes } from './routes/hosts.js'
 import { systemRoutes } from './routes/system.js'
+import { createFastPath, ENDPOINTS_ROUTE } from './fast-path.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -40,8 +42,27 @@ function isAuth (a: AuthConfig | Auth): a is Auth {
   return typeof (a as Auth).requireWrite === 'function'
 }
 
-function instrument (app: FastifyInstance, view: LookupView, metrics: Registry): void {
-  // Plain counts on the hot path; prom-client reads them at scrape time.
+interface Counts {
+  count: (route: string, status: number) => void
+  /** A cell to increment directly, for the fast path. */
+  cell: (route: string, status: number) => { n: number }
+}
+
+function instrument (app: FastifyInstance, view: LookupView, metrics: Registry, counts: Counts): void {
+  app.addHook('onResponse', (request, reply, done) => {
+    counts.count(request.routeOptions.url ?? 'unmatched', reply.statusCode)
+    done()
+  })
+  new Gauge({ // eslint-disable-line no-new
+    name: 'driftgate_lookup_blocking_queries',
+    help: 'Blocking queries parked right now',
+    registers: [metrics],
+    collect () { this.set(view.waiting()) },
+  })
+}
+
+// Plain counts on the hot path; prom-client reads them at scrape time.
+function requestCounter (metrics: Registry): Counts {
   const counts = new Map<string, { route: string, status: number, n: number }>()
   new Counter({ // eslint-disable-line no-new
     name: 'driftgate_lookup_http_requests_total',
@@ -53,24 +74,29 @@ function instrument (app: FastifyInstance, view: LookupView, metrics: Registry):
       for (const c of counts.values()) this.inc({ route: c.route, status: c.status }, c.n)
     },
   })
-  new Gauge({ // eslint-disable-line no-new
-    name: 'driftgate_lookup_blocking_queries',
-    help: 'Blocking queries parked right now',
-    registers: [metrics],
-    collect () { this.set(view.waiting()) },
-  })
-  app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched'
-    const key = `${reply.statusCode} ${route}`
-    const c = counts.get(key)
-    if (c !== undefined) c.n++
-    else counts.set(key, { route, status: reply.statusCode, n: 1 })
-    done()
-  })
+  const cell = (route: string, status: number): { n: number } => {
+    const key = `${status} ${route}`
+    let c = counts.get(key)
+    if (c === undefined) { c = { route, status, n: 0 }; counts.set(key, c) }
+    return c
+  }
+  return { cell, count: (route, status) => { cell(route, status).n++ } }
 }
 
 export async function buildApi (opts: ApiOptions): Promise<FastifyInstance> {
+  const auth = isAuth(opts.auth) ? opts.auth : createAuth(opts.auth)
+  const counts = requestCounter(opts.metrics)
+  const fast = createFastPath({
+    view: opts.view, allowsRead: auth.allowsRead, readProtected: auth.readProtected, answered: counts.cell(ENDPOINTS_ROUTE, 200),
+  })
   const app = Fastify({
+    // The plain endpoints read is answered before fastify's pipeline (see fast-path.ts).
+    serverFactory: (handler) => {
+      const server = createServer((req: IncomingMessage, res: ServerResponse) => { if (!fast.handle(req, res)) handler(req, res) })
+      server.keepAliveTimeout = 72_000 // what fastify sets on servers it creates
+      server.requestTimeout = 0
+      return server
+    },
     loggerInstance: opts.log as unknown as FastifyBaseLogger,
     // Per-request log lines would cost more than the lookups themselves; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
@@ -79,11 +105,11 @@ export async function buildApi (opts: ApiOptions): Promise<FastifyInstance> {
     requestTimeout: 0,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   })
-  const auth = isAuth(opts.auth) ? opts.auth : createAuth(opts.auth)
+  app.addHook('preClose', (done) => { fast.disable(); done() })
   app.decorate('requireWrite', auth.requireWrite)
   if (auth.readProtected) app.addHook('onRequest', auth.requireRead) // no per-request cost when reads are open
   installErrorHandlers(app)
-  instrument(app, opts.view, opts.metrics)
+  instrument(app, opts.view, opts.metrics, counts)
   await app.register(systemRoutes(opts.view, opts.metrics))
   await app.register(servicesRoutes(opts.view))
   await app.register(endpointsRoutes(opts.view))

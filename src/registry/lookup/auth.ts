@@ -23,6 +23,8 @@ export interface Auth {
   requireWrite: preHandlerHookHandler
   /** onRequest hook for reads; routes with `config: { public: true }` skip it. */
   requireRead: onRequestHookHandler
+  /** The read check on a raw Authorization header (for handlers in front of fastify). */
+  allowsRead: (authorization: string | undefined) => boolean
   readonly writeEnabled: boolean
   readonly readProtected: boolean
 }
@@ -54,7 +56,10 @@ function matches (given: string, set: Buffer[]): boolean {
 }
 
 function bearer (request: FastifyRequest): string | undefined {
-  const h = request.headers.authorization
+  return bearerOf(request.headers.authorization)
+}
+
+function bearerOf (h: string | undefined): string | undefined {
   if (typeof h !== 'string') return undefined
   const m = /^Bearer\s+(\S+)\s*$/i.exec(h)
   return m?.[1]
@@ -89,5 +94,10 @@ export function createAuth (cfg: AuthConfig): Auth {
     if (!readProtected || config?.public === true || config?.write === true) { done(); return }
     done(check(request, reply, read))
   }
-  return { requireWrite, requireRead, writeEnabled: write.length > 0, readProtected }
+  const allowsRead = (authorization: string | undefined): boolean => {
+    if (!readProtected) return true
+    const token = bearerOf(authorization)
+    return token !== undefined && matches(token, read)
+  }
+  return { requireWrite, requireRead, allowsRead, writeEnabled: write.length > 0, readProtected }
 }

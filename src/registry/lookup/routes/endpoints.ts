@@ -25,7 +25,7 @@ const query = {
 interface Query { all: boolean, index?: number, wait?: string }
 
 /** The answer body, serialised once per service change and reused until the next. */
-function body (view: LookupView, entry: ServiceEntry, all: boolean): Buffer {
+export function endpointsBody (view: LookupView, entry: ServiceEntry, all: boolean): Buffer {
   const key = all ? 'http:all' : 'http:healthy'
   let buf = entry.cache.get(key) as Buffer | undefined
   if (buf === undefined) {
@@ -63,7 +63,7 @@ export function endpointsRoutes (view: LookupView) {
         reply.header(INDEX_HEADER, view.index(name))
         throw new NotFoundError(`service "${name}"`)
       }
-      return reply.header(INDEX_HEADER, entry.index).type('application/json; charset=utf-8').send(body(view, entry, all))
+      return reply.header(INDEX_HEADER, entry.index).type('application/json; charset=utf-8').send(endpointsBody(view, entry, all))
     })
   }
 }
