@@ -6,6 +6,7 @@
 // the bare reload time of the same config (SIGHUP → new generation served).
 //   node --import=@tapjs/typescript/import bench/convergence.ts
 //   env: BENCH_N (default 100). Goal: p50 ≤ 250 ms and p50 ratio ≤ 1.5.
+import { execFile } from 'node:child_process'
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -103,11 +104,28 @@ try {
     }
     bare.push(now() - t0)
   }
+  // nginx -t alone, which invariant 4 puts before every reload: through the
+  // renderer's fork server, and spawned from this (large) process as before.
+  const tests: number[] = []
+  const spawned: number[] = []
+  for (let i = 0; i < 30; i++) {
+    let t0 = performance.now()
+    await ctl.test()
+    tests.push(performance.now() - t0)
+    t0 = performance.now()
+    await new Promise((resolve) => execFile('/usr/sbin/nginx', ['-p', `${nginx.prefix}/`, '-c', nginx.confPath, '-t', '-q'], resolve))
+    spawned.push(performance.now() - t0)
+  }
+  ctl.close()
   const f = (v: number): string => `${v.toFixed(0)} ms`
   console.log(`convergence (Docker start event → first request served by the new container), ${conv.length} events: ` +
     `p50 ${f(pct(conv, 50))}, p90 ${f(pct(conv, 90))}, p99 ${f(pct(conv, 99))}, max ${f(Math.max(...conv))}`)
   console.log(`bare reload (SIGHUP → new generation served), ${bare.length} reloads: p50 ${f(pct(bare, 50))}, p99 ${f(pct(bare, 99))}`)
   console.log(`ratio at p50: ${(pct(conv, 50) / pct(bare, 50)).toFixed(2)} (goal ≤ 1.5); p50 goal ≤ 250 ms: ${pct(conv, 50) <= 250 ? 'met' : 'missed'}`)
+  const rss = Math.round(process.memoryUsage().rss / 1e6)
+  console.log(`nginx -t alone, 30 runs: p50 ${pct(tests, 50).toFixed(1)} ms through the fork server, ` +
+    `${pct(spawned, 50).toFixed(1)} ms spawned from this ${rss} MB process`)
+  console.log(`floor set by nginx -t before every reload (nothing else): ratio ${((pct(tests, 50) + pct(bare, 50)) / pct(bare, 50)).toFixed(2)}`)
   const m = await renderer.registry.metrics()
   const line = (name: string): string => m.split('\n').filter((l) => l.startsWith(name) && !l.includes('_bucket')).join('; ')
   console.log(`renderer: ${line('driftgate_renderer_reload_duration_seconds')} | ${line('driftgate_renderer_convergence_seconds')}`)

@@ -1,10 +1,10 @@
 // The nginx controller: `nginx -t` against the main config, graceful reload by
 // SIGHUP to the master, and confirmation through the generated status server
 // that the new configuration is really the one serving.
-import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { NginxRejectedError, NginxReloadError } from '../core/index.js'
+import { ForkServer } from './forkserver.js'
 
 export interface NginxOptions {
   bin: string
@@ -21,14 +21,7 @@ export interface NginxOptions {
 
 export interface TestResult { ms: number }
 
-function run (bin: string, args: string[]): Promise<{ code: number, output: string }> {
-  return new Promise((resolve) => {
-    execFile(bin, args, { timeout: 120_000, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err == null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1
-      resolve({ code, output: `${stdout}${stderr}${err != null && code === -1 ? err.message : ''}` })
-    })
-  })
-}
+const TEST_TIMEOUT_MS = 120_000
 
 /** The `pid` directive of a main config, if any (nginx's own default is compile-time). */
 export function pidFromConf (text: string): string | undefined {
@@ -55,7 +48,11 @@ export function fetchGeneration (port: number, timeoutMs = 500): Promise<number 
 }
 
 export class NginxController {
-  constructor (private readonly opts: NginxOptions) {}
+  private readonly tester: ForkServer
+
+  constructor (private readonly opts: NginxOptions) {
+    this.tester = new ForkServer([opts.bin, ...this.baseArgs(), '-t', '-q'], TEST_TIMEOUT_MS)
+  }
 
   private baseArgs (): string[] {
     return [...(this.opts.prefix != null ? ['-p', this.opts.prefix] : []), '-c', this.opts.conf]
@@ -63,7 +60,7 @@ export class NginxController {
 
   /** Throws NginxRejectedError with nginx's message when the config is refused. */
   async test (): Promise<void> {
-    const { code, output } = await run(this.opts.bin, [...this.baseArgs(), '-t', '-q'])
+    const { code, output } = await this.tester.run()
     if (code !== 0) throw new NginxRejectedError(output)
   }
 
@@ -114,4 +111,7 @@ export class NginxController {
     throw new NginxReloadError(`nginx did not apply generation ${generation} within ${timeoutMs} ms ` +
       `(it serves ${seen ?? 'nothing'}): see the nginx error log`)
   }
+
+  /** Stops the helper that runs `nginx -t`. Idempotent. */
+  close (): void { this.tester.close() }
 }

@@ -282,6 +282,7 @@ export class Renderer {
     clearInterval(this.announceTimer)
     clearTimeout(this.retryTimer)
     await this.coalescer.close()
+    this.nginx.close()
     await this.watch?.close()
     await Promise.all([this.endpoints?.close(), this.services?.close()])
     if (this.ownNc && this.nc != null) await this.nc.drain().catch(() => undefined)

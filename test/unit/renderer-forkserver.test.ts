@@ -1,0 +1,80 @@
+// ForkServer: one fixed command run again and again through a long-lived
+// /bin/sh. Real processes (sh, echo, sleep), no nginx needed.
+import t from 'tap'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { ForkServer } from '../../src/renderer/forkserver.js'
+
+t.test('exit code and output (stdout and stderr) of each run', async (t) => {
+  const fs = new ForkServer(['/bin/sh', '-c', 'echo out; echo err >&2; exit 3'], 5000)
+  t.teardown(() => fs.close())
+  t.same(await fs.run(), { code: 3, output: 'out\nerr\n' })
+  t.same(await fs.run(), { code: 3, output: 'out\nerr\n' }, 'again')
+  const quiet = new ForkServer(['/bin/true'], 5000)
+  t.teardown(() => quiet.close())
+  t.same(await quiet.run(), { code: 0, output: '' })
+})
+
+t.test('one shell serves every run; runs are serialised', async (t) => {
+  const fs = new ForkServer(['/bin/sh', '-c', 'echo $PPID'], 5000)
+  t.teardown(() => fs.close())
+  const results = await Promise.all([fs.run(), fs.run(), fs.run()])
+  t.equal(new Set(results.map((r) => r.output)).size, 1, 'same parent shell')
+  t.ok(results.every((r) => r.code === 0))
+})
+
+t.test('arguments are passed, never parsed by the shell', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dg-fs-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const hostile = `$(touch ${dir}/a); \`touch ${dir}/b\`; touch ${dir}/c`
+  const fs = new ForkServer(['/bin/echo', hostile], 5000)
+  t.teardown(() => fs.close())
+  t.same(await fs.run(), { code: 0, output: `${hostile}\n` })
+  t.notOk(existsSync(join(dir, 'a')) || existsSync(join(dir, 'b')) || existsSync(join(dir, 'c')), 'nothing ran')
+})
+
+t.test('output that looks like an end marker, and a large output, come back whole', async (t) => {
+  const fs = new ForkServer(['/bin/sh', '-c', 'echo "__driftgate_end_0000 0"; head -c 300000 /dev/zero | tr "\\0" x; echo; exit 1'], 5000)
+  t.teardown(() => fs.close())
+  const r = await fs.run()
+  t.equal(r.code, 1)
+  t.ok(r.output.startsWith('__driftgate_end_0000 0\n'))
+  t.equal(r.output.length, '__driftgate_end_0000 0\n'.length + 300_001)
+})
+
+t.test('a missing command is an error with the shell\'s message', async (t) => {
+  const fs = new ForkServer(['/nonexistent/nginx', '-t'], 5000)
+  t.teardown(() => fs.close())
+  const r = await fs.run()
+  t.equal(r.code, 127)
+  t.match(r.output, /not found/)
+})
+
+t.test('a run past its timeout is killed with its shell; the next run gets a new shell', async (t) => {
+  const marker = `${(Math.random() * 1000 + 7).toFixed(3)}`
+  const fs = new ForkServer(['/bin/sh', '-c', `if [ -e /tmp/dg-fs-fast-${marker} ]; then echo fast; else sleep ${marker}; fi`], 300)
+  t.teardown(() => { fs.close(); rmSync(`/tmp/dg-fs-fast-${marker}`, { force: true }) })
+  const t0 = Date.now()
+  const r = await fs.run()
+  t.equal(r.code, -1)
+  t.match(r.output, /did not finish within 300 ms/)
+  t.ok(Date.now() - t0 < 3000)
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  let left = ''
+  try { left = execFileSync('pgrep', ['-f', `sleep ${marker}`]).toString() } catch { left = '' }
+  t.equal(left, '', 'the command was killed too')
+  execFileSync('touch', [`/tmp/dg-fs-fast-${marker}`])
+  t.same(await fs.run(), { code: 0, output: 'fast\n' })
+})
+
+t.test('close: idempotent, later runs fail cleanly, no shell left', async (t) => {
+  const fs = new ForkServer(['/bin/sh', '-c', 'echo $PPID'], 5000)
+  const pid = Number((await fs.run()).output.trim())
+  fs.close()
+  fs.close()
+  t.same(await fs.run(), { code: -1, output: 'fork server closed' })
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.notOk(existsSync(`/proc/${pid}`), 'shell gone')
+})
