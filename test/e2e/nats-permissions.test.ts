@@ -14,6 +14,7 @@ import { encodeJson, openBucket, Buckets } from '../../src/bus/index.js'
 import { silentLogger } from '../../src/core/index.js'
 import { createRegistry, registryConfig } from '../../src/registry/index.js'
 import { createAgent } from '../../src/agent/index.js'
+import { bindByMac } from '../../src/agent/ipam/index.js'
 import { createRenderer } from '../../src/renderer/index.js'
 import { exampleHttpBody, get } from '../integration/renderer-fixtures.js'
 
@@ -89,6 +90,11 @@ t.test('every role works with only the README permissions', async (t) => {
     return r.status === 200 && r.body.includes(ip)
   }, { what: 'the new container served through nginx', timeoutMs: 30_000, intervalMs: 100 })
   t.pass(`container ${ip} served through nginx`)
+  // The agent's IPAM requests get the registry's answer (an error here: no pool covers the address).
+  const nc = await as(`agent-${host}`)
+  t.teardown(async () => { await nc.close() })
+  await t.rejects(bindByMac(nc, { host, mac: '02:42:0a:f7:00:09', ip, containerId: id }), /pool containing .* not found/,
+    'IPAM request answered by the registry')
   // Periodic work too: heartbeats, announcements, the agent's watches.
   await new Promise((resolve) => setTimeout(resolve, 2500))
   t.same(violations(), [], 'no permission violation in the nats-server log')
