@@ -78,3 +78,16 @@ t.test('close: idempotent, later runs fail cleanly, no shell left', async (t) =>
   await new Promise((resolve) => setTimeout(resolve, 100))
   t.notOk(existsSync(`/proc/${pid}`), 'shell gone')
 })
+
+t.test('busybox sh (the Docker image\'s /bin/sh) runs the same script', async (t) => {
+  // CI installs busybox-static; a symlink named sh makes busybox act as its shell.
+  const dir = mkdtempSync(join(tmpdir(), 'dg-fs-bb-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p))
+  if (busybox === undefined) throw new Error('busybox is missing: apt-get install busybox-static')
+  execFileSync('ln', ['-s', busybox, join(dir, 'sh')])
+  const fs = new ForkServer(['/bin/sh', '-c', 'echo "a b"; echo err >&2; exit 4'], 5000, join(dir, 'sh'))
+  t.teardown(() => fs.close())
+  t.same(await fs.run(), { code: 4, output: 'a b\nerr\n' })
+  t.same(await fs.run(), { code: 4, output: 'a b\nerr\n' })
+})
