@@ -1,8 +1,11 @@
 // DNS lookup throughput: dnsperf against driftgate's DNS and against dnsmasq
 // serving the same 1,000 names from a hosts file, alternating, same pinning
 // (server on core SERVER_CORE, dnsperf on core CLIENT_CORE), loopback only.
+// The machine is noisy: PROCS driftgate processes (identical processes differ
+// for their whole life), rounds alternate the order, and the ratio is also
+// given per round (median driftgate / dnsmasq of that round).
 //   node --import=@tapjs/typescript/import bench/dns.ts
-//   env: RUNS=3 SECONDS=5 NAMES=1000 CLIENTS=...
+//   env: RUNS=4 PROCS=3 SECONDS=3 NAMES=1000
 // Needs dnsperf and dnsmasq (apt-get install dnsperf dnsmasq-base).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -12,8 +15,9 @@ import { encodeJson, openBucket, Buckets } from '../src/bus/index.js'
 import { newInstanceId, type EndpointRecord } from '../src/core/index.js'
 import { cpuSeconds, median, pinned, TS_NODE, type Child } from './lookup-bench-util.js'
 
-const RUNS = Number(process.env.RUNS ?? 3)
-const SECONDS = Number(process.env.SECONDS ?? 5)
+const RUNS = Number(process.env.RUNS ?? 4)
+const PROCS = Number(process.env.PROCS ?? 3)
+const SECONDS = Number(process.env.SECONDS ?? 3)
 const NAMES = Number(process.env.NAMES ?? 1000)
 const SERVER_CORE = Number(process.env.SERVER_CORE ?? 1)
 const CLIENT_CORE = Number(process.env.CLIENT_CORE ?? 0)
@@ -58,8 +62,11 @@ try {
   writeFileSync(join(dir, 'hosts'), hosts.join('\n') + '\n')
   writeFileSync(join(dir, 'queries'), queries.join('\n') + '\n')
 
-  const lookup = await pinned(SERVER_CORE, process.execPath, [...TS_NODE, 'bench/lookup-serve.ts', 'lookup', nats.url])
-  children.push(lookup)
+  const lookups: Child[] = []
+  for (let i = 0; i < PROCS; i++) {
+    lookups.push(await pinned(SERVER_CORE, process.execPath, [...TS_NODE, 'bench/lookup-serve.ts', 'lookup', nats.url]))
+    children.push(lookups[i])
+  }
   const dmPort = await freePort()
   const dnsmasq = await pinned(SERVER_CORE, 'dnsmasq', ['--keep-in-foreground', '--conf-file=/dev/null', `--port=${dmPort}`,
     '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', `--addn-hosts=${join(dir, 'hosts')}`,
@@ -69,20 +76,30 @@ try {
   children.push(echo)
   await new Promise((r) => setTimeout(r, 500))
   const check = await run('dig', ['@127.0.0.1', '-p', String(dmPort), '+short', 'svc7.service.driftgate'])
-  const check2 = await run('dig', ['@127.0.0.1', '-p', String(lookup.info.dnsPort), '+short', 'svc7.service.driftgate'])
-  if (check.trim() !== ipOf(7) || check2.trim() !== ipOf(7)) throw new Error(`servers disagree: dnsmasq ${check} driftgate ${check2}`)
+  for (const l of lookups) {
+    const check2 = await run('dig', ['@127.0.0.1', '-p', String(l.info.dnsPort), '+short', 'svc7.service.driftgate'])
+    if (check.trim() !== ipOf(7) || check2.trim() !== ipOf(7)) throw new Error(`servers disagree: dnsmasq ${check} driftgate ${check2}`)
+  }
 
-  await dnsperf(lookup.info.dnsPort, join(dir, 'queries')) // warm-up (JIT)
+  const q = join(dir, 'queries')
+  for (const l of lookups) await dnsperf(l.info.dnsPort, q) // warm-up (JIT)
   const dg: Result[] = []
   const dm: Result[] = []
   const ec: Result[] = []
-  const q = join(dir, 'queries')
+  const rounds: number[] = []
+  const fmt = (x: Result): string => `${x.qps.toFixed(0)}`
   for (let r = 0; r < RUNS; r++) {
-    dg.push(await dnsperf(lookup.info.dnsPort, q, lookup.proc.pid))
-    dm.push(await dnsperf(dmPort, q, dnsmasq.proc.pid))
-    ec.push(await dnsperf(echo.info.dnsPort, q, echo.proc.pid))
-    const fmt = (x: Result): string => `${x.qps.toFixed(0)} qps (${x.perCpuSecond.toFixed(0)}/cpu-s)`
-    process.stdout.write(`run ${r + 1}: driftgate ${fmt(dg[r])}, dnsmasq ${fmt(dm[r])}, node udp echo ${fmt(ec[r])}\n`)
+    const servers: Array<[Child, number, Result[]]> = [
+      ...lookups.map((l): [Child, number, Result[]] => [l, l.info.dnsPort, dg]), [dnsmasq, dmPort, dm], [echo, echo.info.dnsPort, ec]]
+    const got = new Map<Child, Result>()
+    for (const [c, port, into] of r % 2 === 0 ? servers : [...servers].reverse()) {
+      const res = await dnsperf(port, q, c.proc.pid)
+      got.set(c, res)
+      into.push(res)
+    }
+    const d = lookups.map((l) => got.get(l)!)
+    rounds.push(median(d.map((x) => x.qps)) / got.get(dnsmasq)!.qps)
+    process.stdout.write(`round ${r + 1}: driftgate ${d.map(fmt).join(' ')} qps, dnsmasq ${fmt(got.get(dnsmasq)!)}, node udp echo ${fmt(got.get(echo)!)}\n`)
   }
   const a = median(dg.map((x) => x.qps))
   const b = median(dm.map((x) => x.qps))
@@ -90,12 +107,13 @@ try {
   const ac = median(dg.map((x) => x.perCpuSecond))
   const bc = median(dm.map((x) => x.perCpuSecond))
   const cc = median(ec.map((x) => x.perCpuSecond))
-  process.stdout.write(`\nDNS A, ${NAMES} names, ${RUNS}×${SECONDS}s, server on core ${SERVER_CORE}, dnsperf on core ${CLIENT_CORE}\n`)
+  process.stdout.write(`\nDNS A, ${NAMES} names, ${RUNS} rounds × ${SECONDS}s (${PROCS} driftgate processes), server on core ${SERVER_CORE}, dnsperf on core ${CLIENT_CORE}\n`)
   process.stdout.write(`                 qps (median)   queries per server CPU-second (median)\n`)
   process.stdout.write(`  driftgate   ${a.toFixed(0).padStart(12)}   ${ac.toFixed(0).padStart(12)}\n`)
   process.stdout.write(`  dnsmasq     ${b.toFixed(0).padStart(12)}   ${bc.toFixed(0).padStart(12)}\n`)
   process.stdout.write(`  node echo   ${c.toFixed(0).padStart(12)}   ${cc.toFixed(0).padStart(12)}   (Node's bare UDP ceiling, reference)\n`)
   process.stdout.write(`  ratio       ${(a / b).toFixed(2).padStart(12)}   ${(ac / bc).toFixed(2).padStart(12)}   (goal >= 0.6 of dnsmasq)\n`)
+  process.stdout.write(`  per-round ratio ${median(rounds).toFixed(2).padStart(8)}                  (median over rounds of median driftgate / dnsmasq)\n`)
 } finally {
   for (const c of children) await c.stop()
   await nats.stop()
