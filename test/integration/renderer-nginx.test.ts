@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, type KV, type NatsConnection } from 'nats'
 import { startNats, startNginx, freePort, waitFor } from '../harness/index.js'
+import { childrenOf } from '../harness/procs.js'
 import { ensureBuckets, encodeJson, decodeJson } from '../../src/bus/index.js'
 import { createLogger, silentLogger, type AppliedMessage } from '../../src/core/index.js'
 import { createRenderer, builtinTemplatesDir, type Renderer } from '../../src/renderer/index.js'
@@ -47,6 +48,15 @@ const counter = async (name: string, labels = ''): Promise<number> => {
   return m == null ? 0 : Number(m[1])
 }
 const through = async (host: string) => await get(nginx.port, host)
+/**
+ * Renderer idle and nginx's old workers gone. Until they exit, an old worker
+ * may still accept a new connection and answer with the previous config (the
+ * harness runs one worker).
+ */
+const settled = async (): Promise<void> => {
+  await renderer.idle()
+  await waitFor(() => childrenOf(nginx.pid()).length === 1, { what: 'old nginx workers gone', timeoutMs: 10_000, intervalMs: 20 })
+}
 
 t.before(async () => {
   renderer = createRenderer({
@@ -64,6 +74,7 @@ t.test('renders endpoints, reloads, serves them and announces the generation', a
   await put(kv.endpoints, backendEp('web', 1))
   await waitFor(async () => (await through('web.example.com')).status === 200 &&
     renderer.applied?.containers.length === 2, { what: 'web served' })
+  await settled()
   const seen = new Set<string>()
   for (let i = 0; i < 10; i++) seen.add((await through('web.example.com')).body.trim())
   t.same([...seen].sort(), ['b1', 'b2'])
@@ -118,6 +129,7 @@ t.test('a service losing its last endpoint answers 503 and nginx stays reloadabl
   await waitFor(async () => (await through('solo')).body === 'b3\n', { what: 'solo served' })
   await put(kv.endpoints, backendEp('solo', 2, { state: 'draining' }))
   await waitFor(async () => (await through('solo')).status === 503, { what: 'solo 503' })
+  await settled()
   const r = await through('solo')
   t.equal(r.body, 'no live endpoint for solo\n')
   t.ok(renderer.applied?.containers.includes(backendEp('solo', 2)[1].containerId) === false)
