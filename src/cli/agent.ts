@@ -4,10 +4,8 @@
 import type { Command } from 'commander'
 import { createAgent, agentSchema, type AgentConfig } from '../agent/index.js'
 import { createLogger, createMetricsRegistry, loadConfig } from '../core/index.js'
-import { addCommonRoleOptions, explicitFlags, runUntilSignal } from './common.js'
+import { addCommonRoleOptions, collect, explicitFlags, runUntilSignal } from './common.js'
 import { serveMetrics } from './metrics-server.js'
-
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
 
 export function register (program: Command): void {
   const cmd = program.command('agent')

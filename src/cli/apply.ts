@@ -5,6 +5,7 @@ import type { Command } from 'commander'
 import { parseAllDocuments } from 'yaml'
 import { ValidationError, isDnsLabel } from '../core/index.js'
 import { ApiClient, addClientOptions, type ClientOptions } from './client.js'
+import { collect } from './common.js'
 
 interface SpecWrite { service: string, version: number, changed: boolean, created: boolean, replicas: number }
 
@@ -50,8 +51,6 @@ export async function applyFiles (client: ApiClient, files: string[], out: (s: s
   }
   return results
 }
-
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v]
 
 export function register (program: Command): void {
   const cmd = program.command('apply')

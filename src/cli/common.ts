@@ -6,7 +6,8 @@ import { DEFAULT_NATS, natsOptionsFrom } from '../bus/index.js'
 // Re-exported for the command files; the roles import them from core and bus.
 export { commonRoleProperties, DEFAULT_NATS, natsOptionsFrom, type CommonRoleConfig }
 
-const int = (v: string): number => Number(v)
+/** Commander parser for numeric options (validated later by the role's schema). */
+export const int = (v: string): number => Number(v)
 
 export function addCommonRoleOptions (cmd: Command): Command {
   return cmd

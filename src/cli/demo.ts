@@ -3,8 +3,8 @@
 import type { Command } from 'commander'
 import { relative } from 'node:path'
 import { which } from '../up/procs.js'
+import { int } from './common.js'
 
-const int = (v: string): number => Number(v)
 const DIR = '/tmp/driftgate-demo'
 const say = (line: string): void => { process.stdout.write(`${line}\n`) }
 

@@ -3,10 +3,8 @@
 import type { Command } from 'commander'
 import { createLogger, createMetricsRegistry, loadConfig } from '../core/index.js'
 import { createRegistry, registrySchema, type RegistryConfig } from '../registry/index.js'
-import { addCommonRoleOptions, collect, explicitFlags, runUntilSignal } from './common.js'
+import { addCommonRoleOptions, collect, explicitFlags, int, runUntilSignal } from './common.js'
 import { serveMetrics } from './metrics-server.js'
-
-const int = (v: string): number => Number(v)
 
 export function register (program: Command): void {
   const cmd = program.command('registry')

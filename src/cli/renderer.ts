@@ -2,12 +2,10 @@
 import type { Command } from 'commander'
 import { loadConfig, createLogger } from '../core/index.js'
 import { serveMetrics } from './metrics-server.js'
-import { addCommonRoleOptions, natsOptionsFrom, runUntilSignal } from './common.js'
+import { addCommonRoleOptions, int, natsOptionsFrom, runUntilSignal } from './common.js'
 import {
   createRenderer, rendererSchema, resolveRendererConfig, defaultRendererId, type RendererFileConfig,
 } from '../renderer/index.js'
-
-const int = (v: string): number => Number(v)
 
 export function register (program: Command): void {
   const cmd = program.command('renderer')

@@ -2,9 +2,7 @@
 // The work is in src/up/.
 import type { Command } from 'commander'
 import { loadConfig } from '../core/index.js'
-import { explicitFlags } from './common.js'
-
-const int = (v: string): number => Number(v)
+import { explicitFlags, int } from './common.js'
 
 export function register (program: Command): void {
   const cmd = program.command('up')
