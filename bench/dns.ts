@@ -9,11 +9,9 @@
 // Needs dnsperf and dnsmasq (apt-get install dnsperf dnsmasq-base).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { connect } from 'nats'
 import { startNats, run, freePort } from '../test/harness/index.js'
-import { encodeJson, openBucket, Buckets } from '../src/bus/index.js'
-import { newInstanceId, type EndpointRecord } from '../src/core/index.js'
-import { cpuSeconds, median, pinned, TS_NODE, type Child } from './lookup-bench-util.js'
+import { endpoint } from '../test/integration/lookup-setup.js'
+import { cpuSeconds, median, pinned, pinnedMany, putEndpoints, TS_NODE, type Child } from './lookup-bench-util.js'
 
 const RUNS = Number(process.env.RUNS ?? 4)
 const PROCS = Number(process.env.PROCS ?? 3)
@@ -44,29 +42,12 @@ const nats = await startNats()
 const children: Child[] = []
 try {
   // The same 1,000 names on both sides: KV endpoints for driftgate, a hosts file for dnsmasq.
-  const nc = await connect({ servers: nats.url })
-  const kv = await openBucket(nc, Buckets.endpoints)
-  const hosts: string[] = []
-  const queries: string[] = []
-  const instance = newInstanceId()
-  for (let i = 0; i < NAMES; i++) {
-    const rec: EndpointRecord = {
-      v: 1, service: `svc${i}`, containerId: `b0b0${i.toString(16).padStart(8, '0')}`, ip: ipOf(i), mac: '02:42:0a:f0:00:01',
-      port: 80, network: 'mv0', state: 'running', health: 'healthy', weight: 1, host: 'h1', instance, seq: i, updatedAt: Date.now(),
-    }
-    await kv.put(`${rec.service}.${rec.containerId}`, encodeJson(rec))
-    hosts.push(`${rec.ip} svc${i}.service.driftgate`)
-    queries.push(`svc${i}.service.driftgate A`)
-  }
-  await nc.close()
-  writeFileSync(join(dir, 'hosts'), hosts.join('\n') + '\n')
-  writeFileSync(join(dir, 'queries'), queries.join('\n') + '\n')
+  const names = Array.from({ length: NAMES }, (_, i) => i)
+  await putEndpoints(nats.url, names.map((i) => endpoint(`svc${i}`, ipOf(i), { containerId: `b0b0${i.toString(16).padStart(8, '0')}` })))
+  writeFileSync(join(dir, 'hosts'), names.map((i) => `${ipOf(i)} svc${i}.service.driftgate\n`).join(''))
+  writeFileSync(join(dir, 'queries'), names.map((i) => `svc${i}.service.driftgate A\n`).join(''))
 
-  const lookups: Child[] = []
-  for (let i = 0; i < PROCS; i++) {
-    lookups.push(await pinned(SERVER_CORE, process.execPath, [...TS_NODE, 'bench/lookup-serve.ts', 'lookup', nats.url]))
-    children.push(lookups[i])
-  }
+  const lookups = await pinnedMany(PROCS, SERVER_CORE, process.execPath, [...TS_NODE, 'bench/lookup-serve.ts', 'lookup', nats.url], children)
   const dmPort = await freePort()
   const dnsmasq = await pinned(SERVER_CORE, 'dnsmasq', ['--keep-in-foreground', '--conf-file=/dev/null', `--port=${dmPort}`,
     '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', `--addn-hosts=${join(dir, 'hosts')}`,

@@ -2,6 +2,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { readFileSync } from 'node:fs'
+import { connect } from 'nats'
+import { encodeJson, openBucket, Buckets } from '../src/bus/index.js'
+import type { EndpointRecord } from '../src/core/index.js'
 
 /**
  * CPU seconds (user + system) a process has used so far, from /proc. The
@@ -44,3 +47,23 @@ export async function pinned (core: number, cmd: string, args: string[], json = 
 }
 
 export const TS_NODE = ['--import=@tapjs/typescript/import']
+
+/** `n` copies of `cmd args` pinned to `core`; each joins `children` as soon as it runs, so a later failure still stops it. */
+export async function pinnedMany (n: number, core: number, cmd: string, args: string[], children: Child[]): Promise<Child[]> {
+  const started: Child[] = []
+  for (let i = 0; i < n; i++) {
+    const c = await pinned(core, cmd, args)
+    children.push(c)
+    started.push(c)
+  }
+  return started
+}
+
+/** Writes endpoint records into the endpoints bucket of the NATS at `url`. */
+export async function putEndpoints (url: string, recs: EndpointRecord[]): Promise<void> {
+  const nc = await connect({ servers: url })
+  try {
+    const kv = await openBucket(nc, Buckets.endpoints)
+    for (const r of recs) await kv.put(`${r.service}.${r.containerId}`, encodeJson(r))
+  } finally { await nc.close() }
+}

@@ -8,11 +8,9 @@
 // rounds does not skew.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { connect } from 'nats'
 import { startNats, run } from '../test/harness/index.js'
-import { encodeJson, openBucket, Buckets } from '../src/bus/index.js'
-import { newInstanceId, type EndpointRecord } from '../src/core/index.js'
-import { cpuSeconds, median, pinned, TS_NODE, type Child } from './lookup-bench-util.js'
+import { endpoint } from '../test/integration/lookup-setup.js'
+import { cpuSeconds, median, pinnedMany, putEndpoints, TS_NODE, type Child } from './lookup-bench-util.js'
 
 const RUNS = Number(process.env.RUNS ?? 4)
 const PROCS = Number(process.env.PROCS ?? 3)
@@ -41,32 +39,15 @@ const dir = mkdtempSync('/tmp/driftgate-bench-http-')
 const nats = await startNats()
 const children: Child[] = []
 try {
-  const nc = await connect({ servers: nats.url })
-  const kv = await openBucket(nc, Buckets.endpoints)
-  const instance = newInstanceId()
-  for (let i = 0; i < ENDPOINTS; i++) {
-    const rec: EndpointRecord = {
-      v: 1, service: 'web', containerId: `cafe${i.toString(16).padStart(8, '0')}`, ip: `10.240.0.${i + 10}`, mac: '02:42:0a:f0:00:01',
-      port: 8080, network: 'mv0', state: 'running', health: 'healthy', weight: 1, host: `h${i % 3}`, instance, seq: i, updatedAt: Date.now(),
-    }
-    await kv.put(`web.${rec.containerId}`, encodeJson(rec))
-  }
-  await nc.close()
+  await putEndpoints(nats.url, Array.from({ length: ENDPOINTS }, (_, i) =>
+    endpoint('web', `10.240.0.${i + 10}`, { containerId: `cafe${i.toString(16).padStart(8, '0')}`, port: 8080, host: `h${i % 3}` })))
   // Identical server processes on this VM differ by up to ~10% in throughput
   // for their whole life (memory layout), so each side runs PROCS processes
   // and every round measures all of them, alternating the order.
-  const lookups: Child[] = []
-  for (let i = 0; i < PROCS; i++) {
-    lookups.push(await pinned(SERVER_CORE, process.execPath, [...TS_NODE, 'bench/lookup-serve.ts', 'lookup', nats.url]))
-    children.push(lookups[i])
-  }
+  const lookups = await pinnedMany(PROCS, SERVER_CORE, process.execPath, [...TS_NODE, 'bench/lookup-serve.ts', 'lookup', nats.url], children)
   const body = Buffer.from(await (await fetch(`http://127.0.0.1:${lookups[0].info.httpPort}${PATH}`)).arrayBuffer())
   writeFileSync(join(dir, 'body.json'), body)
-  const bares: Child[] = []
-  for (let i = 0; i < PROCS; i++) {
-    bares.push(await pinned(SERVER_CORE, process.execPath, [...TS_NODE, 'bench/lookup-serve.ts', 'bare', join(dir, 'body.json')]))
-    children.push(bares[i])
-  }
+  const bares = await pinnedMany(PROCS, SERVER_CORE, process.execPath, [...TS_NODE, 'bench/lookup-serve.ts', 'bare', join(dir, 'body.json')], children)
   for (const c of [...lookups, ...bares]) {
     const same = Buffer.from(await (await fetch(`http://127.0.0.1:${c.info.httpPort}${PATH}`)).arrayBuffer())
     if (!same.equals(body)) throw new Error('bodies differ')
