@@ -19,8 +19,6 @@ export interface NginxOptions {
   reloadTimeoutMs: number
 }
 
-export interface TestResult { ms: number }
-
 const TEST_TIMEOUT_MS = 120_000
 
 /** The `pid` directive of a main config, if any (nginx's own default is compile-time). */

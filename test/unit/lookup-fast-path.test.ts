@@ -44,7 +44,7 @@ t.test('answers plain reads of known services, hands everything else over', asyn
   putEp(tables, ep('web', '10.240.0.11'))
   putEp(tables, ep('web', '10.240.0.12', { health: 'unhealthy' }))
   const answered = { n: 0 }
-  const fp = createFastPath({ view, allowsRead: (a) => a === 'Bearer ok', readProtected: true, answered })
+  const fp = createFastPath({ view, auth: { allowsRead: (a) => a === 'Bearer ok', readProtected: true }, answered })
 
   const ok = call(fp, 'GET', '/v1/services/web/endpoints', 'Bearer ok')
   t.ok(ok.handled)

@@ -86,9 +86,7 @@ function requestCounter (metrics: Registry): Counts {
 export async function buildApi (opts: ApiOptions): Promise<FastifyInstance> {
   const auth = isAuth(opts.auth) ? opts.auth : createAuth(opts.auth)
   const counts = requestCounter(opts.metrics)
-  const fast = createFastPath({
-    view: opts.view, allowsRead: auth.allowsRead, readProtected: auth.readProtected, answered: counts.cell(ENDPOINTS_ROUTE, 200),
-  })
+  const fast = createFastPath({ view: opts.view, auth, answered: counts.cell(ENDPOINTS_ROUTE, 200) })
   const app = Fastify({
     // The plain endpoints read is answered before fastify's pipeline (see fast-path.ts).
     serverFactory: (handler) => {

@@ -12,6 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { DNS_LABEL_PATTERN } from '../../core/index.js'
 import type { LookupView, ServiceEntry } from './view.js'
+import type { Auth } from './auth.js'
 import { endpointsBody, INDEX_HEADER } from './routes/endpoints.js'
 
 export const ENDPOINTS_ROUTE = '/v1/services/:name/endpoints'
@@ -27,9 +28,8 @@ export interface PlainRead { name: string, all: boolean }
 
 export interface FastPathOptions {
   view: LookupView
-  allowsRead: (authorization: string | undefined) => boolean
-  /** Reads need a token: only then are the request's headers looked at (Node builds them lazily). */
-  readProtected: boolean
+  /** The read check; request headers are only looked at when reads are protected (Node builds them lazily). */
+  auth: Pick<Auth, 'allowsRead' | 'readProtected'>
   /** The count of answered 200s for ENDPOINTS_ROUTE (the counter fastify's hook feeds too). */
   answered: { n: number }
 }
@@ -85,7 +85,7 @@ export function createFastPath (opts: FastPathOptions): FastPath {
     if (!enabled || req.method !== 'GET' || req.url === undefined) return false
     const read = parse(req.url)
     if (read === null) return false
-    if (opts.readProtected && !opts.allowsRead(req.headers.authorization)) return false
+    if (opts.auth.readProtected && !opts.auth.allowsRead(req.headers.authorization)) return false
     const entry = opts.view.get(read.name)
     if (entry === undefined) return false
     const a = headersFor(opts.view, entry, read.all)
