@@ -1,7 +1,7 @@
 // IPAM wire format (DESIGN section 3, issue 7): pool records and allocation
 // records in `driftgate_ipam`, and the request/reply messages on
 // `driftgate.ipam.<op>`. Every one is validated before use.
-import { DNS_LABEL_PATTERN, CONTAINER_ID_PATTERN, MAC_PATTERN } from './names.js'
+import { containerId, ipv4, label, mac, time } from './schema-parts.js'
 import { checker } from './validate.js'
 
 export type AllocationState = 'reserved' | 'bound' | 'quarantined'
@@ -52,12 +52,7 @@ export type IpamReply =
   | { ok: true, pool?: PoolRecord, ip?: string, prefix?: number, gateway?: string, record?: AllocationRecord, noop?: boolean }
   | { ok: false, code: string, error: string }
 
-const label = { type: 'string', pattern: DNS_LABEL_PATTERN, maxLength: 63 } as const
-const ipv4 = { type: 'string', format: 'ipv4' } as const
-const mac = { type: 'string', pattern: MAC_PATTERN } as const
-const containerId = { type: 'string', pattern: CONTAINER_ID_PATTERN } as const
 const cidr = { type: 'string', pattern: '^\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}$' } as const
-const time = { type: 'number', minimum: 0 } as const
 
 export const poolRecordSchema = {
   type: 'object',

@@ -1,10 +1,9 @@
 // Placement values in KV (DESIGN section 3): one assignment per replica in
 // `driftgate_assignments` `<host>.<service>.<replica>`, and the placement
 // leader's lease in `driftgate_leases` `placement`.
-import { DNS_LABEL_PATTERN, isDnsLabel } from './names.js'
+import { isDnsLabel } from './names.js'
 import { checker } from './validate.js'
-
-const label = { type: 'string', pattern: DNS_LABEL_PATTERN, maxLength: 63 } as const
+import { label } from './schema-parts.js'
 
 /** Value of `driftgate_assignments` `<host>.<service>.<replica>`. */
 export interface AssignmentRecord {

@@ -1,15 +1,10 @@
 // JSON schemas of every message and KV value (DESIGN section 3). Names and
 // addresses are constrained here, so a hostile container label is rejected
 // before it can reach a subject, a key or a template.
-import { DNS_LABEL_PATTERN, CONTAINER_ID_PATTERN, MAC_PATTERN } from './names.js'
 import { INSTANCE_PATTERN } from './instance.js'
+import { containerId, ipv4, label, mac, seq, time } from './schema-parts.js'
 
-const label = { type: 'string', pattern: DNS_LABEL_PATTERN, maxLength: 63 } as const
-const containerId = { type: 'string', pattern: CONTAINER_ID_PATTERN } as const
-const ipv4 = { type: 'string', format: 'ipv4' } as const
 const instance = { type: 'string', pattern: INSTANCE_PATTERN } as const
-const seq = { type: 'integer', minimum: 0 } as const
-const time = { type: 'number', minimum: 0 } as const
 const labels = {
   type: 'object',
   maxProperties: 64,
@@ -25,7 +20,7 @@ export const endpointInfoSchema = {
     containerId,
     name: { type: 'string', maxLength: 128, pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$' },
     ip: ipv4,
-    mac: { type: 'string', pattern: MAC_PATTERN },
+    mac,
     port: { type: 'integer', minimum: 1, maximum: 65535 },
     network: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$' },
     state: { enum: ['running', 'draining', 'paused'] },
