@@ -29,6 +29,7 @@ export const rendererSchema: RoleSchema = {
 export interface RendererFileConfig extends CommonRoleConfig {
   out: string
   nginxConf: string
+  /** User template folder, searched before the bundled one. */
   templates?: string
   nginxBin: string
   nginxPrefix?: string
@@ -41,18 +42,9 @@ export interface RendererFileConfig extends CommonRoleConfig {
   announceInterval: string | number
 }
 
-/** What createRenderer needs; durations in ms. */
-export interface RendererConfig {
-  id: string
-  prefix: string
-  out: string
-  nginxConf: string
-  /** User template folder, searched before the bundled one. */
-  templates?: string
-  nginxBin: string
-  nginxPrefix?: string
-  nginxPid?: string
-  statusPort: number
+/** What createRenderer needs: the file config's paths and ids as they are, durations in ms. */
+export interface RendererConfig extends Pick<RendererFileConfig,
+'id' | 'prefix' | 'out' | 'nginxConf' | 'templates' | 'nginxBin' | 'nginxPrefix' | 'nginxPid' | 'statusPort'> {
   minWaitMs: number
   maxWaitMs: number
   reloadTimeoutMs: number
