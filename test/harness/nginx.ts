@@ -34,6 +34,12 @@ export interface NginxServer {
   accessLog: string
   /** SIGHUP, then wait until new workers run and old ones left (throws if nginx rejected the config). */
   reload(): Promise<void>
+  /**
+   * Waits until only the current worker runs. After someone else's reload (the
+   * renderer's), an old worker that has not yet handled its QUIT can still
+   * accept a connection and answer with the previous config.
+   */
+  settled(timeoutMs?: number): Promise<void>
   stop(): Promise<void>
   pid(): number
   /** `nginx -t` against this instance's config. */
@@ -136,13 +142,18 @@ export async function startNginx(opts: NginxOptions = {}): Promise<NginxServer> 
     await waitDead([...before], 5_000)
   }
 
+  // worker_processes 1 (mainConf): one child of the master once old workers are gone.
+  const settled = async (timeoutMs = 10_000) => {
+    await waitFor(() => childrenOf(masterPid).length === 1, { timeoutMs, intervalMs: 20, what: 'old nginx workers gone' })
+  }
+
   const test = async () => {
     const r = await tryRun(NGINX, ['-t', ...baseArgs])
     return { ok: r.ok, output: (r.stdout + r.stderr).trim() }
   }
   return {
     port, prefix, confPath, confDir, errorLog, accessLog: join(prefix, 'logs', 'access.log'),
-    reload, stop, test, writeConf, pid: () => masterPid,
+    reload, stop, test, writeConf, settled, pid: () => masterPid,
   }
 }
 

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, type KV, type NatsConnection } from 'nats'
 import { startNats, startNginx, freePort, waitFor } from '../harness/index.js'
-import { childrenOf } from '../harness/procs.js'
 import { ensureBuckets, encodeJson, decodeJson } from '../../src/bus/index.js'
 import { createLogger, silentLogger, type AppliedMessage } from '../../src/core/index.js'
 import { createRenderer, builtinTemplatesDir, type Renderer } from '../../src/renderer/index.js'
@@ -48,14 +47,10 @@ const counter = async (name: string, labels = ''): Promise<number> => {
   return m == null ? 0 : Number(m[1])
 }
 const through = async (host: string) => await get(nginx.port, host)
-/**
- * Renderer idle and nginx's old workers gone. Until they exit, an old worker
- * may still accept a new connection and answer with the previous config (the
- * harness runs one worker).
- */
+/** Renderer idle and nginx's old workers gone (see NginxServer.settled). */
 const settled = async (): Promise<void> => {
   await renderer.idle()
-  await waitFor(() => childrenOf(nginx.pid()).length === 1, { what: 'old nginx workers gone', timeoutMs: 10_000, intervalMs: 20 })
+  await nginx.settled()
 }
 
 t.before(async () => {
