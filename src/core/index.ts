@@ -34,7 +34,7 @@ export {
   checkServiceRecord, checkServiceSpec, checkSnapshot, checker, toProblems, type Checker,
 } from './validate.js'
 export {
-  envName, kebab, loadConfig, type Json, type LoadOptions, type RoleSchema,
+  envName, kebab, loadConfig, type Json, type LoadOptions, type RoleSchema, type SchemaProp,
 } from './config.js'
 export {
   componentLogger, createLogger, silentLogger, type Logger, type LoggerOpts,
