@@ -7,7 +7,7 @@
 import Dockerode from 'dockerode'
 import type { NatsConnection } from 'nats'
 import type { Registry } from 'prom-client'
-import { componentLogger, createLogger, createMetricsRegistry, newInstanceId, type Logger } from '../core/index.js'
+import { closeInOrder, componentLogger, createLogger, createMetricsRegistry, newInstanceId, type Logger } from '../core/index.js'
 import { connectNats, ensureStream, subjects, natsOptionsFrom } from '../bus/index.js'
 import { dockerOptions, type ResolvedAgentConfig } from './config.js'
 import { DockerWatcher } from './docker-events.js'
@@ -45,6 +45,8 @@ export interface Agent {
 }
 
 const now = (): number => performance.timeOrigin + performance.now()
+/** SIGTERM to exit: an agent whose NATS and Docker are both gone still stops within 5 s. */
+const CLOSE_BUDGET_MS = 4000
 
 
 export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentDeps = {}): Agent {
@@ -162,21 +164,23 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
     }
   }
 
+  let closing: Promise<void> | undefined
   async function close (): Promise<void> {
-    if (closed) return
     closed = true
-    // First: no replica is created or stopped while the rest shuts down.
-    await reconciler?.close()
-    heartbeat?.close()
-    statusIter?.stop?.()
-    await watcher?.close()
-    await snapshots?.close()
-    await handler?.close()
-    await binder?.close()
-    await ipamDriver?.close()
-    await publisher?.drain()
-    if (deps.nc == null && nc != null) await nc.close().catch(() => {})
-    log.info('agent stopped')
+    closing ??= closeInOrder([
+      // First: no replica is created or stopped while the rest shuts down.
+      { name: 'reconciler', close: async () => await reconciler?.close() },
+      { name: 'heartbeat', close: () => { heartbeat?.close(); statusIter?.stop?.() } },
+      { name: 'docker-events', close: async () => await watcher?.close() },
+      { name: 'snapshots', close: async () => await snapshots?.close() },
+      { name: 'handler', close: async () => await handler?.close(1000) },
+      { name: 'ipam-binder', close: async () => await binder?.close(500) },
+      { name: 'ipam-driver', close: async () => await ipamDriver?.close() },
+      { name: 'publisher', close: async () => await publisher?.drain(1000) },
+      { name: 'nats', close: async () => { if (deps.nc == null && nc != null) await nc.close() } },
+    ], CLOSE_BUDGET_MS, (step, err) => { log.warn({ step, err: err.message }, 'close step abandoned') })
+      .then(() => { log.info('agent stopped') })
+    await closing
   }
 
   const self: Agent = {

@@ -63,5 +63,5 @@ export {
   Sleeper, backoffDelay, type BackoffOptions,
 } from './backoff.js'
 export {
-  settleWithin, withTimeout,
+  closeInOrder, settleWithin, withTimeout, type CloseStep,
 } from './settle.js'

@@ -22,3 +22,23 @@ export async function withTimeout<T> (p: Promise<T>, ms: number, message = 'time
     clearTimeout(t)
   }
 }
+
+export interface CloseStep { name: string, close: () => Promise<void> | void }
+
+/**
+ * Runs close steps in order within one time budget: a step that hangs (a
+ * Docker call to a dead daemon, a flush to an unreachable NATS) is abandoned
+ * when the budget runs out and the next step still runs. Never throws;
+ * `onError` hears about each step that failed or was abandoned.
+ */
+export async function closeInOrder (steps: readonly CloseStep[], budgetMs: number, onError: (step: string, err: Error) => void): Promise<void> {
+  const deadline = Date.now() + budgetMs
+  for (const s of steps) {
+    const left = Math.max(50, deadline - Date.now())
+    try {
+      await withTimeout(Promise.resolve().then(s.close), left, `${s.name}: not closed within the ${budgetMs} ms budget`)
+    } catch (err) {
+      onError(s.name, err as Error)
+    }
+  }
+}

@@ -4,7 +4,7 @@
 // everything is in JetStream KV, so any instance can die at any time.
 import type { KV, NatsConnection } from 'nats'
 import type { Registry as PromRegistry } from 'prom-client'
-import { componentLogger, createLogger, createMetricsRegistry, checkEndpointRecord, checkHostRecord, type EndpointRecord, type HostRecord, type Logger } from '../core/index.js'
+import { closeInOrder, componentLogger, createLogger, createMetricsRegistry, checkEndpointRecord, checkHostRecord, type EndpointRecord, type HostRecord, type Logger } from '../core/index.js'
 import { connectNats, ensureBuckets, ensureStream, subjects as makeSubjects, type Buckets, natsOptionsFrom } from '../bus/index.js'
 import type { ResolvedRegistryConfig } from './config.js'
 import { createRegistryMetrics, type RegistryMetrics } from './metrics.js'
@@ -118,13 +118,11 @@ export function createRegistry (config: Readonly<ResolvedRegistryConfig>, deps: 
       log.info({ replicas: config.replicas, hostGrace: config.hostGrace, components: closers.map((c) => c.name) }, 'registry started')
     },
     async close () {
-      closing ??= (async () => {
-        // Reverse start order: sub-components first, the NATS connection last.
-        for (const c of closers.reverse()) {
-          await c.close().catch((err: Error) => { log.warn({ component: c.name, err: err.message }, 'close failed') })
-        }
-        closers.length = 0
-      })()
+      // Reverse start order: sub-components first, the NATS connection last;
+      // bounded, so a registry whose NATS is gone still stops within 5 s.
+      closing ??= closeInOrder([...closers].reverse(), 4500, (component, err) => {
+        log.warn({ component, err: err.message }, 'close failed')
+      }).then(() => { closers.length = 0 })
       await closing
     },
   }

@@ -9,7 +9,7 @@ const duration = (def: string, description: string): SchemaProp =>
 
 export const rendererSchema: RoleSchema = {
   type: 'object',
-  required: ['out', 'nginxConf', 'id'],
+  required: ['out', 'nginxConf'],
   properties: {
     out: { type: 'string', minLength: 1, arg: '<dir>', description: 'folder of generated *.conf files (include <dir>/*.conf inside http {}) (required)' },
     nginxConf: { type: 'string', minLength: 1, arg: '<file>', description: 'main nginx.conf, tested with nginx -t -c (required)' },
@@ -58,8 +58,9 @@ export interface RendererConfig extends Pick<RendererFileConfig,
  * machine's name, the one default that is not a constant.
  */
 export function loadRendererConfig (flags: Partial<RendererFileConfig> = {}, env: NodeJS.ProcessEnv = {}, file?: string): Readonly<RendererFileConfig> {
-  const withId = { ...flags, id: flags.id ?? (env.DRIFTGATE_ID == null ? defaultRendererId() : undefined) }
-  return loadConfig<RendererFileConfig>({ role: 'renderer', schema: rendererSchema, flags: withId as Record<string, unknown>, env, file })
+  // The machine-name default applies last: a flag, DRIFTGATE_ID or the file's `id` wins.
+  const c = loadConfig<RendererFileConfig>({ role: 'renderer', schema: rendererSchema, flags: flags as Record<string, unknown>, env, file })
+  return c.id !== undefined ? c : Object.freeze({ ...c, id: defaultRendererId() })
 }
 
 export function resolveRendererConfig (c: RendererFileConfig): RendererConfig {

@@ -23,3 +23,17 @@ t.test('default id is a DNS label made from the host name', async (t) => {
   t.equal(defaultRendererId('___'), 'renderer')
   t.match(defaultRendererId('x'.repeat(100)), /^x{63}$/)
 })
+
+t.test('renderer id: flag > env > config file > machine name', async (t) => {
+  const { loadRendererConfig, defaultRendererId } = await import('../../src/renderer/index.js')
+  const { mkdtempSync, writeFileSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { tmpdir } = await import('node:os')
+  const dir = mkdtempSync(join(tmpdir(), 'dg-rcfg-'))
+  const file = join(dir, 'renderer.yaml')
+  writeFileSync(file, 'out: /tmp/out\nnginxConf: /etc/nginx/nginx.conf\nid: edge-1\n')
+  t.equal(loadRendererConfig({}, {}, file).id, 'edge-1', 'the file\'s id is used')
+  t.equal(loadRendererConfig({}, { DRIFTGATE_ID: 'edge-2' }, file).id, 'edge-2', 'env beats the file')
+  t.equal(loadRendererConfig({ id: 'edge-3' }, { DRIFTGATE_ID: 'edge-2' }, file).id, 'edge-3', 'a flag beats both')
+  t.equal(loadRendererConfig({ out: '/o', nginxConf: '/c' }, {}).id, defaultRendererId(), 'machine name last')
+})
