@@ -46,7 +46,7 @@ export interface Agent {
 
 const now = (): number => performance.timeOrigin + performance.now()
 /** SIGTERM to exit: an agent whose NATS and Docker are both gone still stops within 5 s. */
-const CLOSE_BUDGET_MS = 4000
+const CLOSE_BUDGET_MS = 3000
 
 
 export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentDeps = {}): Agent {
