@@ -157,11 +157,37 @@ t.test('dg-httpd in the test images', async (t) => {
     t.equal((await tb.inspect('h1', c)).State.ExitCode, 0, 'exit code 0')
   })
 
+  t.test('SIGTERM: connections made before it get their request served', async (t) => {
+    const c = await tb.run('h1')
+    const cip = await tb.ipOf('h1', c)
+    await waitFor(() => json(`http://${cip}/`), { what: 'third container' })
+    // early: connected, request sent only after the SIGTERM.
+    const early = new net.Socket()
+    let earlyText = ''
+    const earlyDone = new Promise((resolve) => { early.on('data', (d) => { earlyText += d.toString() }); early.on('close', resolve) })
+    await new Promise<void>((resolve) => early.connect(80, cip, resolve))
+    // queued: made while the server is stopped (SIGSTOP), so it sits in the
+    // listen backlog when the SIGTERM arrives (closing the listener would reset it).
+    await tb.docker('h1')('kill', '-s', 'STOP', c)
+    const queued = exchange(cip, 'GET /queued HTTP/1.1\r\nHost: t\r\n\r\n')
+    await new Promise((r) => setTimeout(r, 200))
+    await tb.docker('h1')('kill', '-s', 'TERM', c)
+    await tb.docker('h1')('kill', '-s', 'CONT', c)
+    await new Promise((r) => setTimeout(r, 200))
+    early.write('GET /early HTTP/1.1\r\nHost: t\r\n\r\n')
+    await earlyDone
+    t.same(responses(earlyText).map(([s]) => s), [200], 'the idle connection\'s first request after SIGTERM is served')
+    const q = await queued
+    t.same(responses(q.text).map(([s, b]) => [s, JSON.parse(b)]), [[200, { host: c.slice(0, 12), ips: [cip] }]], 'the backlog connection is served, not reset')
+    await waitFor(async () => !(await tb.inspect('h1', c)).State.Running, { what: 'container exit' })
+  })
+
   t.test('the shell-less image', async (t) => {
-    const c = await tb.run('h1', { image: TEST_IMAGE_NOSHELL })
+    const c = await tb.run('h1', { image: TEST_IMAGE_NOSHELL, env: { DG_HTTPD_QUIET: '1' } })
     const cip = await tb.ipOf('h1', c)
     const [, id] = await waitFor(() => json(`http://${cip}/`), { what: 'noshell container' })
     t.same(id, { host: c.slice(0, 12), ips: [cip] }, 'serves its identity, written by dg-httpd itself')
+    t.equal(await tb.docker('h1')('logs', c), '', 'DG_HTTPD_QUIET=1: no log lines')
     await t.rejects(tb.docker('h1')('exec', c, 'sh', '-c', 'true'), 'no /bin/sh')
     await t.rejects(tb.docker('h1')('exec', c, '/bin/busybox', 'true'), 'no busybox')
     const t0 = performance.now()

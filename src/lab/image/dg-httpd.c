@@ -14,7 +14,8 @@
  *   anything else     the identity (/www/index.html); POST/PUT bodies are
  *                     read, discarded and counted ("received")
  *
- * One line per request on stdout: "<method> <path> <status> <bytes> #<n>".
+ * One line per request on stdout: "<method> <path> <status> <bytes> #<n>"
+ * (none with DG_HTTPD_QUIET=1: long load runs fill Docker's log otherwise).
  * SIGTERM: stop accepting, finish requests in flight, close idle
  * connections, exit once the children are gone.
  *
@@ -47,6 +48,7 @@
 #define IDLE_MS 60000           /* keep-alive idle timeout */
 #define STALL_MS 10000          /* a started request must keep coming */
 #define BURN_MAX 10000
+#define FIRST_MS 1000           /* after SIGTERM: wait for a new connection's first request */
 #define DRAIN_MS 10500          /* longest wait for children on SIGTERM */
 
 struct shared { int unhealthy; unsigned long requests; };
@@ -55,6 +57,7 @@ static volatile sig_atomic_t stopping;
 static sigset_t waitmask;       /* the mask while blocked: SIGTERM let in */
 static char ident[OUT_MAX / 2];
 static size_t ident_len;
+static int quiet;
 
 static void on_term(int sig) { (void)sig; stopping = 1; }
 static void on_chld(int sig) { (void)sig; }
@@ -215,6 +218,7 @@ static int respond(int fd, const char *method, const char *path, int status, con
   if (send_body) memcpy(out + h, body, (size_t)blen);
   int rc = write_all(fd, out, (size_t)h + (send_body ? (size_t)blen : 0));
   unsigned long nr = __atomic_add_fetch(&sh->requests, 1, __ATOMIC_RELAXED);
+  if (quiet) return rc;
   int l = snprintf(line, sizeof line, "%s %.1000s %d %d #%lu\n", method, path, status, send_body ? blen : 0, nr);
   write_all(1, line, (size_t)l);
   return rc;
@@ -240,12 +244,14 @@ static size_t header_end(const char *b, size_t n) {
 static void serve(int fd) {
   static char buf[REQ_MAX], head[REQ_MAX + 1], body[OUT_MAX];
   size_t have = 0;
+  int served = 0;
   for (;;) {
     size_t hl = header_end(buf, have);
     if (hl == 0) {
       if (have == sizeof buf) { fail(fd, "-", "-", 413); return; }
-      if (stopping && have == 0) return;  /* idle: close now */
-      int ready = wait_readable(fd, have ? STALL_MS : IDLE_MS);
+      if (stopping && have == 0 && served) return;  /* idle keep-alive: close now */
+      /* A connection made before SIGTERM still gets its first request served. */
+      int ready = wait_readable(fd, have ? STALL_MS : stopping ? FIRST_MS : IDLE_MS);
       if (ready < 0 && errno == EINTR) continue;
       if (ready <= 0) return;
       ssize_t got = read(fd, buf + have, sizeof buf - have);
@@ -269,6 +275,7 @@ static void serve(int fd) {
     sigset_t pend; /* a SIGTERM that came during a burn is still pending here */
     if (sigpending(&pend) == 0 && sigismember(&pend, SIGTERM)) stopping = 1;
     int keep = r.keep && !stopping;
+    served++;
     if (respond(fd, r.method, r.path, status, body, n, keep) != 0 || !keep) return;
   }
 }
@@ -289,6 +296,21 @@ static void finish(int fd) {
   close(fd);
 }
 
+/* Accepts one connection and forks its server: 1, 0 (fork failed), -1 (none). */
+static int spawn(int ls) {
+  int fd = accept(ls, NULL, NULL);
+  if (fd < 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(ls);
+    serve(fd);
+    finish(fd);
+    _exit(0);
+  }
+  close(fd);
+  return pid > 0;
+}
+
 static int listen_on(int port) {
   int ls = socket(AF_INET, SOCK_STREAM, 0), one = 1;
   setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -304,6 +326,8 @@ int main(int argc, char **argv) {
     if (strcmp(argv[i], "--identity") == 0) identity = 1;
     else port = atoi(argv[i]);
   }
+  const char *q = getenv("DG_HTTPD_QUIET");
+  quiet = q && strcmp(q, "1") == 0;
   if (identity) write_identity();
   load_identity();
   sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -328,18 +352,12 @@ int main(int argc, char **argv) {
   while (!stopping) {
     while (waitpid(-1, NULL, WNOHANG) > 0) children--;
     if (wait_readable(ls, 60000) <= 0) continue;
-    int fd = accept(ls, NULL, NULL);
-    if (fd < 0) continue;
-    pid_t pid = fork();
-    if (pid == 0) {
-      close(ls);
-      serve(fd);
-      finish(fd);
-      _exit(0);
-    }
-    if (pid > 0) children++;
-    close(fd);
+    if (spawn(ls) > 0) children++;
   }
+  /* Connections already in the backlog were made before SIGTERM: serve them
+   * rather than reset them when the listening socket closes. */
+  fcntl(ls, F_SETFL, O_NONBLOCK);
+  for (int got = 1; got >= 0;) children += (got = spawn(ls)) > 0;
   close(ls);
   kill(0, SIGTERM); /* children: finish the request in flight, close idle ones */
   long end = now_ms() + DRAIN_MS;
