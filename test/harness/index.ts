@@ -5,7 +5,7 @@ export { startNatsCluster, type NatsCluster, type NatsClusterNode } from './nats
 export { startNginx, type NginxOptions, type NginxServer } from './nginx.js'
 export { Testbed, type TestbedOptions, type TestbedHost, type HostRef } from './testbed.js'
 export { DockerCli, type RunContainerOptions } from './docker-cli.js'
-export { TEST_IMAGE } from './image.js'
+export { TEST_IMAGE, TEST_IMAGE_NOSHELL } from './image.js'
 export { cleanupAll, cleanupStale, type CleanupOptions } from './cleanup.js'
 export { testbedLeftovers, dirLeftovers } from './leftovers.js'
 export { freePort, canConnect } from './ports.js'
