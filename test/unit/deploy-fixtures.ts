@@ -1,12 +1,17 @@
 // Readers for the files under deploy/: systemd units (a small INI parser with
-// systemd's continuation lines), their command lines, and the driftgate
-// command tree with every action replaced, so a command line is parsed by the
-// CLI's own options without starting anything.
+// systemd's continuation lines), their command lines, the driftgate command
+// tree with every action replaced, so a command line is parsed by the CLI's
+// own options without starting anything, and a throw-away NATS trust chain
+// for checking the nats-server configs.
 import { readFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import type { Command } from 'commander'
+import { nkeys } from 'nats'
 import { captureProgram } from './cli-fixtures.js'
 import { explicitFlags } from '../../src/cli/common.js'
+
+type KeyPair = ReturnType<typeof nkeys.createOperator>
 
 export const DEPLOY = join(import.meta.dirname, '..', '..', 'deploy')
 
@@ -78,3 +83,38 @@ export async function parseRoleArgs (args: string[]): Promise<Parsed> {
 
 /** Flags that would put a secret's value on a command line (visible in ps). */
 export const SECRET_VALUE_FLAGS = ['--nats-pass', '--nats-token', '--api-token', '--api-read-token']
+
+/** A JWT signed the way nsc signs them (ed25519 nkey), for throw-away test trust chains. */
+function natsJwt (issuer: KeyPair, claims: Record<string, unknown>): string {
+  const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url')
+  const jti = randomBytes(16).toString('hex').toUpperCase()
+  const body = `${b64({ typ: 'JWT', alg: 'ed25519-nkey' })}.${b64({ jti, iat: Math.floor(Date.now() / 1000), iss: issuer.getPublicKey(), ...claims })}`
+  return `${body}.${Buffer.from(issuer.sign(Buffer.from(body))).toString('base64url')}`
+}
+
+/**
+ * A resolver.conf as `nsc generate config --mem-resolver` writes it, for a
+ * throw-away operator with a system account and one JetStream account, so
+ * nats-server can check the deploy/nats configs that include it.
+ */
+export function throwawayResolverConf (): string {
+  const op = nkeys.createOperator()
+  const sys = nkeys.createAccount()
+  const acc = nkeys.createAccount()
+  const limits = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 }
+  const js = { mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 }
+  const account = (kp: KeyPair, name: string, extra: object): string => natsJwt(op, {
+    name, sub: kp.getPublicKey(), nats: { limits: { ...limits, ...extra }, default_permissions: { pub: {}, sub: {} }, type: 'account', version: 2 },
+  })
+  const operator = natsJwt(op, { name: 'test', sub: op.getPublicKey(), nats: { type: 'operator', system_account: sys.getPublicKey(), version: 2 } })
+  return [
+    `operator: ${operator}`,
+    `system_account: ${sys.getPublicKey()}`,
+    'resolver: MEMORY',
+    'resolver_preload: {',
+    `  ${sys.getPublicKey()}: ${account(sys, 'SYS', {})}`,
+    `  ${acc.getPublicKey()}: ${account(acc, 'DRIFTGATE', js)}`,
+    '}',
+    '',
+  ].join('\n')
+}

@@ -3,7 +3,7 @@
 // the CLI's own parser, and every config example they reference validates
 // against its role's schema together with the flags of that command line.
 import t from 'tap'
-import { readFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, readdirSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -13,7 +13,7 @@ import { agentSchema } from '../../src/agent/index.js'
 import { registrySchema } from '../../src/registry/index.js'
 import { rendererSchema } from '../../src/renderer/index.js'
 import {
-  DEPLOY, SECRET_VALUE_FLAGS, expandSpecifiers, last, parseRoleArgs, readUnit, splitCommand, type Unit,
+  DEPLOY, SECRET_VALUE_FLAGS, expandSpecifiers, last, parseRoleArgs, readUnit, splitCommand, throwawayResolverConf, type Unit,
 } from './deploy-fixtures.js'
 
 const schemas: Record<string, RoleSchema> = { agent: agentSchema, registry: registrySchema, renderer: rendererSchema }
@@ -54,7 +54,6 @@ const hardening: Record<string, string | RegExp> = {
 const execStart = (u: Unit): string[] => splitCommand(expandSpecifiers(last(u, 'Service', 'ExecStart') ?? ''))
 
 t.test('no file in deploy/systemd goes untested', async (t) => {
-  const { readdirSync } = await import('node:fs')
   t.same(readdirSync(join(DEPLOY, 'systemd')).sort(), units.map((u) => u.file).sort())
 })
 
@@ -211,4 +210,29 @@ t.test('systemd-analyze verify and security', { skip: analyze ? false : 'systemd
     // 0 = fully sandboxed … 10 = unprotected; systemd calls < 3 "OK". Today 1.4 to 2.4.
     t.ok(level >= 0 && level < 3, `${unit}: exposure ${level} < 3`)
   }
+})
+
+// nats-server reads each node's config (and the cluster.conf and
+// resolver.conf it includes) and checks it, JWTs included, without starting.
+const natsServer = spawnSync('nats-server', ['--version']).status === 0
+t.test('deploy/nats: each node\'s config is valid for nats-server -t', { skip: natsServer ? false : 'nats-server is not installed' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dg-nats-conf-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  for (const f of readdirSync(join(DEPLOY, 'nats')).filter((f) => f.endsWith('.conf'))) {
+    writeFileSync(join(dir, f), readFileSync(join(DEPLOY, 'nats', f)))
+  }
+  const check = (conf: string): { status: number | null, out: string } => {
+    const r = spawnSync('nats-server', ['-c', join(dir, conf), '-t'], { encoding: 'utf8', cwd: dir })
+    return { status: r.status, out: r.stdout + r.stderr }
+  }
+  t.match(check('nats-1.conf').out, /resolver\.conf/, 'without the nsc output it is refused')
+  writeFileSync(join(dir, 'resolver.conf'), throwawayResolverConf())
+  for (const n of [1, 2, 3]) {
+    const conf = readFileSync(join(DEPLOY, 'nats', `nats-${n}.conf`), 'utf8')
+    t.match(conf, new RegExp(`^server_name: nats-${n}$`, 'm'))
+    const r = check(`nats-${n}.conf`)
+    t.equal(r.status, 0, `nats-${n}.conf: ${r.out.trim()}`)
+  }
+  const cluster = readFileSync(join(DEPLOY, 'nats', 'cluster.conf'), 'utf8')
+  t.same([...cluster.matchAll(/nats-route:\/\/(nats-\d):6222/g)].map((m) => m[1]), ['nats-1', 'nats-2', 'nats-3'], 'routes to all three')
 })
