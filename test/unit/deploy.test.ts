@@ -97,7 +97,7 @@ t.test('the parser refuses what commander refuses', async (t) => {
 })
 
 interface Service {
-  image?: string, command?: string[], volumes?: string[], secrets?: string[], pid?: string, network_mode?: string
+  image?: string, init?: boolean, command?: string[], volumes?: string[], secrets?: string[], pid?: string, network_mode?: string
 }
 interface Compose { services: Record<string, Service>, volumes?: Record<string, unknown>, secrets?: Record<string, { file: string }> }
 const readCompose = (name: string): Compose =>
@@ -170,6 +170,7 @@ t.test('edge.yml: the renderer sees what nginx loads, in nginx\'s pid and networ
   const { nginx, renderer } = services
   t.equal(renderer.pid, 'service:nginx', 'SIGHUP reaches the nginx master')
   t.equal(renderer.network_mode, 'service:nginx', 'the status port on nginx\'s loopback')
+  t.equal(nginx.init, true, 'the nginx master is not pid 1, which the renderer never signals')
   const cfg = await composeRole('edge.yml', 'renderer')
   const at = (s: Service, path: string): string | undefined => {
     const src = sourceOf(s, path)
