@@ -1,8 +1,10 @@
 # One image for every driftgate role: `docker run IMAGE <role> [options]`.
 # No image registry is needed: the bases come from scripts/make-base-image.sh
-# (Node.js from the build machine). scripts/docker-build.sh does all of it:
-#   bash scripts/make-base-image.sh driftgate-base:local                            # node + npm: build stage
-#   DRIFTGATE_BASE_NO_NPM=1 bash scripts/make-base-image.sh driftgate-runtime:local # node only: runtime
+# (Node 24 from scripts/node24.sh, nginx from the build machine).
+# scripts/docker-build.sh does all of it:
+#   bash scripts/make-base-image.sh driftgate-base:local          # node + npm: build stage
+#   DRIFTGATE_BASE_NO_NPM=1 DRIFTGATE_BASE_NGINX=1 \
+#     bash scripts/make-base-image.sh driftgate-runtime:local     # node + nginx: runtime
 #   docker build --network host --build-arg BASE=driftgate-base:local \
 #     --build-arg RUNTIME=driftgate-runtime:local -t driftgate .
 ARG BASE=driftgate-base:local
@@ -32,8 +34,11 @@ COPY templates ./templates
 COPY nginx ./nginx
 # registry: runs as this user. agent: needs the Docker socket and the IPAM
 # plugin folder, run it with `--user 0 -v /var/run/docker.sock:/var/run/docker.sock
-# -v /run/docker/plugins:/run/docker/plugins`. renderer: needs nginx beside it
-# (same mount and pid namespace), so it usually runs on the nginx host itself.
+# -v /run/docker/plugins:/run/docker/plugins`. edge: nginx and the renderer
+# are two containers of this image (entrypoint /usr/sbin/nginx for the first),
+# the renderer in nginx's pid and network namespaces, sharing the generated
+# folder and the main config, so its `nginx -t` is the binary that serves:
+# deploy/compose/edge.yml.
 USER 10001:10001
 ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
 CMD ["--help"]

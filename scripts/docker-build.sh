@@ -5,8 +5,9 @@
 # Uses the Docker daemon of DOCKER_HOST or /var/run/docker.sock when one
 # answers; otherwise starts a throwaway dockerd (root namespace, no bridge, no
 # iptables, everything under one temp dir) and removes it afterwards.
-# The base images come from this machine's own node binary
-# (scripts/make-base-image.sh): one with npm for building, one without for running.
+# The base images come from this machine's files (scripts/make-base-image.sh):
+# Node 24 (scripts/node24.sh), one base with npm for building, one without npm
+# but with nginx for running (an edge runs nginx from the same image).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tag=${1:-driftgate:local}
@@ -52,12 +53,15 @@ fi
 
 t0=$(date +%s)
 bash scripts/make-base-image.sh "$build_base" "${H[@]}"
-DRIFTGATE_BASE_NO_NPM=1 bash scripts/make-base-image.sh "$run_base" "${H[@]}"
+DRIFTGATE_BASE_NO_NPM=1 DRIFTGATE_BASE_NGINX=1 bash scripts/make-base-image.sh "$run_base" "${H[@]}"
 # No buildx on these machines: the classic builder; --network host lets npm ci reach the npm registry.
 DOCKER_BUILDKIT=0 docker "${H[@]}" build --network host --build-arg BASE="$build_base" --build-arg RUNTIME="$run_base" -t "$tag" .
 echo "--- docker run --rm --network none $tag --help"
 docker "${H[@]}" run --rm --network none "$tag" --help | head -5
-docker "${H[@]}" run --rm --network none --entrypoint /usr/bin/node "$tag" -e 'process.stdout.write("uid " + process.getuid() + "\n")'
+docker "${H[@]}" run --rm --network none --entrypoint /usr/bin/node "$tag" -e 'process.stdout.write("node " + process.version + ", uid " + process.getuid() + "\n")'
+echo "--- nginx -t of nginx/nginx.conf in $tag (as an edge's renderer runs it)"
+docker "${H[@]}" run --rm --network none --user 0 --cap-drop ALL -v "$PWD/nginx/nginx.conf:/etc/nginx/nginx.conf:ro" \
+  --entrypoint /usr/sbin/nginx "$tag" -t -c /etc/nginx/nginx.conf
 echo "image $tag: $(docker "${H[@]}" image inspect "$tag" --format '{{.Size}}' | awk '{printf "%.1f MB", $1/1e6}'), built in $(( $(date +%s) - t0 )) s"
 if [ -n "${DRIFTGATE_IMAGE_TAR:-}" ]; then
   docker "${H[@]}" save -o "$DRIFTGATE_IMAGE_TAR" "$tag"
