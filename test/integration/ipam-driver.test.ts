@@ -82,7 +82,7 @@ t.test('ipam through the driver socket', async (t) => {
       if (r?.state !== 'reserved' || r.owner.mac !== mac(i, 1) || r.owner.host !== 'h1') t.fail(`record of ${ip}: ${JSON.stringify(r)}`)
     }
     t.match(await ask(7, 'mv0'), { Address: ips[7] }, 'same MAC again (a retried request): the same address')
-    const call = ipamClient(nc)
+    const call = ipamClient(nc, 'h1')
     const same = await Promise.all(Array.from({ length: 6 }, async () => await call('allocate', { v: 1, pool: 'mv0', host: 'h1', mac: mac(400, 1) })))
     t.equal(new Set(same.map((r) => r.ip)).size, 1, 'copies of one request racing on 3 instances: one address')
     t.equal([...(await allocations(kv, 'mv0')).values()].filter((r) => r.owner.mac === mac(400, 1)).length, 1, 'and one record')
@@ -105,10 +105,10 @@ t.test('ipam through the driver socket', async (t) => {
     await sleep(QUARANTINE + 600)
     t.notOk((await allocations(kv, 'mv0')).has(key), 'free after the quarantine')
     t.match(await ask(601, 'mv0', {}, ip), { Address: `${ip}/24` }, 'given to a new owner')
-    const replay = ipamClient(nc)
+    const replay = ipamClient(nc, 'h1')
     await t.rejects(replay('release', { v: 1, pool: 'mv0', ip, host: 'h1', mac: mac(600, 1) }), { code: 'DG_IPAM_NOT_OWNER', message: /not the owner/ },
       'the old owner\'s release, replayed, is refused')
-    await t.rejects(replay('release', { v: 1, pool: 'mv0', ip, host: 'h2', mac: mac(601, 1) }), { code: 'DG_IPAM_NOT_OWNER' }, 'another host')
+    await t.rejects(ipamClient(nc, 'h2')('release', { v: 1, pool: 'mv0', ip, host: 'h2', mac: mac(601, 1) }), { code: 'DG_IPAM_NOT_OWNER' }, 'another host')
     t.match((await allocations(kv, 'mv0')).get(key), { state: 'reserved', owner: { mac: mac(601, 1) } }, 'unchanged')
     t.match(await replay('release', { v: 1, pool: 'mv0', ip: '10.240.1.251', host: 'h1' }), { ok: true, noop: true }, 'release of a free address: no-op')
   })
@@ -166,7 +166,7 @@ t.test('ipam through the driver socket', async (t) => {
     const started = Date.now()
     const r = await ask(3000, 'mv0')
     const took = Date.now() - started
-    t.match(r, { Err: /driftgate registry unreachable: no IPAM allocator answered on driftgate\.ipam\.(pool|allocate) within 5 s/ })
+    t.match(r, { Err: /driftgate registry unreachable: no IPAM allocator answered on driftgate\.ipam\.h1\.(pool|allocate) within 5 s/ })
     t.ok(took <= 5000, `answered in ${took} ms`)
     t.equal((await allocations(kv, 'mv0')).size, before)
   })
