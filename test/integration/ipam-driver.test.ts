@@ -88,15 +88,27 @@ t.test('ipam through the driver socket', async (t) => {
     t.equal([...(await allocations(kv, 'mv0')).values()].filter((r) => r.owner.mac === mac(400, 1)).length, 1, 'and one record')
   })
 
-  await t.test('static --ip: honoured when free, refused when taken', async (t) => {
-    t.match(await ask(500, 'mv0', {}, '10.240.1.250'), { Address: '10.240.1.250/24' }, 'outside the range but inside the subnet')
-    t.match(await ask(501, 'mv0', {}, '10.240.1.250'), { Err: /10\.240\.1\.250 is already in use in pool mv0 \(reserved, host h1\).*choose another --ip/ })
+  /** A free address of mv0's range (the dynamic allocations above are spread by hash). */
+  const freeInRange = async (): Promise<string> => {
+    const held = await allocations(kv, 'mv0')
+    for (let n = 200; n >= 10; n--) if (!held.has(`mv0.10-240-1-${n}`)) return `10.240.1.${n}`
+    throw new Error('mv0 full')
+  }
+
+  await t.test('static --ip: honoured when free, refused when taken or outside the range', async (t) => {
+    const ip = await freeInRange()
+    t.match(await ask(500, 'mv0', {}, ip), { Address: `${ip}/24` }, 'inside the range')
+    t.match(await ask(501, 'mv0', {}, ip), { Err: new RegExp(`${ip.replace(/\./g, '\\.')} is already in use in pool mv0 \\(reserved, host h1\\).*choose another --ip`) })
+    const before = (await allocations(kv, 'mv0')).size
+    t.match(await ask(504, 'mv0', {}, '10.240.1.250'), { Err: /10\.240\.1\.250 is outside the range 10\.240\.1\.10-10\.240\.1\.200 of pool mv0/ },
+      'inside the subnet but outside the range: refused (issue 15 hole 8)')
+    t.equal((await allocations(kv, 'mv0')).size, before, 'nothing allocated')
     t.match(await ask(502, 'mv0', {}, '10.240.1.1'), { Err: /is the gateway/ })
     t.match(await ask(503, 'mv0', {}, '10.240.7.1'), { Err: /outside pool mv0/ })
   })
 
   await t.test('release, quarantine, replayed release', async (t) => {
-    const ip = '10.240.1.240'
+    const ip = await freeInRange()
     t.match(await ask(600, 'mv0', {}, ip), { Address: `${ip}/24` })
     t.same(await call('IpamDriver.ReleaseAddress', { PoolID: 'mv0', Address: ip }), { status: 200, type: 'application/vnd.docker.plugins.v1+json' })
     const key = `mv0.${ip.replace(/\./g, '-')}`
