@@ -19,7 +19,7 @@ export function register (program: Command): void {
     .option('--heartbeat-interval <duration>', 'heartbeat every (default 2s)')
     .option('--watchdog <duration>', 'ping Docker after this long without events (default 30s)')
     .option('--ipam-driver-name <name>', 'serve the Docker IPAM driver as <dir>/<name>.sock (default driftgate)')
-    .option('--ipam-socket-dir <dir>', 'folder dockerd reads plugin sockets from (default /run/docker/plugins)')
+    .option('--ipam-socket-dir <dir>', 'folder dockerd reads plugin sockets from (default /run/docker/plugins; the socket is mode 0660)')
     .option('--no-ipam-driver', 'do not serve the Docker IPAM driver')
     .option('--no-reconcile', 'do not run the replicas placement assigns to this host')
   addCommonRoleOptions(cmd)
