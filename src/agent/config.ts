@@ -25,7 +25,7 @@ export const agentSchema: RoleSchema = {
     heartbeatInterval: duration('2s', 'heartbeat every'),
     watchdog: duration('30s', 'ping Docker after this long without events'),
     ipamDriverName: { type: 'string', pattern: DRIVER_NAME, default: 'driftgate', arg: '<name>', description: 'serve the Docker IPAM driver as <ipam-socket-dir>/<name>.sock' },
-    ipamSocketDir: { type: 'string', minLength: 1, default: '/run/docker/plugins', arg: '<dir>', description: 'folder dockerd reads plugin sockets from' },
+    ipamSocketDir: { type: 'string', minLength: 1, default: '/run/docker/plugins', arg: '<dir>', description: 'folder dockerd reads plugin sockets from (the socket is mode 0660)' },
     ipamDriver: { type: 'boolean', default: true, description: 'do not serve the Docker IPAM driver' },
     reconcile: { type: 'boolean', default: true, description: 'do not run the replicas placement assigns to this host' },
     ...commonRoleProperties,

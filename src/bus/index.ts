@@ -5,7 +5,7 @@ export {
   DEFAULT_NATS, connectNats, connectionOptions, natsOptionsFrom, serverList, type NatsOptions,
 } from './connect.js'
 export {
-  DEFAULT_PREFIX, lastToken, subjects, type Subjects,
+  DEFAULT_PREFIX, ipamSubjectParts, lastToken, subjects, type Subjects,
 } from './subjects.js'
 export {
   MAX_MESSAGE_BYTES, decodeJson, encodeJson, type DecodeResult,

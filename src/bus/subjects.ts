@@ -7,7 +7,8 @@ export interface Subjects {
   snapshot: (host: string) => string
   heartbeat: (host: string) => string
   applied: (renderer: string) => string
-  ipam: (op: string) => string
+  /** `<prefix>.ipam.<host>.<op>`: the host is the subject's, so NATS permissions can bind an agent to its own. */
+  ipam: (host: string, op: string) => string
   /** Wildcards for subscribers. */
   allEvents: string
   allSnapshots: string
@@ -25,12 +26,12 @@ export function subjects (prefix = DEFAULT_PREFIX): Subjects {
     snapshot: (h) => `${prefix}.snapshot.${h}`,
     heartbeat: (h) => `${prefix}.heartbeat.${h}`,
     applied: (r) => `${prefix}.applied.${r}`,
-    ipam: (op) => `${prefix}.ipam.${op}`,
+    ipam: (h, op) => `${prefix}.ipam.${h}.${op}`,
     allEvents: `${prefix}.events.*`,
     allSnapshots: `${prefix}.snapshot.*`,
     allHeartbeats: `${prefix}.heartbeat.*`,
     allApplied: `${prefix}.applied.*`,
-    allIpam: `${prefix}.ipam.>`,
+    allIpam: `${prefix}.ipam.*.*`,
     streamSubjects: [`${prefix}.events.*`, `${prefix}.snapshot.*`],
   }
 }
@@ -39,4 +40,12 @@ export function subjects (prefix = DEFAULT_PREFIX): Subjects {
 export function lastToken (subject: string): string {
   const i = subject.lastIndexOf('.')
   return i < 0 ? subject : subject.slice(i + 1)
+}
+
+/** Host and op of `<prefix>.ipam.<host>.<op>`; null for any other shape (the host is not checked here). */
+export function ipamSubjectParts (subject: string, prefix = DEFAULT_PREFIX): { host: string, op: string } | null {
+  const head = `${prefix}.ipam.`
+  if (!subject.startsWith(head)) return null
+  const rest = subject.slice(head.length).split('.')
+  return rest.length === 2 && rest[0] !== '' && rest[1] !== '' ? { host: rest[0], op: rest[1] } : null
 }

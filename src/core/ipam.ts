@@ -1,6 +1,6 @@
 // IPAM wire format (DESIGN section 3, issue 7): pool records and allocation
 // records in `driftgate_ipam`, and the request/reply messages on
-// `driftgate.ipam.<op>`. Every one is validated before use.
+// `driftgate.ipam.<host>.<op>`. Every one is validated before use.
 import { containerId, ipv4, label, mac, time } from './schema-parts.js'
 import { checker } from './validate.js'
 
@@ -38,7 +38,7 @@ export interface AllocationRecord {
   reason?: string
 }
 
-/** Ops on `driftgate.ipam.<op>`. */
+/** Ops on `driftgate.ipam.<host>.<op>`. */
 export const IpamOps = { pool: 'pool', allocate: 'allocate', bind: 'bind', release: 'release' } as const
 
 /** Look a pool up by name or by subnet (Docker's RequestPool gives the subnet). */

@@ -10,13 +10,15 @@ import { join } from 'node:path'
 import { connect, type NatsConnection } from 'nats'
 import { Testbed, startNats, startNginx, freePort, waitFor } from '../harness/index.js'
 import { projectRoot } from '../../src/cli/version.js'
-import { encodeJson, openBucket, Buckets } from '../../src/bus/index.js'
-import { silentLogger } from '../../src/core/index.js'
+import type { Counter, Registry } from 'prom-client'
+import { decodeJson, encodeJson, openBucket, Buckets } from '../../src/bus/index.js'
+import { addressKey, silentLogger } from '../../src/core/index.js'
 import { createRegistry, resolveRegistryConfig } from '../../src/registry/index.js'
 import { createAgent, resolveAgentConfig } from '../../src/agent/index.js'
 import { bindByMac } from '../../src/agent/ipam/index.js'
 import { createRenderer } from '../../src/renderer/index.js'
 import { exampleHttpBody, get } from '../integration/renderer-fixtures.js'
+import { addPool } from '../integration/ipam-fixtures.js'
 
 interface Perms { publish: string[], subscribe: string[] }
 
@@ -31,7 +33,8 @@ function readmePermissions (host: string, renderer: string): Record<'agent' | 'r
     const line = section.split('\n').find((l) => l.startsWith(`| ${role}`))
     if (line === undefined) throw new Error(`README: no "${role}" row in the NATS permission table`)
     const cells = line.split('|').map((c) => c.trim())
-    const fix = (s: string): string => s.replace(/\.h1$/, `.${host}`).replace(/\.edge1$/, `.${renderer}`)
+    // Whole tokens only: `driftgate.ipam.h1.>` names the host in the middle.
+    const fix = (s: string): string => s.split('.').map((tok) => (tok === 'h1' ? host : tok === 'edge1' ? renderer : tok)).join('.')
     return { publish: subjectsIn(cells[2]).map(fix), subscribe: subjectsIn(cells[3]).map(fix) }
   }
   return { agent: row('agent'), registry: row('registry'), renderer: row('renderer') }
@@ -126,4 +129,82 @@ t.test('a renderer cannot write the endpoint table', async (t) => {
   const admin = await as('admin')
   t.teardown(async () => { await admin.close() })
   t.equal(await (await openBucket(admin, Buckets.endpoints)).get('web.forged'), null, 'no forged record')
+})
+
+/** A counter's value for the labels given (0 when the metric or series does not exist). */
+async function counted (reg: Registry, name: string, labels: Record<string, string>): Promise<number> {
+  const c = reg.getSingleMetric(name) as Counter | undefined
+  const v = (await c?.get())?.values.find((x) => Object.entries(labels).every(([k, l]) => x.labels[k] === l))
+  return v?.value ?? 0
+}
+
+t.test('an agent cannot release, allocate or forge snapshots for another host (issue 15)', async (t) => {
+  const admin = await as('admin')
+  t.teardown(async () => { await admin.close() })
+  // other-host's bound address, made with the admin user: KV records only, never configured on an interface.
+  const ipamKv = await openBucket(admin, Buckets.ipam)
+  await addPool(ipamKv, 'forge', { subnet: '10.247.254.0/24' })
+  const adminAsk = async (subject: string, body: object): Promise<any> => {
+    const d = decodeJson((await admin.request(subject, encodeJson(body), { timeout: 5000 })).data)
+    return d.ok ? d.value : d.reason
+  }
+  const otherMac = '02:42:0a:f7:fe:01'
+  const cid = 'f'.repeat(64)
+  let alloc: any
+  await waitFor(async () => { alloc = await adminAsk('driftgate.ipam.other-host.allocate', { v: 1, pool: 'forge', host: 'other-host', mac: otherMac }); return alloc.ok === true },
+    { what: 'the registry mirrors the new pool', timeoutMs: 10_000 })
+  const ip = alloc.ip as string
+  t.match(await adminAsk('driftgate.ipam.other-host.bind', { v: 1, host: 'other-host', mac: otherMac, ip, containerId: cid }), { ok: true, record: { state: 'bound' } })
+  const record = async (): Promise<unknown> => { const e = await ipamKv.get(addressKey('forge', ip)); return e == null ? null : decodeJson(e.value) }
+  const before = await record()
+
+  const nc = await as(`agent-${host}`)
+  t.teardown(async () => { await nc.close() })
+  // 1. Another host's subject: refused by nats-server.
+  const v0 = violations().length
+  nc.publish('driftgate.ipam.other-host.release', encodeJson({ v: 1, pool: 'forge', ip, host: 'other-host', mac: otherMac }))
+  nc.publish('driftgate.snapshot.other-host', encodeJson({ v: 1 }))
+  await nc.flush()
+  await waitFor(() => violations().length >= v0 + 2, { what: 'two publish violations', timeoutMs: 5000 })
+  t.match(violations().slice(v0).join('\n'), /driftgate\.ipam\.other-host\.release/, 'IPAM release on another host\'s subject: permission violation')
+
+  // 2. Its own subject, another host in the payload: refused by the registry, counted.
+  const reg = registry.metrics
+  const refusedBefore = await counted(reg, 'driftgate_ipam_refused_total', { what: 'request', reason: 'host_mismatch' })
+  const ask = async (op: string, body: object): Promise<any> => decodeJson((await nc.request(`driftgate.ipam.${host}.${op}`, encodeJson(body), { timeout: 5000 })).data)
+  t.match(await ask('release', { v: 1, pool: 'forge', ip, host: 'other-host', mac: otherMac }),
+    { ok: true, value: { ok: false, code: 'DG_VALIDATION', error: /names host "other-host"/ } }, 'release for other-host on its own subject refused')
+  t.match(await ask('allocate', { v: 1, pool: 'forge', host: 'invented', mac: '02:42:0a:f7:fe:02' }),
+    { ok: true, value: { ok: false, code: 'DG_VALIDATION' } }, 'allocation for an invented host refused')
+  t.equal(await counted(reg, 'driftgate_ipam_refused_total', { what: 'request', reason: 'host_mismatch' }), refusedBefore + 2, 'both counted')
+
+  // 3. A snapshot on its own subject naming other-host: neither ingest nor the leak collector takes it.
+  const snapRefused = await counted(reg, 'driftgate_ipam_refused_total', { what: 'snapshot', reason: 'host_mismatch' })
+  for (let i = 0; i < 2; i++) {
+    const now = Date.now() + 1000 + i
+    nc.publish(`driftgate.snapshot.${host}`, encodeJson({ v: 1, host: 'other-host', instance: '0000000aa-abcdef', seq: now, time: now, sentAt: now, endpoints: [], containers: [] }))
+  }
+  await nc.flush()
+  await waitFor(async () => await counted(reg, 'driftgate_ipam_refused_total', { what: 'snapshot', reason: 'host_mismatch' }) >= snapRefused + 2,
+    { what: 'the forged snapshots refused by the leak collector', timeoutMs: 10_000 })
+  await waitFor(async () => await counted(reg, 'driftgate_registry_invalid_messages_total', { reason: 'host_mismatch' }) >= 2,
+    { what: 'the forged snapshots refused by ingest', timeoutMs: 10_000 })
+  t.same(await record(), before, 'other-host\'s address unchanged: still bound, no miss counted')
+  t.match(await record(), { ok: true, value: { state: 'bound', owner: { host: 'other-host', container: cid } } })
+})
+
+t.test('a renderer cannot announce for another renderer (issue 15)', async (t) => {
+  const nc = await as('renderer-edge1')
+  t.teardown(async () => { await nc.close() })
+  const msg = (renderer: string): Uint8Array => encodeJson({ v: 1, renderer, generation: 1, endpointsRevision: 1, containers: ['e'.repeat(64)], appliedAt: Date.now() })
+  const v0 = violations().length
+  nc.publish('driftgate.applied.edge2', msg('edge2'))
+  await nc.flush()
+  await waitFor(() => violations().length >= v0 + 1, { what: 'a publish violation', timeoutMs: 5000 })
+  t.match(violations().slice(v0).join('\n'), /driftgate\.applied\.edge2/, 'another renderer\'s subject: permission violation')
+  nc.publish('driftgate.applied.edge1', msg('edge2'))
+  await nc.flush()
+  await waitFor(async () => await counted(agent.metrics, 'driftgate_agent_applied_refused_total', { reason: 'renderer_mismatch' }) === 1,
+    { what: 'the agent refusing edge1 speaking for edge2', timeoutMs: 5000 })
+  t.pass('refused and counted by the agent\'s drain tracker')
 })

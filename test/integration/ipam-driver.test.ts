@@ -82,21 +82,33 @@ t.test('ipam through the driver socket', async (t) => {
       if (r?.state !== 'reserved' || r.owner.mac !== mac(i, 1) || r.owner.host !== 'h1') t.fail(`record of ${ip}: ${JSON.stringify(r)}`)
     }
     t.match(await ask(7, 'mv0'), { Address: ips[7] }, 'same MAC again (a retried request): the same address')
-    const call = ipamClient(nc)
+    const call = ipamClient(nc, 'h1')
     const same = await Promise.all(Array.from({ length: 6 }, async () => await call('allocate', { v: 1, pool: 'mv0', host: 'h1', mac: mac(400, 1) })))
     t.equal(new Set(same.map((r) => r.ip)).size, 1, 'copies of one request racing on 3 instances: one address')
     t.equal([...(await allocations(kv, 'mv0')).values()].filter((r) => r.owner.mac === mac(400, 1)).length, 1, 'and one record')
   })
 
-  await t.test('static --ip: honoured when free, refused when taken', async (t) => {
-    t.match(await ask(500, 'mv0', {}, '10.240.1.250'), { Address: '10.240.1.250/24' }, 'outside the range but inside the subnet')
-    t.match(await ask(501, 'mv0', {}, '10.240.1.250'), { Err: /10\.240\.1\.250 is already in use in pool mv0 \(reserved, host h1\).*choose another --ip/ })
+  /** A free address of mv0's range (the dynamic allocations above are spread by hash). */
+  const freeInRange = async (): Promise<string> => {
+    const held = await allocations(kv, 'mv0')
+    for (let n = 200; n >= 10; n--) if (!held.has(`mv0.10-240-1-${n}`)) return `10.240.1.${n}`
+    throw new Error('mv0 full')
+  }
+
+  await t.test('static --ip: honoured when free, refused when taken or outside the range', async (t) => {
+    const ip = await freeInRange()
+    t.match(await ask(500, 'mv0', {}, ip), { Address: `${ip}/24` }, 'inside the range')
+    t.match(await ask(501, 'mv0', {}, ip), { Err: new RegExp(`${ip.replace(/\./g, '\\.')} is already in use in pool mv0 \\(reserved, host h1\\).*choose another --ip`) })
+    const before = (await allocations(kv, 'mv0')).size
+    t.match(await ask(504, 'mv0', {}, '10.240.1.250'), { Err: /10\.240\.1\.250 is outside the range 10\.240\.1\.10-10\.240\.1\.200 of pool mv0/ },
+      'inside the subnet but outside the range: refused (issue 15 hole 8)')
+    t.equal((await allocations(kv, 'mv0')).size, before, 'nothing allocated')
     t.match(await ask(502, 'mv0', {}, '10.240.1.1'), { Err: /is the gateway/ })
     t.match(await ask(503, 'mv0', {}, '10.240.7.1'), { Err: /outside pool mv0/ })
   })
 
   await t.test('release, quarantine, replayed release', async (t) => {
-    const ip = '10.240.1.240'
+    const ip = await freeInRange()
     t.match(await ask(600, 'mv0', {}, ip), { Address: `${ip}/24` })
     t.same(await call('IpamDriver.ReleaseAddress', { PoolID: 'mv0', Address: ip }), { status: 200, type: 'application/vnd.docker.plugins.v1+json' })
     const key = `mv0.${ip.replace(/\./g, '-')}`
@@ -105,10 +117,10 @@ t.test('ipam through the driver socket', async (t) => {
     await sleep(QUARANTINE + 600)
     t.notOk((await allocations(kv, 'mv0')).has(key), 'free after the quarantine')
     t.match(await ask(601, 'mv0', {}, ip), { Address: `${ip}/24` }, 'given to a new owner')
-    const replay = ipamClient(nc)
+    const replay = ipamClient(nc, 'h1')
     await t.rejects(replay('release', { v: 1, pool: 'mv0', ip, host: 'h1', mac: mac(600, 1) }), { code: 'DG_IPAM_NOT_OWNER', message: /not the owner/ },
       'the old owner\'s release, replayed, is refused')
-    await t.rejects(replay('release', { v: 1, pool: 'mv0', ip, host: 'h2', mac: mac(601, 1) }), { code: 'DG_IPAM_NOT_OWNER' }, 'another host')
+    await t.rejects(ipamClient(nc, 'h2')('release', { v: 1, pool: 'mv0', ip, host: 'h2', mac: mac(601, 1) }), { code: 'DG_IPAM_NOT_OWNER' }, 'another host')
     t.match((await allocations(kv, 'mv0')).get(key), { state: 'reserved', owner: { mac: mac(601, 1) } }, 'unchanged')
     t.match(await replay('release', { v: 1, pool: 'mv0', ip: '10.240.1.251', host: 'h1' }), { ok: true, noop: true }, 'release of a free address: no-op')
   })
@@ -166,7 +178,7 @@ t.test('ipam through the driver socket', async (t) => {
     const started = Date.now()
     const r = await ask(3000, 'mv0')
     const took = Date.now() - started
-    t.match(r, { Err: /driftgate registry unreachable: no IPAM allocator answered on driftgate\.ipam\.(pool|allocate) within 5 s/ })
+    t.match(r, { Err: /driftgate registry unreachable: no IPAM allocator answered on driftgate\.ipam\.h1\.(pool|allocate) within 5 s/ })
     t.ok(took <= 5000, `answered in ${took} ms`)
     t.equal((await allocations(kv, 'mv0')).size, before)
   })

@@ -42,7 +42,7 @@ t.test('down hosts past their grace lose their addresses, and only they', async 
   t.match(recs.get('mv0.10-240-1-11'), { state: 'reserved' }, 'down within its grace: kept')
   t.match(recs.get('mv0.10-240-1-12'), { state: 'reserved' }, 'up: kept')
   t.match(recs.get('mv0.10-240-1-13'), { state: 'reserved' }, 'unknown host: kept')
-  const call = ipamClient(nc)
+  const call = ipamClient(nc, 'h5')
   const answer = await call('allocate', { v: 1, pool: 'mv0', host: 'h5', mac: mac(5) })
   t.not(answer.ip, '10.240.1.99')
   await t.rejects(call('allocate', { v: 1, pool: 'mv0', host: 'h5', mac: mac(7), ip: '10.240.1.99' }), { code: 'DG_IPAM_TAKEN', message: /unreadable KV record/ },
@@ -50,7 +50,7 @@ t.test('down hosts past their grace lose their addresses, and only they', async 
   await t.rejects(call('allocate', { v: 1, pool: 'mv0', host: 'Bad Host', mac: mac(6) }), { code: 'DG_VALIDATION', message: /host/ })
   await t.rejects(call('allocate', { v: 1, pool: 'mv0', host: 'h5', mac: 'nope' }), { code: 'DG_VALIDATION' })
   await t.rejects(call('frobnicate', { v: 1 }), { code: 'DG_VALIDATION', message: /unknown ipam op/ })
-  nc.publish('driftgate.ipam.allocate', new TextEncoder().encode('{not json'))
+  nc.publish('driftgate.ipam.h5.allocate', new TextEncoder().encode('{not json'))
   await t.rejects(call('bind', { v: 1, host: 'h5', mac: mac(5), ip: '10.240.9.9', containerId: 'a'.repeat(64) }), { code: 'DG_NOT_FOUND', message: /pool containing 10\.240\.9\.9/ })
   t.equal((await allocations(kv, 'mv0')).size, 5, 'bad requests allocated nothing')
 })

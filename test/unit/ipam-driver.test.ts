@@ -1,6 +1,10 @@
 // Docker's IPAM protocol bodies → allocator requests, with a scripted allocator.
 import t from 'tap'
-import { DriftgateError, ErrorCodes, type PoolRecord } from '../../src/core/index.js'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DriftgateError, ErrorCodes, silentLogger, type PoolRecord } from '../../src/core/index.js'
+import { listenPlugin } from '../../src/agent/ipam/server.js'
 import { IpamDriverLogic, GATEWAY_TYPE, MAC_OPTION } from '../../src/agent/ipam/driver.js'
 import type { IpamCall } from '../../src/agent/ipam/client.js'
 
@@ -64,4 +68,13 @@ t.test('RequestAddress and ReleaseAddress', async (t) => {
   await d.releaseAddress({ PoolID: 'mv0', Address: '10.240.1.42' })
   t.same(s.calls.at(-1), ['release', { v: 1, pool: 'mv0', ip: '10.240.1.42', host: 'h1' }], 'unknown MAC: host only')
   await t.rejects(d.releaseAddress({ PoolID: 'mv0', Address: 'x' }), { message: /not an IPv4/ })
+})
+
+t.test('the plugin socket is created with mode 0660 (issue 15 hole 8)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'dg-ipam-sock-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const socketPath = join(dir, 'plugins', 'dg.sock')
+  const server = await listenPlugin({ socketPath, routes: {}, log: silentLogger() })
+  t.teardown(async () => { await new Promise((resolve) => server.close(resolve)) })
+  t.equal((statSync(socketPath).mode & 0o777).toString(8), '660', 'rw for owner and group only: no other user may ask for addresses')
 })

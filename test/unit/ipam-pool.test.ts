@@ -72,7 +72,12 @@ t.test('candidates: each allocatable address once, from the seed offset', async 
 
 t.test('checkStatic', async (t) => {
   const v = viewPool(buildPool('mv0', { subnet: '10.240.1.0/24', range: '10.240.1.100-10.240.1.110', reserve: ['10.240.1.50'] }))
-  t.same(checkStatic(v, '10.240.1.20'), { ok: true }, 'outside the range but inside the subnet: allowed, like Docker')
+  t.same(checkStatic(v, '10.240.1.105'), { ok: true }, 'inside the range')
+  t.same(checkStatic(v, '10.240.1.100'), { ok: true }, 'first of the range')
+  t.same(checkStatic(v, '10.240.1.110'), { ok: true }, 'last of the range')
+  // Issue 15 hole 8: addresses outside the range (routers, hosts, shims) are not driftgate's to hand out.
+  t.match(checkStatic(v, '10.240.1.20'), { ok: false, reason: /10\.240\.1\.20 is outside the range 10\.240\.1\.100-10\.240\.1\.110 of pool mv0/ })
+  t.match(checkStatic(v, '10.240.1.111'), { ok: false, reason: /outside the range/ })
   t.match(checkStatic(v, '10.240.2.20'), { ok: false, reason: /outside pool mv0/ })
   t.match(checkStatic(v, '10.240.1.1'), { ok: false, reason: /gateway/ })
   t.match(checkStatic(v, '10.240.1.50'), { ok: false, reason: /reserved/ })

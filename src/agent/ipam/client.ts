@@ -4,7 +4,7 @@
 // another member of the queue group. Retrying is safe: allocate is
 // idempotent per (host, MAC), bind and release per record.
 import type { NatsConnection } from 'nats'
-import { DriftgateError, ErrorCodes, type IpamReply } from '../../core/index.js'
+import { DriftgateError, ErrorCodes, assertDnsLabel, type IpamReply } from '../../core/index.js'
 import { decodeJson, encodeJson, subjects } from '../../bus/index.js'
 
 /** Docker's call must be answered within 5 s, HTTP included. */
@@ -22,11 +22,17 @@ function unreachable (subject: string, deadlineMs: number, last: string): Driftg
     'check that a driftgate registry is running and that this agent is connected to NATS')
 }
 
-/** Makes the caller: resolves with a successful reply or throws the allocator's error (with its code). */
-export function ipamClient (nc: NatsConnection, prefix?: string, deadlineMs = IPAM_DEADLINE_MS): IpamCall {
+/**
+ * Makes the caller for one host: requests go to `<prefix>.ipam.<host>.<op>`,
+ * the only IPAM subjects that host's NATS user may publish on; the registry
+ * refuses a payload naming another host. Resolves with a successful reply or
+ * throws the allocator's error (with its code).
+ */
+export function ipamClient (nc: NatsConnection, host: string, prefix?: string, deadlineMs = IPAM_DEADLINE_MS): IpamCall {
+  assertDnsLabel('host id', host)
   const subj = subjects(prefix)
   return async (op, body) => {
-    const subject = subj.ipam(op)
+    const subject = subj.ipam(host, op)
     const deadline = Date.now() + deadlineMs
     let last = 'no attempt'
     while (Date.now() < deadline - 20) {

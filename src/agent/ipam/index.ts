@@ -48,7 +48,7 @@ export async function startIpamDriver (o: IpamDriverOptions): Promise<IpamDriver
     name: 'driftgate_ipam_driver_duration_seconds', help: 'Time to answer one Docker IPAM plugin call', labelNames: ['method'],
     buckets: [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5], registers: [o.metrics],
   }))
-  const logic = new IpamDriverLogic(o.host, ipamClient(o.nc, o.prefix, o.deadlineMs ?? IPAM_DEADLINE_MS))
+  const logic = new IpamDriverLogic(o.host, ipamClient(o.nc, o.host, o.prefix, o.deadlineMs ?? IPAM_DEADLINE_MS))
   const socketPath = join(o.socketDir ?? DEFAULT_SOCKET_DIR, `${o.name}.sock`)
   const server = await listenPlugin({
     socketPath,
@@ -92,5 +92,5 @@ export interface BindByMacRequest { host: string, mac: string, ip: string, conta
  * snapshot lists the container as a labelled endpoint with that IP and MAC).
  */
 export async function bindByMac (nc: NatsConnection, req: BindByMacRequest, prefix?: string): Promise<IpamReply> {
-  return await ipamClient(nc, prefix)('bind', { v: 1, ...req, mac: req.mac.toLowerCase() })
+  return await ipamClient(nc, req.host, prefix)('bind', { v: 1, ...req, mac: req.mac.toLowerCase() })
 }

@@ -5,12 +5,14 @@
 // Response) and reports it as "remote: <message>"; `Err` is the common
 // plugin-helper convention, kept for tools that read that one.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { mkdirSync, rmSync } from 'node:fs'
+import { chmodSync, mkdirSync, renameSync, rmSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Logger } from '../../core/index.js'
 
 export const PLUGIN_CONTENT_TYPE = 'application/vnd.docker.plugins.v1+json'
 const MAX_BODY = 1024 * 1024
+/** Owner and group (dockerd runs as root) only. */
+export const SOCKET_MODE = 0o660
 
 export type Handler = (body: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>
 
@@ -71,9 +73,22 @@ export async function listenPlugin (o: PluginServerOptions): Promise<Server> {
   })
   mkdirSync(dirname(o.socketPath), { recursive: true })
   rmSync(o.socketPath, { force: true }) // a stale socket of a previous run
+  // Whoever can connect can allocate and release addresses as this host: the
+  // socket is 0660 (issue 15 hole 8), whatever the umask. It is bound under a
+  // temporary name and renamed once restricted, so Docker never finds it open.
+  const staging = `${o.socketPath}.${process.pid}.tmp`
+  rmSync(staging, { force: true })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(o.socketPath, () => { server.off('error', reject); resolve() })
+    server.listen(staging, () => { server.off('error', reject); resolve() })
   })
+  try {
+    chmodSync(staging, SOCKET_MODE)
+    renameSync(staging, o.socketPath)
+  } catch (err) {
+    server.close()
+    rmSync(staging, { force: true })
+    throw err
+  }
   return server
 }

@@ -1,9 +1,13 @@
 // Which generation every live renderer has applied, from the
 // `driftgate.applied.<renderer>` announcements (sent after each reload and
 // periodically as liveness). A renderer silent for `silentMs` is not live and
-// blocks nothing: a dead nginx host must not stall every drain.
+// blocks nothing: a dead nginx host must not stall every drain; one silent
+// for `forgetMs` is dropped altogether. The renderer is the subject's: NATS
+// permissions let a renderer publish only its own subject, so a payload that
+// names another renderer is refused and counted (issue 15, hole 3).
 import type { NatsConnection, Subscription } from 'nats'
-import { checkApplied, type Logger } from '../../core/index.js'
+import { Counter, type Registry } from 'prom-client'
+import { checkApplied, type AppliedMessage, type Logger } from '../../core/index.js'
 import { decodeJson, type Subjects } from '../../bus/index.js'
 
 export interface RendererState { renderer: string, generation: number, containers: Set<string>, at: number }
@@ -13,7 +17,36 @@ export interface AppliedTrackerOptions {
   subjects: Subjects
   log: Logger
   silentMs: number
+  /** A renderer silent this long is forgotten. Default 60 s (at least `silentMs`). */
+  forgetMs?: number
+  /** Where `driftgate_agent_applied_refused_total` is counted. */
+  metrics?: Registry
   now?: () => number
+}
+
+export type AppliedRefusal = 'invalid' | 'bad_subject' | 'renderer_mismatch'
+export type AppliedParse = { ok: true, msg: AppliedMessage } | { ok: false, reason: AppliedRefusal, detail: string }
+
+/** Pure: the announcement on `subject`, accepted only when its renderer is the subject's. */
+export function parseApplied (subject: string, data: Uint8Array, prefix: string): AppliedParse {
+  const head = `${prefix}.applied.`
+  const id = subject.startsWith(head) ? subject.slice(head.length) : ''
+  if (id === '' || id.includes('.')) return { ok: false, reason: 'bad_subject', detail: subject.slice(0, 200) }
+  const d = decodeJson(data)
+  if (!d.ok) return { ok: false, reason: 'invalid', detail: d.reason }
+  const problems = checkApplied.problems(d.value)
+  if (problems !== null) return { ok: false, reason: 'invalid', detail: problems.map((p) => `${p.field} ${p.message}`).join('; ').slice(0, 200) }
+  const msg = checkApplied(d.value)
+  if (msg.renderer !== id) return { ok: false, reason: 'renderer_mismatch', detail: `subject renderer ${id}, payload renderer ${msg.renderer}` }
+  return { ok: true, msg }
+}
+
+function refusedCounter (reg: Registry | undefined): Counter<'reason'> | undefined {
+  if (reg === undefined) return undefined
+  const name = 'driftgate_agent_applied_refused_total'
+  return (reg.getSingleMetric(name) as Counter<'reason'> | undefined) ?? new Counter({
+    name, help: 'Renderer announcements ignored: invalid, on a malformed subject, or naming another renderer than the subject', labelNames: ['reason'], registers: [reg],
+  })
 }
 
 export class AppliedTracker {
@@ -21,29 +54,49 @@ export class AppliedTracker {
   private sub?: Subscription
   private readonly waiters = new Set<() => void>()
   private readonly now: () => number
+  private readonly forgetMs: number
+  private readonly refused?: Counter<'reason'>
+  private readonly warned = new Set<AppliedRefusal>()
   private closed = false
   startedAt = 0
 
-  constructor (private readonly o: AppliedTrackerOptions) { this.now = o.now ?? Date.now }
+  constructor (private readonly o: AppliedTrackerOptions) {
+    this.now = o.now ?? Date.now
+    this.forgetMs = Math.max(o.forgetMs ?? 60_000, o.silentMs)
+    this.refused = refusedCounter(o.metrics)
+  }
 
   start (): void {
     this.startedAt = this.now()
     this.sub = this.o.nc.subscribe(this.o.subjects.allApplied, {
-      callback: (err, m) => {
-        if (err != null) return
-        const d = decodeJson(m.data)
-        if (!d.ok || checkApplied.problems(d.value) !== null) return
-        const msg = checkApplied(d.value)
-        const prev = this.renderers.get(msg.renderer)
-        // A restarted renderer starts its generations again: take the newest message, whatever its number.
-        if (prev !== undefined && prev.generation > msg.generation && this.now() - prev.at < this.o.silentMs) return
-        this.renderers.set(msg.renderer, { renderer: msg.renderer, generation: msg.generation, containers: new Set(msg.containers), at: this.now() })
-        for (const w of this.waiters) w()
-      },
+      callback: (err, m) => { if (err == null) this.onMessage(m.subject, m.data) },
     })
   }
 
+  private onMessage (subject: string, data: Uint8Array): void {
+    const p = parseApplied(subject, data, this.o.subjects.prefix)
+    if (!p.ok) {
+      this.refused?.inc({ reason: p.reason })
+      if (!this.warned.has(p.reason)) { this.warned.add(p.reason); this.o.log.warn({ subject: subject.slice(0, 200), reason: p.reason, detail: p.detail }, 'renderer announcement ignored') }
+      return
+    }
+    const msg = p.msg
+    this.forget()
+    const prev = this.renderers.get(msg.renderer)
+    // A restarted renderer starts its generations again: take the newest message, whatever its number.
+    if (prev !== undefined && prev.generation > msg.generation && this.now() - prev.at < this.o.silentMs) return
+    this.renderers.set(msg.renderer, { renderer: msg.renderer, generation: msg.generation, containers: new Set(msg.containers), at: this.now() })
+    for (const w of this.waiters) w()
+  }
+
+  /** Drops renderers silent for the forget time: gone for good as far as drains are concerned. */
+  private forget (): void {
+    const cutoff = this.now() - this.forgetMs
+    for (const [id, r] of this.renderers) if (r.at < cutoff) this.renderers.delete(id)
+  }
+
   live (): RendererState[] {
+    this.forget()
     const cutoff = this.now() - this.o.silentMs
     return [...this.renderers.values()].filter((r) => r.at >= cutoff)
   }

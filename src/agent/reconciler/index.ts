@@ -16,7 +16,7 @@ import type { HostAssignment } from './plan.js'
 
 export { plan, type Action, type HostAssignment } from './plan.js'
 export { createOptions, managedOf, containerName, type ManagedContainer } from './container-spec.js'
-export { AppliedTracker } from './applied.js'
+export { AppliedTracker, parseApplied } from './applied.js'
 export type { DrainPublisher, ReconcilerTimings } from './reconciler.js'
 
 export interface ReconcilerOptions {
@@ -30,7 +30,7 @@ export interface ReconcilerOptions {
   publisher?: DrainPublisher
   prefix?: string
   kv?: { assignments?: KV, services?: KV }
-  timings?: Partial<ReconcilerTimings> & { rendererSilentMs?: number }
+  timings?: Partial<ReconcilerTimings> & { rendererSilentMs?: number, rendererForgetMs?: number }
 }
 
 export interface RunningReconciler {
@@ -59,7 +59,9 @@ export async function startReconciler (o: ReconcilerOptions): Promise<RunningRec
     onInvalid: (key, reason) => { log.warn({ key, reason }, 'invalid service record ignored') },
   })
   const t = o.timings ?? {}
-  const tracker = new AppliedTracker({ nc: o.nc, subjects: makeSubjects(o.prefix), log, silentMs: t.rendererSilentMs ?? 15_000 })
+  const tracker = new AppliedTracker({
+    nc: o.nc, subjects: makeSubjects(o.prefix), log, metrics: o.metrics, silentMs: t.rendererSilentMs ?? 15_000, forgetMs: t.rendererForgetMs ?? 60_000,
+  })
   const current = (): HostAssignment[] => {
     const out: HostAssignment[] = []
     for (const [key, a] of assignments.entries) {

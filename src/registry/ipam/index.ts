@@ -1,18 +1,16 @@
-// The IPAM allocator of a registry instance: answers `driftgate.ipam.<op>`
+// The IPAM allocator of a registry instance: answers `driftgate.ipam.<host>.<op>`
 // requests in the queue group `ipam` (any instance answers any request),
 // collects leaks from host snapshots (queue group `ipam-gc`), and ends
 // quarantines. Holds no state of its own beyond a mirror of the KV bucket.
-import type { KV, Msg, NatsConnection, Subscription } from 'nats'
+import type { KV, NatsConnection, Subscription } from 'nats'
 import type { Registry } from 'prom-client'
-import {
-  DriftgateError, LogOnce, checkAllocateRequest, checkBindRequest, checkPoolQuery, checkReleaseRequest, checkSnapshot,
-  componentLogger, ErrorCodes, type IpamReply, type Logger,
-} from '../../core/index.js'
-import { decodeJson, encodeJson, lastToken, subjects } from '../../bus/index.js'
+import { LogOnce, componentLogger, type Logger } from '../../core/index.js'
+import { subjects } from '../../bus/index.js'
 import { IpamMirror } from './mirror.js'
 import { Allocator } from './allocator.js'
-import { allocatorMetrics, type AllocatorMetrics } from './metrics.js'
-import { collectFromSnapshot, sweep, type GcDeps } from './gc.js'
+import { allocatorMetrics } from './metrics.js'
+import { sweep, type GcDeps } from './gc.js'
+import { handleRequest, handleSnapshot } from './handlers.js'
 
 export { ipamRoutes, type IpamRoutesOptions } from './routes.js'
 export { buildPool, viewPool, candidates, checkStatic, type PoolInput } from './pool.js'
@@ -59,11 +57,11 @@ export async function startIpamAllocator (opts: IpamAllocatorOptions): Promise<I
 
   const requests: Subscription = opts.nc.subscribe(subj.allIpam, {
     queue: 'ipam',
-    callback: (err, msg) => { if (err == null) track(handleRequest(allocator, metrics, once, msg)) },
+    callback: (err, msg) => { if (err == null) track(handleRequest(allocator, metrics, once, subj, msg)) },
   })
   const snapshots: Subscription = opts.nc.subscribe(subj.allSnapshots, {
     queue: 'ipam-gc',
-    callback: (err, msg) => { if (err == null) track(handleSnapshot(gc, once, msg)) },
+    callback: (err, msg) => { if (err == null) track(handleSnapshot(gc, once, subj, msg)) },
   })
   let sweeping = false
   const timer = setInterval(() => {
@@ -86,51 +84,5 @@ export async function startIpamAllocator (opts: IpamAllocatorOptions): Promise<I
       })()
       await closing
     },
-  }
-}
-
-const checks: Record<string, (v: unknown) => unknown> = {
-  pool: checkPoolQuery, allocate: checkAllocateRequest, bind: checkBindRequest, release: checkReleaseRequest,
-}
-
-async function dispatch (a: Allocator, op: string, body: unknown): Promise<IpamReply> {
-  switch (op) {
-    case 'pool': return await a.poolQuery(checkPoolQuery(body))
-    case 'allocate': return await a.allocate(checkAllocateRequest(body))
-    case 'bind': return await a.bind(checkBindRequest(body))
-    case 'release': return await a.release(checkReleaseRequest(body))
-  }
-  throw new DriftgateError(ErrorCodes.VALIDATION, `unknown ipam op "${op}" (expected ${Object.keys(checks).join(', ')})`)
-}
-
-async function handleRequest (a: Allocator, m: AllocatorMetrics, once: LogOnce, msg: Msg): Promise<void> {
-  const op = lastToken(msg.subject)
-  const end = m.duration.startTimer({ op: op in checks ? op : 'unknown' })
-  let reply: IpamReply
-  const d = decodeJson(msg.data)
-  try {
-    if (!d.ok) throw new DriftgateError(ErrorCodes.VALIDATION, `ipam request is not valid JSON (${d.reason})`)
-    reply = await dispatch(a, op, d.value)
-  } catch (err) {
-    const e = err as DriftgateError
-    const code = typeof e.code === 'string' ? e.code : ErrorCodes.IPAM
-    if (code === ErrorCodes.VALIDATION) { m.invalid.inc({ what: 'request' }); once.warn(`request-${op}`, { op, err: e.message }, 'ipam: invalid request') }
-    reply = { ok: false, code, error: e.message ?? String(err) }
-  }
-  end()
-  m.requests.inc({ op: op in checks ? op : 'unknown', result: reply.ok ? 'ok' : reply.code })
-  if (msg.reply != null) msg.respond(encodeJson(reply))
-}
-
-async function handleSnapshot (gc: GcDeps, once: LogOnce, msg: Msg): Promise<void> {
-  const d = decodeJson(msg.data)
-  const problems = d.ok ? checkSnapshot.problems(d.value) : [{ field: '/', message: d.reason }]
-  if (!d.ok || problems != null) {
-    gc.metrics.invalid.inc({ what: 'snapshot' })
-    once.warn('snapshot-invalid', { subject: msg.subject, problems }, 'ipam gc: invalid snapshot ignored')
-    return
-  }
-  try { await collectFromSnapshot(gc, checkSnapshot(d.value)) } catch (err) {
-    gc.log.warn({ err, subject: msg.subject }, 'ipam gc: snapshot not applied')
   }
 }

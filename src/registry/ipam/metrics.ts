@@ -12,6 +12,7 @@ export interface AllocatorMetrics {
   conflicts: Counter
   gc: Counter
   invalid: Counter
+  refused: Counter
 }
 
 export function allocatorMetrics (reg: Registry): AllocatorMetrics {
@@ -28,5 +29,7 @@ export function allocatorMetrics (reg: Registry): AllocatorMetrics {
     conflicts: counter(reg, 'driftgate_ipam_cas_conflicts_total', 'Lost compare-and-set races (retried with another address)', ['op']),
     gc: counter(reg, 'driftgate_ipam_gc_total', 'Garbage-collection actions on allocations', ['action']),
     invalid: counter(reg, 'driftgate_ipam_invalid_total', 'Invalid IPAM requests, snapshots or KV values dropped', ['what']),
+    refused: counter(reg, 'driftgate_ipam_refused_total',
+      'IPAM requests and snapshots refused because their subject is malformed or names another host than the payload', ['what', 'reason']),
   }
 }

@@ -116,12 +116,20 @@ export function viewPool (record: PoolRecord): PoolView {
 
 export type StaticCheck = { ok: true } | { ok: false, reason: string }
 
-/** May this address be handed out as a requested static IP? (Docker allows any host address of the subnet.) */
+/**
+ * May this address be handed out as a requested static IP? Only inside the
+ * pool's range: the rest of the subnet belongs to routers, hosts and shims
+ * that driftgate does not track (Docker's own IPAM would allow any host
+ * address of the subnet; issue 15 hole 8).
+ */
 export function checkStatic (pool: PoolView, ip: string): StaticCheck {
   const n = ipToInt(ip)
   if (!contains(pool.cidr, n)) return { ok: false, reason: `${ip} is outside pool ${pool.record.name} (${pool.record.subnet})` }
   if (n === pool.gateway) return { ok: false, reason: `${ip} is the gateway of pool ${pool.record.name}` }
   if (pool.excluded.has(n)) return { ok: false, reason: `${ip} is reserved in pool ${pool.record.name} (network, broadcast or --reserve)` }
+  if (n < pool.start || n > pool.end) {
+    return { ok: false, reason: `${ip} is outside the range ${pool.record.start}-${pool.record.end} of pool ${pool.record.name}: choose an --ip inside it or leave --ip out` }
+  }
   return { ok: true }
 }
 
