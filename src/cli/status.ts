@@ -2,8 +2,7 @@
 // (capacity and use), unschedulable replicas with the reason.
 import type { Command } from 'commander'
 import { ApiClient, addClientOptions, formatTable, type ClientOptions } from './client.js'
-import { formatBytes, formatCpus } from '../placement/capacity.js'
-import type { PlacementStatus } from '../placement/status.js'
+import { formatBytes, formatCpus, type PlacementStatus } from '../placement/index.js'
 
 interface ServiceSummary { name: string, version: number | null, endpoints: { healthy: number, total: number } }
 

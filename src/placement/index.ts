@@ -19,6 +19,7 @@ export { diffAssignments } from './diff.js'
 export { Lease, readLease, LEASE_KEY, type LeaseView } from './leader.js'
 export { serviceRoutes, type ServiceRoutesOptions } from './routes.js'
 export { placementStatus, type PlacementStatus } from './status.js'
+export { formatBytes, formatCpus } from './capacity.js'
 export type { ScheduleInput, ScheduleResult, SpecEntry, Unschedulable } from './types.js'
 
 export type PlacementBuckets = Record<'services' | 'hosts' | 'assignments' | 'leases', KV>

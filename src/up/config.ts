@@ -3,7 +3,7 @@
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { DURATION_PATTERN, type RoleSchema } from '../core/index.js'
-import { defaultRendererId } from '../renderer/config.js'
+import { defaultRendererId } from '../renderer/index.js'
 
 const port = (def: number): Record<string, unknown> => ({ type: 'integer', minimum: 1, maximum: 65535, default: def })
 
