@@ -51,6 +51,9 @@ interface Announced { fp: string, endpoint: EndpointInfo }
 
 interface Ctx { id: string, cause: string, time: number, receivedAt: number, inspectMs: number }
 
+/** What one container's chain works on: a Docker event, or a planned stop the reconciler asked for. */
+type Work = { kind: 'event', event: DockerEvent } | { kind: 'drain', service: string }
+
 export class EventHandler {
   /** What was last announced per container: the endpoint (and its fingerprint), or 'removed'. */
   private readonly announced = new Map<string, Announced | typeof REMOVED>()
@@ -96,7 +99,7 @@ export class EventHandler {
     } else return
     if (id === '') return
     const time = typeof ev.timeNano === 'number' ? ev.timeNano / 1e6 : (ev.time ?? 0) * 1000
-    void this.enqueue({ id, cause: action, time, receivedAt, inspectMs: 0 }, ev)
+    void this.enqueue({ id, cause: action, time, receivedAt, inspectMs: 0 }, { kind: 'event', event: ev })
   }
 
   /**
@@ -114,16 +117,14 @@ export class EventHandler {
       return
     }
     const now = Date.now()
-    // Shaped like a Docker event so handle() reads the service as it does for kill/stop.
-    const ev: DockerEvent = { Type: 'container', Action: 'drain', Actor: { ID: containerId, Attributes: { [LABEL.service]: service } }, timeNano: now * 1e6 }
-    await this.enqueue({ id: containerId, cause: 'drain', time: now, receivedAt: performance.timeOrigin + performance.now(), inspectMs: 0 }, ev)
+    await this.enqueue({ id: containerId, cause: 'drain', time: now, receivedAt: performance.timeOrigin + performance.now(), inspectMs: 0 }, { kind: 'drain', service })
   }
 
   /** Runs after the container's earlier events: one promise chain per container. */
-  private async enqueue (ctx: Ctx, ev: DockerEvent): Promise<void> {
+  private async enqueue (ctx: Ctx, work: Work): Promise<void> {
     const { id, cause } = ctx
     const prev = this.chains.get(id) ?? Promise.resolve()
-    const next = prev.then(async () => { await this.handle(ctx, ev) }).catch((err: Error) => {
+    const next = prev.then(async () => { await this.handle(ctx, work) }).catch((err: Error) => {
       this.o.log.error({ containerId: id, action: cause, err: err.message }, 'event handling failed')
       this.o.onTrouble('event handling failed')
     })
@@ -132,7 +133,7 @@ export class EventHandler {
     await next
   }
 
-  private async handle (ctx: Ctx, ev: DockerEvent): Promise<void> {
+  private async handle (ctx: Ctx, work: Work): Promise<void> {
     if (this.closed) return
     const { id, cause } = ctx
     const known = this.labelled.get(id)
@@ -140,7 +141,7 @@ export class EventHandler {
       if (cause === 'destroy') this.forget(id)
       return
     }
-    const attrs = ev.Actor.Attributes ?? {}
+    const attrs = work.kind === 'event' ? work.event.Actor.Attributes ?? {} : { [LABEL.service]: work.service }
     switch (cause) {
       case 'die':
         this.draining.delete(id)
