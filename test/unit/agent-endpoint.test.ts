@@ -1,6 +1,6 @@
 // container → EndpointInfo | rejection: a table of docker inspect JSON.
 import t from 'tap'
-import { classifyContainer, type Classified, type ContainerInspect } from '../../src/agent/endpoint.js'
+import { classifyContainer, type Classified, type ContainerInspect } from '../../src/agent/docker/endpoint.js'
 import { checkEvent } from '../../src/core/index.js'
 
 const ID = 'a'.repeat(64)

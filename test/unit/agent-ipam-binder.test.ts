@@ -4,10 +4,10 @@
 import t from 'tap'
 import { Registry } from 'prom-client'
 import type Dockerode from 'dockerode'
-import { IpamBinder, type BindRequest } from '../../src/agent/ipam-binder.js'
-import { MacvlanNetworks } from '../../src/agent/networks.js'
+import { IpamBinder, type BindRequest } from '../../src/agent/ipam/binder.js'
+import { MacvlanNetworks } from '../../src/agent/docker/networks.js'
 import { createAgentMetrics } from '../../src/agent/metrics.js'
-import type { ContainerInspect } from '../../src/agent/endpoint.js'
+import type { ContainerInspect } from '../../src/agent/docker/endpoint.js'
 import { DriftgateError, ErrorCodes, silentLogger } from '../../src/core/index.js'
 
 const OURS = '1'.repeat(64)

@@ -1,9 +1,9 @@
 // Small pure pieces: backoff, JSON line splitting, allocation sums.
 import t from 'tap'
 import { backoffDelay } from '../../src/core/index.js'
-import { LineSplitter } from '../../src/agent/docker-events.js'
-import { reservationOf, sumAllocated } from '../../src/agent/heartbeat.js'
-import { intInRange } from '../../src/agent/labels.js'
+import { LineSplitter } from '../../src/agent/docker/events.js'
+import { reservationOf, sumAllocated } from '../../src/agent/docker/reservations.js'
+import { intInRange } from '../../src/agent/docker/labels.js'
 
 t.test('backoff grows, caps and jitters', async (t) => {
   const mid = (): number => 0.5

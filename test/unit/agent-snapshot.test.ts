@@ -1,7 +1,7 @@
 // Snapshots from a container list, and events laid over them. Pure.
 import t from 'tap'
-import { applyOverrides, buildSnapshot } from '../../src/agent/snapshot.js'
-import { healthFromStatus, listItemToInspect, type ContainerListItem } from '../../src/agent/endpoint.js'
+import { applyOverrides, buildSnapshot } from '../../src/agent/docker/snapshot.js'
+import { healthFromStatus, listItemToInspect, type ContainerListItem } from '../../src/agent/docker/endpoint.js'
 import { checkSnapshot } from '../../src/core/index.js'
 
 const MV = 'f'.repeat(64)

@@ -3,7 +3,7 @@
 import t from 'tap'
 import { PassThrough } from 'node:stream'
 import type Dockerode from 'dockerode'
-import { DockerWatcher, type DockerEvent } from '../../src/agent/docker-events.js'
+import { DockerWatcher, type DockerEvent } from '../../src/agent/docker/events.js'
 import { silentLogger } from '../../src/core/index.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((r) => setTimeout(r, ms)) }

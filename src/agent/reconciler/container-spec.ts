@@ -2,7 +2,7 @@
 // managed container it describes. Pure.
 import type { ContainerCreateOptions } from 'dockerode'
 import { parseDuration, specDemand, specGraceMs, type Health, type ServiceSpec } from '../../core/index.js'
-import { LABEL } from '../labels.js'
+import { LABEL } from '../docker/labels.js'
 
 /** What the reconciler knows of a container it manages. */
 export interface ManagedContainer {

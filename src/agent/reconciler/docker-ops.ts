@@ -3,7 +3,7 @@
 import type Dockerode from 'dockerode'
 import type { Logger, ServiceSpec } from '../../core/index.js'
 import { createOptions, managedOf, type ManagedContainer } from './container-spec.js'
-import { LABEL } from '../labels.js'
+import { LABEL } from '../docker/labels.js'
 
 const status = (err: unknown): number | undefined => (err as { statusCode?: number }).statusCode
 

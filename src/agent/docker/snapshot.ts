@@ -4,8 +4,8 @@
 // so the agent records them (`Overrides`) and lays them over the listed state
 // before it numbers and publishes the snapshot: a snapshot then reflects
 // Docker at least as new as every message with a lower sequence number.
-import type { EndpointInfo } from '../core/index.js'
-import { isContainerId } from '../core/index.js'
+import type { EndpointInfo } from '../../core/index.js'
+import { isContainerId } from '../../core/index.js'
 import { classifyContainer, listItemToInspect, type ClassifyContext, type ContainerListItem } from './endpoint.js'
 import type { RejectReason } from './labels.js'
 

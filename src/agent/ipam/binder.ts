@@ -7,11 +7,11 @@
 // again at the next sighting (an event or the next snapshot).
 import type Dockerode from 'dockerode'
 import type { Counter } from 'prom-client'
-import { DriftgateError, ErrorCodes, isContainerId, isDnsLabel, isIPv4, MAC_PATTERN, settleWithin, type Logger } from '../core/index.js'
-import type { DockerEvent } from './docker-events.js'
-import type { ContainerInspect, InspectNetwork } from './endpoint.js'
-import { LABEL } from './labels.js'
-import type { MacvlanNetworks } from './networks.js'
+import { DriftgateError, ErrorCodes, isContainerId, isDnsLabel, isIPv4, MAC_PATTERN, settleWithin, type Logger } from '../../core/index.js'
+import type { DockerEvent } from '../docker/events.js'
+import type { ContainerInspect, InspectNetwork } from '../docker/endpoint.js'
+import { LABEL } from '../docker/labels.js'
+import type { MacvlanNetworks } from '../docker/networks.js'
 
 export interface BindRequest { host: string, mac: string, ip: string, containerId: string }
 

@@ -3,7 +3,7 @@
 // Every (re)attach is reported through onAttached so the agent snapshots:
 // whatever happened while detached is healed by the snapshot.
 import type Dockerode from 'dockerode'
-import { backoffDelay, Sleeper, withTimeout, type BackoffOptions, type Logger } from '../core/index.js'
+import { backoffDelay, Sleeper, withTimeout, type BackoffOptions, type Logger } from '../../core/index.js'
 
 export interface DockerEvent {
   Type: string

@@ -1,8 +1,8 @@
 // Skipped containers: warned about and counted once per container and
 // reason, not again at every resync, so the metric counts containers.
-import type { Logger } from '../core/index.js'
+import type { Logger } from '../../core/index.js'
 import type { RejectReason } from './labels.js'
-import type { AgentMetrics } from './metrics.js'
+import type { AgentMetrics } from '../metrics.js'
 
 export class Rejections {
   private readonly seen = new Map<string, Set<string>>()

@@ -2,7 +2,7 @@
 // typed values or the reason they are rejected out. A hostile label such as
 // `driftgate.service="x;}server{listen 1"` stops here, before any subject,
 // key or template can see it.
-import { isDnsLabel } from '../core/index.js'
+import { isDnsLabel } from '../../core/index.js'
 
 export const LABEL = {
   service: 'driftgate.service',

@@ -2,7 +2,7 @@
 // driver hands out their addresses, cached per network id (a network's
 // drivers never change; ids are never reused).
 import type Dockerode from 'dockerode'
-import type { Logger } from '../core/index.js'
+import type { Logger } from '../../core/index.js'
 import type { InspectNetwork } from './endpoint.js'
 
 interface NetworkInfo { Id?: string, Driver?: string, IPAM?: { Driver?: string } | null }

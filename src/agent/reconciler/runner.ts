@@ -6,10 +6,10 @@
 import type Dockerode from 'dockerode'
 import type { NatsConnection } from 'nats'
 import type { Registry } from 'prom-client'
-import type { Logger } from '../core/index.js'
-import { Buckets, openBucket } from '../bus/index.js'
-import { startReconciler, type DrainPublisher, type ReconcilerTimings, type RunningReconciler } from './reconciler/index.js'
-import { backoffDelay, Sleeper } from '../core/index.js'
+import type { Logger } from '../../core/index.js'
+import { Buckets, openBucket } from '../../bus/index.js'
+import { startReconciler, type DrainPublisher, type ReconcilerTimings, type RunningReconciler } from './index.js'
+import { backoffDelay, Sleeper } from '../../core/index.js'
 
 export type ReconcilerTimingOptions = Partial<ReconcilerTimings> & { rendererSilentMs?: number }
 

@@ -1,8 +1,8 @@
 // container → EndpointInfo | the reason it is not one. Pure: takes Docker's
 // inspect JSON (or a list entry adapted to that shape) and the set of MacVLAN
 // network ids; the agent resolves network drivers before calling it.
-import type { EndpointInfo, Health } from '../core/index.js'
-import { isContainerId, isIPv4 } from '../core/index.js'
+import type { EndpointInfo, Health } from '../../core/index.js'
+import { isContainerId, isIPv4 } from '../../core/index.js'
 import { hasServiceLabel, parseLabels, type RejectReason } from './labels.js'
 
 /** The part of `docker inspect` the agent reads. */

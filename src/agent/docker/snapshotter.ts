@@ -3,14 +3,14 @@
 // being taken, any number of new requests cause exactly one more. A failed
 // snapshot is retried with backoff until it is acknowledged.
 import type Dockerode from 'dockerode'
-import type { Logger } from '../core/index.js'
-import { backoffDelay, Sleeper } from '../core/index.js'
+import type { Logger } from '../../core/index.js'
+import { backoffDelay, Sleeper } from '../../core/index.js'
 import type { ContainerListItem } from './endpoint.js'
 import type { EventHandler } from './handler.js'
-import type { Reservations } from './heartbeat.js'
-import type { AgentMetrics } from './metrics.js'
+import type { Reservations } from './reservations.js'
+import type { AgentMetrics } from '../metrics.js'
 import type { MacvlanNetworks } from './networks.js'
-import type { Publisher } from './publisher.js'
+import type { Publisher } from '../publisher.js'
 import { applyOverrides, buildSnapshot } from './snapshot.js'
 
 export interface SnapshotTakerOptions {
