@@ -25,6 +25,7 @@ export const ipv4 = fc.oneof(
 
 /** Durations as people write them, valid or not ("250ms", "1.5s", "99999999h", "10"). */
 export const durationText = fc.oneof(
+  { arbitrary: fc.tuple(fc.integer({ min: 1, max: 3600 }), fc.constant('s')).map(([n, u]) => `${n}${u}`), weight: 4 },
   fc.tuple(fc.nat(4000), fc.constantFrom('ms', 's', 'm', 'h', 'd', '')).map(([n, u]) => `${n}${u}`),
   fc.tuple(fc.nat(100), fc.nat(99), fc.constantFrom('ms', 's', 'm', 'h')).map(([a, b, u]) => `${a}.${b}${u}`),
   fc.tuple(fc.bigInt({ min: 0n, max: 10n ** 25n }), fc.constantFrom('ms', 's', 'h')).map(([n, u]) => `${n}${u}`),
@@ -36,29 +37,34 @@ export const sizeText = fc.oneof(
   fc.constantFrom('6Mi', '64Ti', '65Ti', '99999999999999999999Ti', '0', '1'),
 )
 
+/** Mostly a valid value, sometimes one of the near misses. */
+export const mostly = <T, U>(valid: fc.Arbitrary<T>, invalid: fc.Arbitrary<U>, weight = 12): fc.Arbitrary<T | U> =>
+  fc.oneof({ arbitrary: valid, weight }, { arbitrary: invalid, weight: 1 })
+
 /** A spec body as a client might send it: mostly schema-shaped, with values around the edges. */
 export const specBody = fc.record({
-  image: fc.constantFrom('busybox', 'registry.local/web:1.4.2', 'a@sha256:abc', 'bad image'),
-  replicas: fc.integer({ min: -1, max: 1001 }),
-  port: fc.integer({ min: 0, max: 65536 }),
-  network: fc.oneof(fc.constantFrom('mv0', 'host', 'bridge', 'none', 'NONE', 'container:x', 'default'), fc.stringMatching(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,20}$/)),
+  image: mostly(fc.constantFrom('busybox', 'registry.local/web:1.4.2', 'a@sha256:abc'), fc.constant('bad image')),
+  replicas: mostly(fc.integer({ min: 0, max: 1000 }), fc.constantFrom(-1, 1001, 1.5)),
+  port: mostly(fc.integer({ min: 1, max: 65535 }), fc.constantFrom(0, 65536)),
+  network: mostly(fc.oneof(fc.constant('mv0'), fc.stringMatching(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,20}$/)),
+    fc.constantFrom('host', 'bridge', 'none', 'NONE', 'container:x', 'default'), 6),
   command: fc.option(fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 }), { nil: undefined }),
   resources: fc.option(fc.record({
-    cpu: fc.option(fc.double({ min: -1, max: 1100, noNaN: true }), { nil: undefined }),
+    cpu: fc.option(mostly(fc.double({ min: 0.01, max: 1024, noNaN: true }), fc.constantFrom(0, 0.001, -1, 1100)), { nil: undefined }),
     memory: fc.option(sizeText, { nil: undefined }),
   }, { requiredKeys: [] }), { nil: undefined }),
   env: fc.option(fc.dictionary(fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,8}$/), fc.string({ maxLength: 30 }), { maxKeys: 4 }), { nil: undefined }),
   health: fc.option(fc.record({
-    http: fc.option(fc.constantFrom('/healthz', '/', '/a?b=c', 'nope', '/x y'), { nil: undefined }),
+    http: fc.option(mostly(fc.constantFrom('/healthz', '/', '/a?b=c'), fc.constantFrom('nope', '/x y')), { nil: undefined }),
     interval: fc.option(durationText, { nil: undefined }),
   }, { requiredKeys: [] }), { nil: undefined }),
   upstream: fc.option(fc.record({
-    method: fc.option(fc.constantFrom('round_robin', 'least_conn', 'ip_hash', 'random', 'hash'), { nil: undefined }),
-    maxFails: fc.option(fc.integer({ min: -1, max: 1001 }), { nil: undefined }),
+    method: fc.option(mostly(fc.constantFrom('round_robin', 'least_conn', 'ip_hash', 'random'), fc.constant('hash')), { nil: undefined }),
+    maxFails: fc.option(mostly(fc.integer({ min: 0, max: 1000 }), fc.constantFrom(-1, 1001)), { nil: undefined }),
     failTimeout: fc.option(durationText, { nil: undefined }),
-    keepalive: fc.option(fc.integer({ min: -1, max: 10001 }), { nil: undefined }),
+    keepalive: fc.option(mostly(fc.integer({ min: 0, max: 10000 }), fc.constantFrom(-1, 10001)), { nil: undefined }),
   }, { requiredKeys: [] }), { nil: undefined }),
-  placement: fc.option(fc.record({ spread: fc.constantFrom('host', 'rack', 'a b') }), { nil: undefined }),
+  placement: fc.option(fc.record({ spread: mostly(fc.constantFrom('host', 'rack'), fc.constant('a b')) }), { nil: undefined }),
   stopGracePeriod: fc.option(durationText, { nil: undefined }),
 }, { requiredKeys: ['image', 'replicas', 'port', 'network'] })
   // fc.option's `undefined` must not become a key: JSON and YAML have no undefined.
