@@ -1,7 +1,11 @@
 // An in-memory mirror of one KV bucket, kept current by a watch. Readers
 // (renderer, lookup, placement) work from this, never from per-request gets.
+// A mirror that silently stops is worse than one that fails: a throwing
+// 'change' listener is caught and counted, and a watch that ends while the
+// table is open is opened again from the next revision.
 import { EventEmitter } from 'node:events'
 import type { KV, KvEntry, QueuedIterator } from 'nats'
+import { Counter, type Registry } from 'prom-client'
 import { decodeJson } from './codec.js'
 import type { Logger } from '../core/index.js'
 
@@ -14,6 +18,26 @@ export interface KvTableOptions<T> {
   decode: (value: unknown, key: string) => T | null
   /** Called for each ignored value, e.g. to count it in a metric. */
   onInvalid?: (key: string, reason: string) => void
+  /** Where driftgate_kv_table_errors_total{bucket,kind} is registered (the role's registry). */
+  metrics?: Registry
+  /** First delay before a watch that ended is opened again (doubles up to 5 s). */
+  rewatchDelayMs?: number
+}
+
+type ErrorKind = 'listener' | 'watch'
+const ERRORS_METRIC = 'driftgate_kv_table_errors_total'
+const MAX_REWATCH_DELAY_MS = 5000
+
+function errorCounter (registry: Registry | undefined): Counter<'bucket' | 'kind'> | undefined {
+  if (registry === undefined) return undefined
+  const existing = registry.getSingleMetric(ERRORS_METRIC)
+  if (existing !== undefined) return existing as Counter<'bucket' | 'kind'>
+  return new Counter({
+    name: ERRORS_METRIC,
+    help: "KV mirror faults survived: a 'change' listener threw (listener), or the watch ended and was opened again (watch)",
+    labelNames: ['bucket', 'kind'],
+    registers: [registry],
+  })
 }
 
 /**
@@ -24,30 +48,84 @@ export interface KvTableOptions<T> {
 export class KvTable<T> extends EventEmitter {
   readonly entries = new Map<string, T>()
   revision = 0
+  /** Faults survived so far, also counted in the metric when a registry is given. */
+  readonly errors: Record<ErrorKind, number> = { listener: 0, watch: 0 }
   private iter?: QueuedIterator<KvEntry>
   private loop?: Promise<void>
   private closed = false
+  private wake?: () => void
+  private readonly counter?: Counter<'bucket' | 'kind'>
+  private readonly logged = new Set<ErrorKind>()
+  // The KV interface does not declare it; nats.js's Bucket has it.
+  private readonly bucket: string
 
-  constructor (private readonly opts: KvTableOptions<T>) { super() }
+  constructor (private readonly opts: KvTableOptions<T>) {
+    super()
+    this.counter = errorCounter(opts.metrics)
+    this.bucket = String((opts.kv as unknown as { bucket?: unknown }).bucket ?? '')
+  }
 
   async start (): Promise<void> {
     let ready!: () => void
     const initialized = new Promise<void>((resolve) => { ready = resolve })
     this.iter = await this.opts.kv.watch({ key: '>', initializedFn: () => ready() })
-    this.loop = this.consume(this.iter)
+    this.loop = this.run(this.iter)
     await initialized
     this.emit('ready')
   }
 
-  private async consume (iter: QueuedIterator<KvEntry>): Promise<void> {
-    try {
-      for await (const e of iter) this.apply(e)
-    } catch (err) {
-      if (!this.closed) this.opts.log.error({ err }, 'kv watch ended')
+  /** Consumes the watch; when it ends while open, waits and opens it again after the last revision seen. */
+  private async run (first: QueuedIterator<KvEntry>): Promise<void> {
+    let iter: QueuedIterator<KvEntry> | undefined = first
+    let delay = this.opts.rewatchDelayMs ?? 250
+    while (!this.closed) {
+      if (iter !== undefined) {
+        const applied = await this.consume(iter)
+        if (this.closed) return
+        this.fault('watch', new Error('kv watch ended'))
+        if (applied) delay = this.opts.rewatchDelayMs ?? 250
+      }
+      await this.pause(delay)
+      delay = Math.min(delay * 2, MAX_REWATCH_DELAY_MS)
+      if (this.closed) return
+      iter = await this.opts.kv.watch({ key: '>', resumeFromRevision: this.revision + 1 })
+        .catch((err: unknown) => { this.fault('watch', err); return undefined })
+      if (this.closed) iter?.stop()
+      else this.iter = iter
     }
   }
 
+  /** True when at least one entry came through before the watch ended. */
+  private async consume (iter: QueuedIterator<KvEntry>): Promise<boolean> {
+    let applied = false
+    try {
+      for await (const e of iter) { this.apply(e); applied = true }
+    } catch (err) {
+      if (!this.closed) this.opts.log.debug({ err }, 'kv watch failed')
+    }
+    return applied
+  }
+
+  private async pause (ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms)
+      this.wake = () => { clearTimeout(timer); resolve() }
+    })
+    this.wake = undefined
+  }
+
+  /** Counted every time, logged once per kind: a listener that throws on every change must not flood the log. */
+  private fault (kind: ErrorKind, err: unknown): void {
+    this.errors[kind]++
+    this.counter?.inc({ bucket: this.bucket, kind })
+    if (this.logged.has(kind)) return
+    this.logged.add(kind)
+    const msg = kind === 'listener' ? "kv table 'change' listener threw; the table keeps watching" : 'kv watch ended; opening it again'
+    this.opts.log.error({ err, bucket: this.bucket }, msg)
+  }
+
   private apply (e: KvEntry): void {
+    if (e.revision <= this.revision) return // already applied (a re-watch never replays, but be sure)
     if (e.revision > this.revision) this.revision = e.revision
     const previous = this.entries.get(e.key)
     let value: T | undefined
@@ -64,13 +142,18 @@ export class KvTable<T> extends EventEmitter {
       if (previous === undefined) return
       this.entries.delete(e.key)
     }
-    this.emit('change', { key: e.key, value, previous, revision: e.revision } satisfies TableChange<T>)
+    try {
+      this.emit('change', { key: e.key, value, previous, revision: e.revision } satisfies TableChange<T>)
+    } catch (err) {
+      this.fault('listener', err)
+    }
   }
 
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
     this.iter?.stop()
+    this.wake?.()
     await this.loop
   }
 }

@@ -7,11 +7,12 @@ export {
   ValidationError, type ErrorCode, type FieldProblem,
 } from './errors.js'
 export {
-  CONTAINER_ID_PATTERN, DNS_LABEL_PATTERN, MAC_PATTERN, assertDnsLabel, isContainerId, isDnsLabel,
-  isIPv4,
+  CONTAINER_ID_PATTERN, DNS_LABEL_PATTERN, MAC_PATTERN, RESERVED_NETWORK_NAMES, assertDnsLabel,
+  endpointIpProblem, isContainerId, isDnsLabel, isEndpointIPv4, isIPv4, networkNameProblem,
 } from './names.js'
 export {
-  DURATION_PATTERN, SIZE_PATTERN, parseDuration, parseSize,
+  DURATION_PATTERN, MAX_SPEC_DURATION, NGINX_SECONDS_PATTERN, SIZE_PATTERN, durationMs,
+  parseDuration, parseSize, sizeBytes,
 } from './duration.js'
 export {
   WIRE_VERSION, type Allocated, type AppliedMessage, type Capacity, type EndpointInfo,

@@ -5,6 +5,8 @@ import { DNS_LABEL_PATTERN, CONTAINER_ID_PATTERN, MAC_PATTERN } from './names.js
 export const label = { type: 'string', pattern: DNS_LABEL_PATTERN, maxLength: 63 } as const
 export const containerId = { type: 'string', pattern: CONTAINER_ID_PATTERN } as const
 export const ipv4 = { type: 'string', format: 'ipv4' } as const
+/** A container's address: no loopback, link-local, 0/8, multicast or broadcast (names.ts endpointIpProblem). */
+export const endpointIp = { type: 'string', format: 'ipv4', endpointIp: true } as const
 export const mac = { type: 'string', pattern: MAC_PATTERN } as const
 export const seq = { type: 'integer', minimum: 0 } as const
 /** Epoch milliseconds. */

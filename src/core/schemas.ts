@@ -2,7 +2,7 @@
 // addresses are constrained here, so a hostile container label is rejected
 // before it can reach a subject, a key or a template.
 import { INSTANCE_PATTERN } from './instance.js'
-import { containerId, ipv4, label, mac, seq, time } from './schema-parts.js'
+import { containerId, endpointIp, ipv4, label, mac, seq, time } from './schema-parts.js'
 
 const instance = { type: 'string', pattern: INSTANCE_PATTERN } as const
 const labels = {
@@ -19,7 +19,7 @@ export const endpointInfoSchema = {
     service: label,
     containerId,
     name: { type: 'string', maxLength: 128, pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$' },
-    ip: ipv4,
+    ip: endpointIp,
     mac,
     port: { type: 'integer', minimum: 1, maximum: 65535 },
     network: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$' },

@@ -1,9 +1,16 @@
 // The service spec (DESIGN section 5): schema, defaults, normalisation.
 import { createHash } from 'node:crypto'
 import { DNS_LABEL_PATTERN } from './names.js'
-import { DURATION_PATTERN, SIZE_PATTERN, parseDuration, parseSize } from './duration.js'
+import { DURATION_PATTERN, MAX_SPEC_DURATION, SIZE_PATTERN, parseDuration, parseSize } from './duration.js'
 
-const duration = { type: 'string', pattern: DURATION_PATTERN } as const
+// Bounds (docs/architecture.md "Spec bounds"): every value accepted here must
+// also be accepted by Docker and, for upstream options, by `nginx -t`.
+const duration = (min?: string) =>
+  ({ type: 'string', maxLength: 32, pattern: DURATION_PATTERN, durationRange: { min, max: MAX_SPEC_DURATION } }) as const
+/** nginx `fail_timeout`: whole seconds/minutes/hours (no ms, no fraction), at most 1h. */
+const failTimeout = { type: 'string', maxLength: 32, nginxSeconds: true, durationRange: { max: MAX_SPEC_DURATION } } as const
+/** Docker refuses a memory limit under 6 MiB; 0 means no limit. */
+const MEMORY_RANGE = { min: '6Mi', max: '64Ti' }
 
 export const serviceSpecSchema = {
   type: 'object',
@@ -14,12 +21,13 @@ export const serviceSpecSchema = {
     command: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 4096 } },
     replicas: { type: 'integer', minimum: 0, maximum: 1000 },
     port: { type: 'integer', minimum: 1, maximum: 65535 },
-    network: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$' },
+    network: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$', userNetwork: true },
     resources: {
       type: 'object',
       properties: {
-        cpu: { type: 'number', exclusiveMinimum: 0, maximum: 1024 },
-        memory: { type: 'string', pattern: SIZE_PATTERN },
+        // Docker's --cpus range starts at 0.01.
+        cpu: { type: 'number', minimum: 0.01, maximum: 1024 },
+        memory: { type: 'string', maxLength: 32, pattern: SIZE_PATTERN, sizeRange: MEMORY_RANGE },
       },
       additionalProperties: false,
       default: {},
@@ -35,7 +43,8 @@ export const serviceSpecSchema = {
       type: 'object',
       properties: {
         http: { type: 'string', pattern: '^/[A-Za-z0-9._~/?&=%-]*$', maxLength: 256 },
-        interval: duration,
+        // Docker's health interval: 0 or at least 1ms; 0 would mean its 30s default.
+        interval: duration('1ms'),
       },
       additionalProperties: false,
     },
@@ -44,7 +53,7 @@ export const serviceSpecSchema = {
       properties: {
         method: { enum: ['round_robin', 'least_conn', 'ip_hash', 'random'] },
         maxFails: { type: 'integer', minimum: 0, maximum: 1000 },
-        failTimeout: duration,
+        failTimeout,
         keepalive: { type: 'integer', minimum: 0, maximum: 10000 },
       },
       additionalProperties: false,
@@ -56,7 +65,7 @@ export const serviceSpecSchema = {
       additionalProperties: false,
       default: { spread: 'host' },
     },
-    stopGracePeriod: duration,
+    stopGracePeriod: duration(),
   },
   additionalProperties: false,
 } as const

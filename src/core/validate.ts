@@ -2,6 +2,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import addFormatsImport from 'ajv-formats'
 import { ValidationError, type FieldProblem } from './errors.js'
+import { addKeywords } from './schema-keywords.js'
 import {
   eventSchema, snapshotSchema, heartbeatSchema, endpointRecordSchema, hostRecordSchema, appliedSchema,
 } from './schemas.js'
@@ -17,6 +18,7 @@ const addFormats = ((addFormatsImport as unknown as { default?: unknown }).defau
 
 export const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false })
 addFormats(ajv, ['ipv4', 'ipv6', 'uri'])
+addKeywords(ajv)
 
 export function toProblems (errors: ErrorObject[] | null | undefined): FieldProblem[] {
   return (errors ?? [])

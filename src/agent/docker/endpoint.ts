@@ -2,7 +2,7 @@
 // inspect JSON (or a list entry adapted to that shape) and the set of MacVLAN
 // network ids; the agent resolves network drivers before calling it.
 import type { EndpointInfo, Health } from '../../core/index.js'
-import { isContainerId, isIPv4 } from '../../core/index.js'
+import { endpointIpProblem, isContainerId, isIPv4 } from '../../core/index.js'
 import { hasServiceLabel, parseLabels, type RejectReason } from './labels.js'
 
 /** The part of `docker inspect` the agent reads. */
@@ -81,6 +81,10 @@ export function classifyContainer (c: ContainerInspect, ctx: ClassifyContext): C
   const mac = (pick.net.MacAddress ?? '').toLowerCase()
   if (!isIPv4(ip) || !MAC.test(mac)) {
     return { kind: 'rejected', reason: 'no_ip', message: `container has no IPv4 and MAC address on network ${pick.name}`, service: l.service }
+  }
+  const ipProblem = endpointIpProblem(ip)
+  if (ipProblem !== null) {
+    return { kind: 'rejected', reason: 'bad_ip', message: `address ${ip} on network ${pick.name} is ${ipProblem}: not routable as an endpoint`, service: l.service }
   }
   const endpoint: EndpointInfo = {
     service: l.service,

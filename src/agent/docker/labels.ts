@@ -18,7 +18,7 @@ export const LABEL = {
 export type RejectReason =
   | 'invalid_service' | 'invalid_port' | 'invalid_weight' | 'invalid_network_label'
   | 'invalid_replica' | 'invalid_spec' | 'invalid_container'
-  | 'no_macvlan_network' | 'ambiguous_network' | 'network_not_attached' | 'no_ip'
+  | 'no_macvlan_network' | 'ambiguous_network' | 'network_not_attached' | 'no_ip' | 'bad_ip'
 
 export interface ParsedLabels {
   service: string

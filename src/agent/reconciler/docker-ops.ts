@@ -64,3 +64,14 @@ export async function isReady (docker: Dockerode, id: string): Promise<boolean> 
   const hasCheck = i.Config?.Healthcheck?.Test != null && i.Config.Healthcheck.Test[0] !== 'NONE'
   return !hasCheck || i.State.Health?.Status === 'healthy'
 }
+
+/** Why a replica may not be started on `network` here, or null: only MacVLAN networks carry routable endpoints. */
+export async function networkRefusal (docker: Dockerode, network: string): Promise<'network_not_macvlan' | 'network_missing' | null> {
+  try {
+    const n = await docker.getNetwork(network).inspect() as { Driver?: string }
+    return n.Driver === 'macvlan' ? null : 'network_not_macvlan'
+  } catch (err) {
+    if (status(err) === 404) return 'network_missing'
+    throw err
+  }
+}

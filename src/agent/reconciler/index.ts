@@ -49,12 +49,14 @@ export async function startReconciler (o: ReconcilerOptions): Promise<RunningRec
   const assignments = new KvTable<AssignmentRecord>({
     kv: assignmentsKv,
     log,
+    metrics: o.metrics,
     decode: (v, key) => (key.startsWith(prefix) && checkAssignmentRecord.problems(v) === null ? v as AssignmentRecord : null),
     onInvalid: (key, reason) => { if (key.startsWith(prefix)) log.warn({ key, reason }, 'invalid assignment ignored') },
   })
   const services = new KvTable<ServiceRecord>({
     kv: servicesKv,
     log,
+    metrics: o.metrics,
     decode: (v) => (checkServiceRecord.problems(v) === null ? v as ServiceRecord : null),
     onInvalid: (key, reason) => { log.warn({ key, reason }, 'invalid service record ignored') },
   })

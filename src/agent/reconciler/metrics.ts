@@ -7,6 +7,7 @@ export interface ReconcilerMetrics {
   managed: Gauge
   drainSeconds: Histogram
   drainTimeouts: Counter
+  refused: Counter<'reason'>
 }
 
 export function createReconcilerMetrics (registry: Registry): ReconcilerMetrics {
@@ -20,6 +21,7 @@ export function createReconcilerMetrics (registry: Registry): ReconcilerMetrics 
       managed: get('driftgate_agent_managed_containers'),
       drainSeconds: get('driftgate_agent_drain_seconds'),
       drainTimeouts: get('driftgate_agent_drain_timeouts_total'),
+      refused: get('driftgate_agent_reconcile_refused_total'),
     }
   }
   const registers = [registry]
@@ -32,5 +34,11 @@ export function createReconcilerMetrics (registry: Registry): ReconcilerMetrics 
       buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registers,
     }),
     drainTimeouts: new Counter({ name: 'driftgate_agent_drain_timeouts_total', help: 'Drains that hit the timeout (stopped anyway)', registers }),
+    refused: new Counter({
+      name: 'driftgate_agent_reconcile_refused_total',
+      help: 'Assigned replicas not started: the spec network is not MacVLAN here (network_not_macvlan) or does not exist (network_missing); counted once per replica and spec',
+      labelNames: ['reason'],
+      registers,
+    }),
   }
 }

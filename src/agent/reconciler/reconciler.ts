@@ -9,7 +9,7 @@ import { specGraceMs, specHash } from '../../core/index.js'
 import type { AppliedTracker } from './applied.js'
 import { plan, type Action, type HostAssignment } from './plan.js'
 import type { ManagedContainer } from './container-spec.js'
-import { createAndStart, isReady, listManaged, startContainer, stopAndRemove } from './docker-ops.js'
+import { createAndStart, isReady, listManaged, networkRefusal, startContainer, stopAndRemove } from './docker-ops.js'
 import type { ReconcilerMetrics } from './metrics.js'
 
 /** How the reconciler announces a planned stop: the agent publishes the endpoint as `draining`. */
@@ -83,7 +83,7 @@ export class Reconciler {
   private async pass (): Promise<void> {
     const containers = (await listManaged(this.o.docker)).filter((c) => !this.removing.has(c.id))
     this.o.metrics.managed.set(containers.length)
-    const assignments = this.o.assignments()
+    const assignments = await this.refuseForeignNetworks(this.o.assignments())
     for (const a of assignments) if (a.spec !== null) this.lastSpec.set(a.service, a.spec)
     const actions = plan(assignments, containers)
     if (actions.length === 0 || this.closed) return
@@ -100,6 +100,35 @@ export class Reconciler {
       this.background(this.replace(replace).finally(() => { this.replacing = false; this.trigger() }))
     }
   }
+
+  /**
+   * A replica runs only on a MacVLAN network (a spec written straight into KV
+   * could name `bridge` or a network of another driver). Such an assignment
+   * is planned as if its spec had not arrived: nothing is created, replaced
+   * or removed for it. Logged and counted once per replica and spec.
+   */
+  private async refuseForeignNetworks (assignments: HostAssignment[]): Promise<HostAssignment[]> {
+    const verdicts = new Map<string, Promise<string | null>>()
+    const refusedNow = new Set<string>()
+    const out = await Promise.all(assignments.map(async (a) => {
+      if (a.spec === null) return a
+      const net = a.spec.network
+      if (!verdicts.has(net)) verdicts.set(net, networkRefusal(this.o.docker, net))
+      const reason = await verdicts.get(net)!
+      if (reason === null) return a
+      const key = `${a.service}.${a.replica}@${a.specHash}`
+      refusedNow.add(key)
+      if (!this.refused.has(key)) {
+        this.o.metrics.refused.inc({ reason })
+        this.o.log.warn({ service: a.service, replica: a.replica, network: net, reason }, 'replica not started: its network is not a MacVLAN network on this host')
+      }
+      return { ...a, spec: null }
+    }))
+    this.refused = refusedNow
+    return out
+  }
+
+  private refused = new Set<string>()
 
   private background (p: Promise<void>): void {
     const task = p.catch((err: Error) => {
