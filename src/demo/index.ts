@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { request } from 'node:http'
 import { PreflightError } from '../core/index.js'
-import { ApiClient } from '../cli/client.js'
+import { ApiClient, applyFiles } from '../client/index.js'
 import { requireBinary, requirePorts, requireRoot } from '../up/preflight.js'
 import { startNatsChild } from '../up/nats.js'
 import { nginxPaths, startNginxChild, stopNginx } from '../up/nginx.js'
@@ -142,7 +142,6 @@ async function build (s: DemoState, o: DemoOptions, bins: { nginx: string, nats:
     (await api.get<{ hosts: Array<{ status: string }> }>('/v1/hosts')).hosts.filter((h) => h.status === 'up').length === HOSTS.length)
   const specFile = join(s.dir, 'web.yaml')
   writeFileSync(specFile, webSpec(3))
-  const { applyFiles } = await import('../cli/apply.js')
   await applyFiles(api, [specFile], () => {})
 
   step(7, `waiting until nginx serves web from 3 different containers`)

@@ -1,19 +1,12 @@
-// The HTTP client behind the client commands (apply, scale, status, rm):
-// --api / DRIFTGATE_API, --token / DRIFTGATE_TOKEN, and errors that say what
-// to do next rather than what went wrong inside.
-import { Option, type Command } from 'commander'
+// The registry API's HTTP client, used by the client commands (apply, scale,
+// status, rm) and the demo: the API from --api / DRIFTGATE_API, the token from
+// --token / DRIFTGATE_TOKEN, and errors that say what to do next rather than
+// what went wrong inside.
 import { DriftgateError, ErrorCodes, UnauthorizedError, ValidationError, type ErrorCode, type FieldProblem } from '../core/index.js'
 
 export const DEFAULT_API = 'http://127.0.0.1:7070'
 
 export interface ClientOptions { api?: string, token?: string, timeoutMs?: number }
-
-/** Adds --api and --token to a client command. */
-export function addClientOptions (cmd: Command): Command {
-  return cmd
-    .addOption(new Option('--api <url>', `registry HTTP API [env DRIFTGATE_API] (default ${DEFAULT_API})`))
-    .addOption(new Option('--token <token>', 'API token for writes [env DRIFTGATE_TOKEN]'))
-}
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCodes))
 
@@ -76,11 +69,4 @@ export class ApiClient {
     const code = (e?.code !== undefined && KNOWN_CODES.has(e.code) ? e.code : ErrorCodes.VALIDATION) as ErrorCode
     return new DriftgateError(code, message)
   }
-}
-
-/** Left-aligned columns, two spaces apart. */
-export function formatTable (rows: string[][]): string {
-  if (rows.length === 0) return ''
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n'
 }
