@@ -39,7 +39,11 @@ export function writeState (s: DemoState): void {
   renameSync(tmp, statePath(s.dir))
 }
 
-/** The demo web service: the test image answers {"host","ips"} on :80. */
+/**
+ * The demo web service: the test image answers {"host","ips"} on :80. Half a
+ * CPU each: a tenth made CFS throttle the replicas into 300 ms stalls, and
+ * 0.5 still lets `scale web=6` (2 per host) fit the hosts' reported CPUs.
+ */
 export function webSpec (replicas = 3): string {
   return `# The demo service. Edit and re-apply with: driftgate apply -f <this file>
 name: web
@@ -47,7 +51,7 @@ image: driftgate-test:latest
 replicas: ${replicas}
 port: 80
 network: mv0
-resources: { cpu: 0.05, memory: 32Mi }
+resources: { cpu: 0.5, memory: 32Mi }
 health: { http: /healthz, interval: 2s }
 stopGracePeriod: 2s
 `

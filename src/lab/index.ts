@@ -1,7 +1,7 @@
 // The lab: Docker hosts on this machine (network namespaces on a bridge, one
 // dockerd each), recorded so that nothing outlives its owner. `driftgate demo`
 // runs on it; the test harness (test/harness) re-exports it and adds the
-// test-only daemons (nats-server, nginx). Nothing here imports test/ except
+// test-only daemons (nats-server, nginx). Nothing here depends on the tests except
 // the test image (see testbed.ts).
 export { Testbed, type TestbedOptions, type TestbedHost, type HostRef } from './testbed.js'
 export { DockerCli, type RunContainerOptions } from './docker-cli.js'
