@@ -2,7 +2,8 @@
 // reconnect forever, and status changes logged with fields.
 import { readFileSync } from 'node:fs'
 import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats'
-import { DriftgateError, ErrorCodes, type CommonRoleConfig, type Logger } from '../core/index.js'
+import { ConfigError, DriftgateError, ErrorCodes, type CommonRoleConfig, type Logger } from '../core/index.js'
+import { redactUrls } from './redact.js'
 
 export interface NatsOptions {
   /** One or more server URLs, comma separated or as an array. */
@@ -28,12 +29,25 @@ export function natsOptionsFrom (cfg: Partial<CommonRoleConfig>, name: string): 
     servers: cfg.nats ?? DEFAULT_NATS,
     name,
     user: cfg.natsUser,
-    pass: cfg.natsPass,
+    pass: natsPassword(cfg),
     token: cfg.natsToken,
     creds: cfg.natsCreds,
     tlsCa: cfg.natsTlsCa,
     tlsCert: cfg.natsTlsCert,
     tlsKey: cfg.natsTlsKey,
+  }
+}
+
+/** natsPass, or the first line of natsPassFile (the form that keeps it out of argv and env). */
+function natsPassword (cfg: Partial<CommonRoleConfig>): string | undefined {
+  if (cfg.natsPassFile === undefined) return cfg.natsPass
+  if (cfg.natsPass !== undefined) {
+    throw new ConfigError('nats', [{ field: 'natsPassFile', message: 'give natsPass or natsPassFile, not both' }])
+  }
+  try {
+    return readFileSync(cfg.natsPassFile, 'utf8').split('\n')[0].trim()
+  } catch (err) {
+    throw new ConfigError('nats', [{ field: 'natsPassFile', message: `cannot read ${cfg.natsPassFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }])
   }
 }
 
@@ -72,18 +86,21 @@ export async function connectNats (opts: NatsOptions, log: Logger): Promise<Nats
   try {
     nc = await connect(co)
   } catch (err) {
+    // The servers may carry user:pass: neither the message nor its cause may show them.
+    const e = err as Error & { code?: string }
+    const cause = Object.assign(new Error(redactUrls(e.message)), { code: e.code })
     throw new DriftgateError(ErrorCodes.NATS_UNAVAILABLE,
-      `cannot connect to NATS at ${co.servers?.toString()}: ${(err as Error).message}. ` +
-      'Check --nats / DRIFTGATE_NATS and that nats-server runs with JetStream (-js).', undefined, { cause: err })
+      `cannot connect to NATS at ${redactUrls(co.servers?.toString() ?? '')}: ${cause.message}. ` +
+      'Check --nats / DRIFTGATE_NATS and that nats-server runs with JetStream (-js).', undefined, { cause })
   }
-  log.info({ server: nc.getServer(), name: opts.name }, 'nats connected')
+  log.info({ server: redactUrls(nc.getServer()), name: opts.name }, 'nats connected')
   void watchStatus(nc, log)
   return nc
 }
 
 async function watchStatus (nc: NatsConnection, log: Logger): Promise<void> {
   for await (const s of nc.status()) {
-    const fields = { event: s.type, data: typeof s.data === 'string' ? s.data : undefined }
+    const fields = { event: s.type, data: typeof s.data === 'string' ? redactUrls(s.data) : undefined }
     if (s.type === 'pingTimer' || s.type === 'update') continue
     if (s.type === 'disconnect' || s.type === 'error') log.warn(fields, 'nats status')
     else log.info(fields, 'nats status')

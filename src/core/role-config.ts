@@ -6,6 +6,10 @@ export const commonRoleProperties = {
   nats: { type: 'string', minLength: 1, default: 'nats://127.0.0.1:4222' }, // = bus DEFAULT_NATS
   natsUser: { type: 'string' },
   natsPass: { type: 'string' },
+  natsPassFile: {
+    type: 'string', minLength: 1,
+    description: 'file holding the NATS password (its first line), so the password stays out of argv and the environment',
+  },
   natsToken: { type: 'string' },
   natsCreds: { type: 'string' },
   natsTlsCa: { type: 'string' },
@@ -20,6 +24,7 @@ export interface CommonRoleConfig {
   nats: string
   natsUser?: string
   natsPass?: string
+  natsPassFile?: string
   natsToken?: string
   natsCreds?: string
   natsTlsCa?: string
