@@ -60,7 +60,7 @@ export function checkDemoDir (dir: string): void {
     : !st.isDirectory() ? 'is not a directory'
       : process.getuid !== undefined && st.uid !== process.getuid() ? `belongs to uid ${st.uid}`
         : (st.mode & 0o022) !== 0 ? 'is writable by group or others' : undefined
-  if (bad !== undefined) throw new PreflightError(`${dir} ${bad}: not a demo dir this driftgate made; not touching it (inspect and remove it yourself)`)
+  if (bad !== undefined) throw new PreflightError(`${dir} ${bad}: not a demo dir this driftgate made, so driftgate does not touch it: inspect and remove it yourself, or pass another --dir`)
 }
 
 export function readState (dir: string): DemoState | undefined {
