@@ -4,7 +4,6 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { request } from 'node:http'
 import { PreflightError } from '../core/index.js'
 import { ApiClient, applyFiles } from '../client/index.js'
 import { requireBinary, requirePorts, requireRoot } from '../up/preflight.js'
@@ -14,9 +13,11 @@ import { isAlive, stopPid } from '../up/procs.js'
 import { localNatsUsers, natsPassFilePath, writeLocalNatsAuth, writeSecretFile, type LocalNatsAuth } from '../up/secrets.js'
 import { logFile, spawnRole, waitRole } from './control.js'
 import { attachLab, createLab, destroyLab, poolRange } from './lab.js'
+import { freeLoopbackPort, servingContainers } from './probe.js'
 import { createDemoDir, HOSTS, readState, secretsDir, tokenPath, webSpec, writeState, type DemoPorts, type DemoState } from './state.js'
 
 export { DEFAULT_DEMO_DIR, readState, type DemoState } from './state.js'
+export { getVia, servingContainers } from './probe.js'
 
 export interface DemoOptions { dir: string, ports: Omit<DemoPorts, 'status'>, say: (line: string) => void, timeoutMs?: number }
 
@@ -27,37 +28,6 @@ function preflight (): { nginx: string, nats: string } {
   for (const [bin, pkg] of [['dockerd', 'docker.io'], ['docker', 'docker.io'], ['ip', 'iproute2'], ['nsenter', 'util-linux'], ['busybox', 'busybox-static']]) requireBinary(bin, pkg)
   if (!existsSync('/bin/busybox')) throw new PreflightError('/bin/busybox is missing (Debian package busybox-static): bash scripts/install-deps.sh')
   return { nginx: requireBinary('nginx'), nats: requireBinary('nats-server') }
-}
-
-/** One GET through nginx with a Host header; the test image answers {"host","ips"}. */
-export async function getVia (port: number, host: string): Promise<{ status: number, body: string }> {
-  return await new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false, timeout: 3000 }, (res) => {
-      let body = ''
-      res.setEncoding('utf8').on('data', (c: string) => { body += c }).on('end', () => resolve({ status: res.statusCode ?? 0, body }))
-    })
-    req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.on('error', () => resolve({ status: 0, body: '' }))
-    req.end()
-  })
-}
-
-/** Distinct containers answering through nginx in `tries` fresh requests. */
-export async function servingContainers (port: number, tries = 12): Promise<Set<string>> {
-  const seen = new Set<string>()
-  for (let i = 0; i < tries; i++) {
-    const r = await getVia(port, 'web')
-    if (r.status === 200) try { seen.add((JSON.parse(r.body) as { host: string }).host) } catch { /* not the test image */ }
-  }
-  return seen
-}
-
-async function freeLoopbackPort (): Promise<number> {
-  const net = await import('node:net')
-  return await new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject)
-    s.listen(0, '127.0.0.1', () => { const a = s.address(); s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0)) })
-  })
 }
 
 const elapsed = (t0: number): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`
