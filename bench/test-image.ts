@@ -8,7 +8,7 @@
 //   npm run bench -- bench/test-image.ts [rounds] [seconds]
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { run, tryRun } from '../test/harness/exec.js'
+import { run, tryRun } from '../src/lab/index.js'
 import { Testbed, waitFor } from '../test/harness/index.js'
 
 const rounds = Number(process.argv[2] ?? 3)
@@ -21,7 +21,7 @@ const median = (xs: number[]): number => {
 
 /** The server of main, built static into dir (undefined when main has none). */
 async function oldHttpd(dir: string): Promise<string | undefined> {
-  const src = await tryRun('git', ['show', 'main:test/harness/image/dg-httpd.c'])
+  const src = await tryRun('git', ['show', '718da5b:test/harness/image/dg-httpd.c'])
   if (!src.ok) return undefined
   writeFileSync(join(dir, 'old.c'), src.stdout)
   await run('gcc', ['-static', '-Os', '-o', join(dir, 'old-httpd'), join(dir, 'old.c')])

@@ -2,7 +2,8 @@
 // reconnect forever, and status changes logged with fields.
 import { readFileSync } from 'node:fs'
 import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats'
-import { DriftgateError, ErrorCodes, type CommonRoleConfig, type Logger } from '../core/index.js'
+import { ConfigError, DriftgateError, ErrorCodes, type CommonRoleConfig, type Logger } from '../core/index.js'
+import { redactUrls } from './redact.js'
 
 export interface NatsOptions {
   /** One or more server URLs, comma separated or as an array. */
@@ -28,8 +29,8 @@ export function natsOptionsFrom (cfg: Partial<CommonRoleConfig>, name: string): 
     servers: cfg.nats ?? DEFAULT_NATS,
     name,
     user: cfg.natsUser,
-    pass: cfg.natsPass ?? secretFile(cfg.natsPassFile),
-    token: cfg.natsToken ?? secretFile(cfg.natsTokenFile),
+    pass: natsPassword(cfg),
+    token: cfg.natsToken ?? secretFile(cfg.natsTokenFile, 'natsTokenFile'),
     creds: cfg.natsCreds,
     tlsCa: cfg.natsTlsCa,
     tlsCert: cfg.natsTlsCert,
@@ -38,13 +39,22 @@ export function natsOptionsFrom (cfg: Partial<CommonRoleConfig>, name: string): 
 }
 
 /** A secret kept in a file (systemd credentials, 0600 files): its first line. */
-function secretFile (path: string | undefined): string | undefined {
+function secretFile (path: string | undefined, field: string): string | undefined {
   if (path == null) return undefined
   try {
     return readFileSync(path, 'utf8').split('\n')[0].trim()
   } catch (err) {
-    throw new DriftgateError(ErrorCodes.CONFIG_INVALID, `cannot read secret file ${path}: ${(err as Error).message}`)
+    throw new ConfigError('nats', [{ field, message: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }])
   }
+}
+
+/** natsPass, or the first line of natsPassFile (the form that keeps it out of argv and env). */
+function natsPassword (cfg: Partial<CommonRoleConfig>): string | undefined {
+  if (cfg.natsPassFile === undefined) return cfg.natsPass
+  if (cfg.natsPass !== undefined) {
+    throw new ConfigError('nats', [{ field: 'natsPassFile', message: 'give natsPass or natsPassFile, not both' }])
+  }
+  return secretFile(cfg.natsPassFile, 'natsPassFile')
 }
 
 export function serverList (servers: string | string[]): string[] {
@@ -82,18 +92,21 @@ export async function connectNats (opts: NatsOptions, log: Logger): Promise<Nats
   try {
     nc = await connect(co)
   } catch (err) {
+    // The servers may carry user:pass: neither the message nor its cause may show them.
+    const e = err as Error & { code?: string }
+    const cause = Object.assign(new Error(redactUrls(e.message)), { code: e.code })
     throw new DriftgateError(ErrorCodes.NATS_UNAVAILABLE,
-      `cannot connect to NATS at ${co.servers?.toString()}: ${(err as Error).message}. ` +
-      'Check --nats / DRIFTGATE_NATS and that nats-server runs with JetStream (-js).', undefined, { cause: err })
+      `cannot connect to NATS at ${redactUrls(co.servers?.toString() ?? '')}: ${cause.message}. ` +
+      'Check --nats / DRIFTGATE_NATS and that nats-server runs with JetStream (-js).', undefined, { cause })
   }
-  log.info({ server: nc.getServer(), name: opts.name }, 'nats connected')
+  log.info({ server: redactUrls(nc.getServer()), name: opts.name }, 'nats connected')
   void watchStatus(nc, log)
   return nc
 }
 
 async function watchStatus (nc: NatsConnection, log: Logger): Promise<void> {
   for await (const s of nc.status()) {
-    const fields = { event: s.type, data: typeof s.data === 'string' ? s.data : undefined }
+    const fields = { event: s.type, data: typeof s.data === 'string' ? redactUrls(s.data) : undefined }
     if (s.type === 'pingTimer' || s.type === 'update') continue
     if (s.type === 'disconnect' || s.type === 'error') log.warn(fields, 'nats status')
     else log.info(fields, 'nats status')

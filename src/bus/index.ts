@@ -1,5 +1,6 @@
 // bus: the only code that knows NATS (connection, subjects, stream and
-// buckets, codec, KV mirror). Explicit list: other modules import only these.
+// buckets, codec, KV mirror, role permissions). Explicit list: other modules
+// import only these.
 
 export {
   DEFAULT_NATS, connectNats, connectionOptions, natsOptionsFrom, serverList, type NatsOptions,
@@ -16,3 +17,9 @@ export {
 export {
   KvTable, type KvTableOptions, type TableChange,
 } from './table.js'
+export {
+  rolePermissions, type NatsRole, type RoleIdentity, type RolePermissions,
+} from './permissions.js'
+export {
+  redactUrls,
+} from './redact.js'

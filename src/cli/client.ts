@@ -1,81 +1,15 @@
-// The HTTP client behind the client commands (apply, scale, status, rm):
-// --api / DRIFTGATE_API, --token / DRIFTGATE_TOKEN, and errors that say what
-// to do next rather than what went wrong inside.
+// The client commands' options (--api, --token) and table output; the API
+// client itself is src/client (shared with the demo).
 import { Option, type Command } from 'commander'
-import { DriftgateError, ErrorCodes, UnauthorizedError, ValidationError, type ErrorCode, type FieldProblem } from '../core/index.js'
+import { DEFAULT_API } from '../client/index.js'
 
-export const DEFAULT_API = 'http://127.0.0.1:7070'
-
-export interface ClientOptions { api?: string, token?: string, timeoutMs?: number }
+export { ApiClient, DEFAULT_API, type ClientOptions } from '../client/index.js'
 
 /** Adds --api and --token to a client command. */
 export function addClientOptions (cmd: Command): Command {
   return cmd
     .addOption(new Option('--api <url>', `registry HTTP API [env DRIFTGATE_API] (default ${DEFAULT_API})`))
     .addOption(new Option('--token <token>', 'API token for writes [env DRIFTGATE_TOKEN]'))
-}
-
-const KNOWN_CODES = new Set<string>(Object.values(ErrorCodes))
-
-export class ApiClient {
-  readonly base: string
-  private readonly token?: string
-  private readonly timeoutMs: number
-
-  constructor (o: ClientOptions = {}, env: NodeJS.ProcessEnv = process.env) {
-    this.base = (o.api ?? env.DRIFTGATE_API ?? DEFAULT_API).replace(/\/+$/, '')
-    const token = o.token ?? env.DRIFTGATE_TOKEN
-    this.token = token !== undefined && token !== '' ? token : undefined
-    this.timeoutMs = o.timeoutMs ?? 15_000
-    if (!/^https?:\/\/[^/]+/.test(this.base)) {
-      throw new DriftgateError(ErrorCodes.CONFIG_INVALID, `--api "${this.base}" is not an http(s) URL, e.g. ${DEFAULT_API}`)
-    }
-  }
-
-  async get<T> (path: string): Promise<T> { return await this.call<T>('GET', path) }
-  async put<T> (path: string, body: unknown): Promise<T> { return await this.call<T>('PUT', path, body) }
-  async patch<T> (path: string, body: unknown): Promise<T> { return await this.call<T>('PATCH', path, body) }
-  async delete<T> (path: string): Promise<T> { return await this.call<T>('DELETE', path) }
-
-  async call<T> (method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' }
-    // No content-type without a body: fastify refuses an empty JSON body.
-    if (body !== undefined) headers['content-type'] = 'application/json'
-    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`
-    let res: Response
-    try {
-      res = await fetch(`${this.base}${path}`, {
-        method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs),
-      })
-    } catch (err) {
-      const c = (err as { cause?: { code?: string, message?: string, errors?: Array<{ code?: string }> } }).cause
-      const cause = c?.code ?? c?.errors?.[0]?.code ?? c?.message ?? (err as Error).message
-      throw new DriftgateError(ErrorCodes.NATS_UNAVAILABLE,
-        `cannot reach the registry API at ${this.base} (${cause}): is \`driftgate registry\` running there? ` +
-        'Point --api or DRIFTGATE_API at it.')
-    }
-    const text = await res.text()
-    let data: unknown
-    try { data = text === '' ? {} : JSON.parse(text) } catch { data = undefined }
-    if (res.ok) return data as T
-    throw this.failure(method, path, res.status, data, text)
-  }
-
-  private failure (method: string, path: string, status: number, data: unknown, text: string): DriftgateError {
-    const e = (data as { error?: { code?: string, message?: string, details?: unknown } } | undefined)?.error
-    const message = e?.message ?? (text.slice(0, 200) || `HTTP ${status}`)
-    if (status === 401) {
-      const hint = this.token === undefined ? ' Pass --token or set DRIFTGATE_TOKEN to the registry\'s --api-token.' : ''
-      return new UnauthorizedError(`${message}.${hint}`.replace(/\.\./, '.'))
-    }
-    if (status === 400 && Array.isArray(e?.details)) return new ValidationError('request', e.details as FieldProblem[])
-    if (status === 404 && /no route/.test(message)) {
-      return new DriftgateError(ErrorCodes.NOT_FOUND, `${this.base} does not serve ${method} ${path.split('?')[0]}: ` +
-        'is --api pointing at a driftgate registry of this version?')
-    }
-    const code = (e?.code !== undefined && KNOWN_CODES.has(e.code) ? e.code : ErrorCodes.VALIDATION) as ErrorCode
-    return new DriftgateError(code, message)
-  }
 }
 
 /** Left-aligned columns, two spaces apart. */

@@ -9,7 +9,7 @@ export const commonRoleProperties: Record<string, SchemaProp> = {
   nats: { type: 'string', minLength: 1, default: 'nats://127.0.0.1:4222', arg: '<urls>', description: 'NATS server URL(s), comma separated' },
   natsUser: { type: 'string', arg: '<user>', description: 'NATS user' },
   natsPass: { type: 'string', arg: '<pass>', description: 'NATS password (prefer the env variable or --nats-pass-file: arguments are visible in ps)' },
-  natsPassFile: { type: 'string', minLength: 1, arg: '<file>', description: 'file holding the NATS password' },
+  natsPassFile: { type: 'string', minLength: 1, arg: '<file>', description: 'file holding the NATS password (its first line), so the password stays out of argv and the environment' },
   natsToken: { type: 'string', arg: '<token>', description: 'NATS token (prefer the env variable or --nats-token-file)' },
   natsTokenFile: { type: 'string', minLength: 1, arg: '<file>', description: 'file holding the NATS token' },
   natsCreds: { type: 'string', arg: '<file>', description: 'NATS credentials file' },

@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
-import { projectRoot } from '../cli/version.js'
+import { projectRoot } from '../paths.js'
 import { PreflightError } from '../core/index.js'
 import { logTail, spawnLogged } from '../up/procs.js'
 

@@ -1,21 +1,23 @@
 // `driftgate demo`: a 3-host lab on this machine with the whole control plane
 // and a `web` service of 3 replicas behind nginx; `demo down` removes it all.
 // Every step records what it made in <dir>/demo.json first (state.ts).
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { request } from 'node:http'
 import { PreflightError } from '../core/index.js'
-import { ApiClient } from '../cli/client.js'
+import { ApiClient, applyFiles } from '../client/index.js'
 import { requireBinary, requirePorts, requireRoot } from '../up/preflight.js'
 import { startNatsChild } from '../up/nats.js'
 import { nginxPaths, startNginxChild, stopNginx } from '../up/nginx.js'
 import { isAlive, stopPid } from '../up/procs.js'
+import { localNatsUsers, natsPassFilePath, writeLocalNatsAuth, writeSecretFile, type LocalNatsAuth } from '../up/secrets.js'
 import { logFile, spawnRole, waitRole } from './control.js'
 import { attachLab, createLab, destroyLab, poolRange } from './lab.js'
-import { HOSTS, readState, webSpec, writeState, type DemoPorts, type DemoState } from './state.js'
+import { freeLoopbackPort, servingContainers } from './probe.js'
+import { createDemoDir, HOSTS, readState, secretsDir, tokenPath, webSpec, writeState, type DemoPorts, type DemoState } from './state.js'
 
 export { DEFAULT_DEMO_DIR, readState, type DemoState } from './state.js'
+export { getVia, servingContainers } from './probe.js'
 
 export interface DemoOptions { dir: string, ports: Omit<DemoPorts, 'status'>, say: (line: string) => void, timeoutMs?: number }
 
@@ -28,60 +30,29 @@ function preflight (): { nginx: string, nats: string } {
   return { nginx: requireBinary('nginx'), nats: requireBinary('nats-server') }
 }
 
-/** One GET through nginx with a Host header; the test image answers {"host","ips"}. */
-export async function getVia (port: number, host: string): Promise<{ status: number, body: string }> {
-  return await new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false, timeout: 3000 }, (res) => {
-      let body = ''
-      res.setEncoding('utf8').on('data', (c: string) => { body += c }).on('end', () => resolve({ status: res.statusCode ?? 0, body }))
-    })
-    req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.on('error', () => resolve({ status: 0, body: '' }))
-    req.end()
-  })
-}
-
-/** Distinct containers answering through nginx in `tries` fresh requests. */
-export async function servingContainers (port: number, tries = 12): Promise<Set<string>> {
-  const seen = new Set<string>()
-  for (let i = 0; i < tries; i++) {
-    const r = await getVia(port, 'web')
-    if (r.status === 200) try { seen.add((JSON.parse(r.body) as { host: string }).host) } catch { /* not the test image */ }
-  }
-  return seen
-}
-
-async function freeLoopbackPort (): Promise<number> {
-  const net = await import('node:net')
-  return await new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject)
-    s.listen(0, '127.0.0.1', () => { const a = s.address(); s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0)) })
-  })
-}
-
 const elapsed = (t0: number): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`
 
 export async function runDemo (o: DemoOptions): Promise<DemoState> {
   const bins = preflight()
   const prior = readState(o.dir)
-  if (prior !== undefined) {
-    if (Object.values(prior.pids).some((p) => isAlive(p))) throw new PreflightError(`a demo is already running (state in ${o.dir}): remove it first with \`driftgate demo down\``)
-    o.say('removing what an earlier, interrupted demo left')
-    await demoDown(o.dir, () => {})
+  if (prior !== undefined && Object.values(prior.pids).some((p) => isAlive(p))) {
+    throw new PreflightError(`a demo is already running (state in ${o.dir}): remove it first with \`driftgate demo down${o.dir === '/tmp/driftgate-demo' ? '' : ` --dir ${o.dir}`}\``)
   }
   await requirePorts([
     { port: o.ports.nginx, flag: '--port', what: 'nginx' }, { port: o.ports.http, flag: '--http-port', what: 'API' },
     { port: o.ports.dns, flag: '--dns-port', what: 'DNS' }, { port: o.ports.nats, flag: '--nats-port', what: 'NATS' },
   ])
+  createDemoDir(o.dir) // refuses an existing dir or symlink, with what to do
   const s: DemoState = {
     v: 1, dir: o.dir, createdAt: new Date().toISOString(), ports: { ...o.ports, status: await freeLoopbackPort() },
-    token: randomBytes(12).toString('hex'), pids: {}, drivers: {}, stopped: [],
+    pids: {}, drivers: {}, stopped: [],
   }
   mkdirSync(join(o.dir, 'logs'), { recursive: true })
-  writeFileSync(join(o.dir, 'api-token'), s.token + '\n', { mode: 0o600 })
+  const token = randomBytes(18).toString('base64url')
+  writeSecretFile(tokenPath(o.dir), token + '\n')
   writeState(s)
   try {
-    await build(s, o, bins)
+    await build(s, o, bins, token)
   } catch (err) {
     o.say(`failed: ${(err as Error).message.split('\n')[0]}`)
     o.say(`logs are in ${join(o.dir, 'logs')}; remove the half-built lab with: driftgate demo down`)
@@ -90,7 +61,7 @@ export async function runDemo (o: DemoOptions): Promise<DemoState> {
   return s
 }
 
-async function build (s: DemoState, o: DemoOptions, bins: { nginx: string, nats: string }): Promise<void> {
+async function build (s: DemoState, o: DemoOptions, bins: { nginx: string, nats: string }, token: string): Promise<void> {
   const t0 = Date.now()
   const step = (n: number, what: string): void => o.say(`[${n}/7] ${what} (${elapsed(t0)})`)
   const url = `nats://127.0.0.1:${s.ports.nats}`
@@ -101,17 +72,23 @@ async function build (s: DemoState, o: DemoOptions, bins: { nginx: string, nats:
   writeState(s)
   o.say(`      lab ${tb.id}: LAN ${tb.subnet} on bridge ${tb.bridge}, hosts ${tb.hosts.map((h) => `${h.name}=${h.address}`).join(' ')}`)
 
-  step(2, `starting nats-server -js on ${url}`)
-  const nats = await startNatsChild({ bin: bins.nats, host: '127.0.0.1', port: s.ports.nats, storeDir: join(s.dir, 'nats'), logFile: logFile(s.dir, 'nats-server'), detached: true })
+  step(2, `starting nats-server -js on ${url}, a user per role (passwords in ${secretsDir(s.dir)})`)
+  const auth = writeLocalNatsAuth(secretsDir(s.dir), localNatsUsers([...HOSTS], RENDERER_ID))
+  const probe = auth.users.registry
+  const nats = await startNatsChild({
+    bin: bins.nats, host: '127.0.0.1', port: s.ports.nats, storeDir: join(s.dir, 'nats'), logFile: logFile(s.dir, 'nats-server'), detached: true,
+    confFile: auth.confFile, probe: { user: probe.user, pass: probe.pass },
+  })
   s.pids.nats = nats.pid
   writeState(s)
 
   step(3, `starting the registry (API http://127.0.0.1:${s.ports.http}, DNS 127.0.0.1:${s.ports.dns})`)
   s.pids.registry = spawnRole(s.dir, 'registry', 'registry', {
-    nats: url, httpPort: s.ports.http, dnsPort: s.ports.dns, httpHost: '127.0.0.1', dnsHost: '127.0.0.1', apiToken: s.token, hostGrace: '10s',
+    nats: url, ...natsLogin(auth, 'registry'), httpPort: s.ports.http, dnsPort: s.ports.dns, httpHost: '127.0.0.1', dnsHost: '127.0.0.1',
+    apiTokenFile: tokenPath(s.dir), hostGrace: '10s',
   })
   writeState(s)
-  const api = new ApiClient({ api: `http://127.0.0.1:${s.ports.http}`, token: s.token, timeoutMs: 3000 })
+  const api = new ApiClient({ api: `http://127.0.0.1:${s.ports.http}`, token, timeoutMs: 3000 })
   await waitRole('the registry', s.pids.registry, logFile(s.dir, 'registry'), async () => { await api.get('/v1/services'); return true })
   await api.put(`/v1/ipam/pools/demo`, { subnet: tb.subnet, range: poolRange(tb.subnet) })
 
@@ -128,13 +105,18 @@ async function build (s: DemoState, o: DemoOptions, bins: { nginx: string, nats:
   }
 
   step(5, `starting nginx on 127.0.0.1:${s.ports.nginx} and the renderer`)
-  const prefix = join(s.dir, 'nginx')
+  // Outside the 0700 dir: nginx's workers run as nobody and keep temp files in the prefix.
+  const prefix = mkdtempSync('/tmp/driftgate-demo-nginx-')
+  chmodSync(prefix, 0o755)
+  s.nginxPrefix = prefix
+  writeState(s)
   const nginx = await startNginxChild(bins.nginx, { prefix, host: '127.0.0.1', port: s.ports.nginx }, { detached: true })
   s.pids.nginx = nginx.pid
   writeState(s)
   s.pids.renderer = spawnRole(s.dir, 'renderer', 'renderer', {
-    nats: url, out: nginx.out, nginxConf: nginx.conf, nginxPrefix: prefix + '/', nginxBin: bins.nginx, statusPort: s.ports.status,
-  }, ['--id', 'demo'])
+    nats: url, ...natsLogin(auth, `renderer-${RENDERER_ID}`),
+    out: nginx.out, nginxConf: nginx.conf, nginxPrefix: prefix + '/', nginxBin: bins.nginx, statusPort: s.ports.status,
+  }, ['--id', RENDERER_ID]) // not in the YAML: the CLI's host-name default for --id overrides a config file's id
   writeState(s)
 
   step(6, 'deploying service web: 3 replicas of driftgate-test:latest')
@@ -142,7 +124,6 @@ async function build (s: DemoState, o: DemoOptions, bins: { nginx: string, nats:
     (await api.get<{ hosts: Array<{ status: string }> }>('/v1/hosts')).hosts.filter((h) => h.status === 'up').length === HOSTS.length)
   const specFile = join(s.dir, 'web.yaml')
   writeFileSync(specFile, webSpec(3))
-  const { applyFiles } = await import('../cli/apply.js')
   await applyFiles(api, [specFile], () => {})
 
   step(7, `waiting until nginx serves web from 3 different containers`)
@@ -155,10 +136,19 @@ async function build (s: DemoState, o: DemoOptions, bins: { nginx: string, nats:
   o.say(`demo ready in ${elapsed(t0)}`)
 }
 
+const RENDERER_ID = 'demo'
+
+/** A role's NATS login for its YAML config: the user, and the file holding its password (never the password). */
+function natsLogin (auth: LocalNatsAuth, user: string): { natsUser: string, natsPassFile: string } {
+  return { natsUser: user, natsPassFile: auth.users[user].passFile }
+}
+
 /** (Re)starts the agent of one lab host as a detached process. */
 function startAgent (s: DemoState, host: string, socket: string): void {
-  s.pids[`agent-${host}`] = spawnRole(s.dir, `agent-${host}`, 'agent', {
-    hostId: host, docker: socket, nats: `nats://127.0.0.1:${s.ports.nats}`, network: 'mv0', ipamDriverName: s.drivers[host], heartbeatInterval: '1s',
+  const user = `agent-${host}`
+  s.pids[user] = spawnRole(s.dir, user, 'agent', {
+    hostId: host, docker: socket, nats: `nats://127.0.0.1:${s.ports.nats}`, natsUser: user, natsPassFile: natsPassFilePath(secretsDir(s.dir), user),
+    network: 'mv0', ipamDriverName: s.drivers[host], heartbeatInterval: '1s',
   })
 }
 
@@ -235,11 +225,15 @@ export async function demoDown (dir: string, say: (l: string) => void): Promise<
   for (const name of order) {
     if (await stopPid(s.pids[name], { mustContain: dir, graceMs: 10_000 })) { say(`stopped ${name} (pid ${s.pids[name]})`); removed.push(name) }
   }
-  if (s.pids.nginx !== undefined && isAlive(s.pids.nginx)) { await stopNginx(s.pids.nginx, dir); say(`stopped nginx (pid ${s.pids.nginx})`); removed.push('nginx') }
+  if (s.pids.nginx !== undefined && isAlive(s.pids.nginx)) { await stopNginx(s.pids.nginx, s.nginxPrefix ?? dir); say(`stopped nginx (pid ${s.pids.nginx})`); removed.push('nginx') }
   if (await stopPid(s.pids.nats, { mustContain: dir })) { say(`stopped nats-server (pid ${s.pids.nats})`); removed.push('nats-server') }
   for (const d of Object.values(s.drivers)) {
     const sock = join(PLUGIN_DIR, `${d}.sock`)
     if (existsSync(sock)) { rmSync(sock, { force: true }); removed.push(sock) }
+  }
+  if (s.nginxPrefix !== undefined && /^\/tmp\/driftgate-demo-nginx-[A-Za-z0-9]+$/.test(s.nginxPrefix)) {
+    rmSync(s.nginxPrefix, { recursive: true, force: true })
+    removed.push(s.nginxPrefix)
   }
   rmSync(dir, { recursive: true, force: true })
   say(`removed ${dir}`)

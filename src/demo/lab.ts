@@ -1,17 +1,17 @@
-// The lab's Docker hosts, from the project's test harness: network
-// namespaces on a bridge, one dockerd each, the busybox test image. Made
-// persistent (no reaper: it must outlive this process) and recorded in the
-// demo dir; imported lazily so other commands never load the harness.
+// The demo's Docker hosts, from src/lab: network namespaces on a bridge, one
+// dockerd each, the busybox test image. Made persistent (no reaper: it must
+// outlive this process) and recorded in the demo dir; imported lazily so
+// other commands never load the lab.
 import { PreflightError } from '../core/index.js'
 
-type Harness = typeof import('../../test/harness/index.js')
-export type Testbed = import('../../test/harness/index.js').Testbed
+type Lab = typeof import('../lab/index.js')
+export type Testbed = import('../lab/index.js').Testbed
 
-export async function harness (): Promise<Harness> {
+export async function harness (): Promise<Lab> {
   try {
-    return await import('../../test/harness/index.js')
+    return await import('../lab/index.js')
   } catch (err) {
-    throw new PreflightError(`driftgate demo needs the test harness of a source checkout (test/harness), built with npm run build: ${(err as Error).message}`)
+    throw new PreflightError(`driftgate demo cannot load its lab (src/lab), built with npm run build: ${(err as Error).message}`)
   }
 }
 

@@ -12,8 +12,7 @@ import { createHash } from 'node:crypto'
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-// TODO(lab): ./exec.js once exec moves
-import { run, tryRun } from '../../test/harness/exec.js'
+import { run, tryRun } from './exec.js'
 
 export const TEST_IMAGE = 'driftgate-test:latest'
 export const TEST_IMAGE_NOSHELL = 'driftgate-test-noshell:latest'

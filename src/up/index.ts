@@ -4,7 +4,7 @@
 // are recorded in <data>/up.json, so a run that was SIGKILLed is cleaned up by
 // the next one; close() stops everything in reverse order.
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { pino } from 'pino'
@@ -17,6 +17,7 @@ import { startNatsChild, type NatsChild } from './nats.js'
 import { nginxPaths, startNginxChild, stopNginx, type NginxChild } from './nginx.js'
 import { requireBinary, requireDocker, requireNats, requirePorts, requireRoot } from './preflight.js'
 import { isAlive, stopPid } from './procs.js'
+import { localNatsUsers, writeLocalNatsAuth, writeSecretFile, type NatsUser } from './secrets.js'
 import { upSummary } from './summary.js'
 
 export { upSchema, resolveUpOptions, type UpOptions, type UpFileConfig } from './config.js'
@@ -78,11 +79,17 @@ async function freeLoopbackPort (): Promise<number> {
 function apiToken (o: UpOptions): { token: string, file?: string } {
   if (o.apiToken !== undefined) return { token: o.apiToken }
   const file = join(o.data, 'api-token')
-  if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), file }
+  if (existsSync(file)) {
+    chmodSync(file, 0o600) // one written by an older driftgate may be world-readable
+    return { token: readFileSync(file, 'utf8').trim(), file }
+  }
   const token = randomBytes(18).toString('base64url')
-  writeFileSync(file, token + '\n', { mode: 0o600 })
+  writeSecretFile(file, token + '\n')
   return { token, file }
 }
+
+const rendererCred = (c: { natsUser?: string, natsPass?: string }): { user?: string, pass?: string } =>
+  c.natsUser === undefined ? {} : { user: c.natsUser, pass: c.natsPass }
 
 export interface StartUpDeps {
   /** Progress lines for the terminal. */
@@ -117,12 +124,20 @@ export async function startUp (input: UpOptions, deps: StartUpDeps = {}): Promis
     await closing
   }
 
+  // The embedded nats-server gets one user per role; an external one (--nats) is the operator's to secure.
+  const auth = o.nats === undefined ? writeLocalNatsAuth(join(o.data, 'secrets'), localNatsUsers(o.agent ? [o.hostId] : [], o.hostId)) : undefined
+  const cred = (user: string): { natsUser?: string, natsPass?: string } => {
+    const u: NatsUser | undefined = auth?.users[user]
+    return u === undefined ? {} : { natsUser: u.user, natsPass: u.pass }
+  }
   try {
     let natsUrl = o.nats ?? ''
     if (o.nats === undefined) {
-      say(`starting nats-server -js on ${o.bind}:${o.natsPort}`)
+      say(`starting nats-server -js on ${o.bind}:${o.natsPort} (a user per role: ${join(o.data, 'secrets')})`)
+      const probe = auth?.users.registry
       const nats: NatsChild = await startNatsChild({
         bin: o.natsBin as string, host: o.bind, port: o.natsPort, storeDir: join(o.data, 'nats'), logFile: join(o.data, 'logs', 'nats-server.log'), detached: true,
+        confFile: auth?.confFile, probe: probe && { user: probe.user, pass: probe.pass },
       })
       children.nats = nats.pid
       record()
@@ -131,7 +146,7 @@ export async function startUp (input: UpOptions, deps: StartUpDeps = {}): Promis
     }
     say(`starting registry (API ${o.bind}:${o.httpPort}, DNS ${o.bind}:${o.dnsPort})`)
     const registry: DriftgateRegistry = createRegistry(resolveRegistryConfig({
-      nats: natsUrl, httpPort: o.httpPort, dnsPort: o.dnsPort, httpHost: o.bind, dnsHost: o.bind, apiToken: token,
+      nats: natsUrl, ...cred('registry'), httpPort: o.httpPort, dnsPort: o.dnsPort, httpHost: o.bind, dnsHost: o.bind, apiToken: token,
       hostGrace: o.hostGrace, logLevel: o.logLevel,
     }), { log, metrics })
     closers.push({ name: 'registry', close: registry.close })
@@ -139,7 +154,7 @@ export async function startUp (input: UpOptions, deps: StartUpDeps = {}): Promis
     if (o.agent) {
       say(`starting agent ${o.hostId} on ${o.docker}${o.ipamDriverName !== undefined ? ` (IPAM driver ${o.ipamDriverName})` : ''}`)
       const agent: Agent = createAgent(resolveAgentConfig({
-        hostId: o.hostId, docker: o.docker, nats: natsUrl, network: o.network, logLevel: o.logLevel,
+        hostId: o.hostId, docker: o.docker, nats: natsUrl, ...cred(`agent-${o.hostId}`), network: o.network, logLevel: o.logLevel,
         ipamDriver: o.ipamDriverName !== undefined, ...(o.ipamDriverName !== undefined ? { ipamDriverName: o.ipamDriverName } : {}),
       }), { log, metrics })
       closers.push({ name: 'agent', close: agent.close })
@@ -155,7 +170,7 @@ export async function startUp (input: UpOptions, deps: StartUpDeps = {}): Promis
     const renderer: Renderer = createRenderer({
       id: o.hostId, prefix: 'driftgate', out: nginx.out, nginxConf: nginx.conf, nginxPrefix: prefix + '/', nginxBin: o.nginxBin as string,
       statusPort: await freeLoopbackPort(), minWaitMs: 50, maxWaitMs: 1000, reloadTimeoutMs: 10_000, announceIntervalMs: 5000,
-    }, { natsOptions: { servers: natsUrl, name: `driftgate-renderer-${o.hostId}` }, log, registry: metrics })
+    }, { natsOptions: { servers: natsUrl, name: `driftgate-renderer-${o.hostId}`, ...rendererCred(cred(`renderer-${o.hostId}`)) }, log, registry: metrics })
     closers.push({ name: 'renderer', close: async () => await renderer.close() })
     await renderer.start()
   } catch (err) {

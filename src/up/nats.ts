@@ -14,6 +14,10 @@ export interface NatsChildOptions {
   logFile: string
   detached?: boolean
   timeoutMs?: number
+  /** nats-server config with the users (see secrets.ts); without it the server takes anyone. */
+  confFile?: string
+  /** Credentials for the readiness probe (a user allowed $JS.API.INFO). */
+  probe?: { user: string, pass: string }
 }
 
 export interface NatsChild {
@@ -23,7 +27,8 @@ export interface NatsChild {
 }
 
 export function natsArgs (o: NatsChildOptions): string[] {
-  return ['-js', '-sd', o.storeDir, '-a', o.host, '-p', String(o.port), '-n', 'driftgate-embedded']
+  // The config names the users; flags set the rest (they take precedence over the file).
+  return [...(o.confFile !== undefined ? ['-c', o.confFile] : []), '-js', '-sd', o.storeDir, '-a', o.host, '-p', String(o.port), '-n', 'driftgate-embedded']
 }
 
 /** Resolves once JetStream answers; rejects (and stops the server) otherwise. */
@@ -40,7 +45,7 @@ export async function startNatsChild (o: NatsChildOptions): Promise<NatsChild> {
       throw new PreflightError(`nats-server did not start (${exited}): ${logTail(o.logFile, 5)}`)
     }
     try {
-      const nc = await connect({ servers: url, timeout: 1000, maxReconnectAttempts: 0 })
+      const nc = await connect({ servers: url, timeout: 1000, maxReconnectAttempts: 0, ...o.probe })
       try {
         await (await nc.jetstreamManager({ timeout: 2000 })).getAccountInfo()
         return { pid: proc.pid, url, stop }

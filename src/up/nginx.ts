@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import { PreflightError } from '../core/index.js'
-import { projectRoot } from '../cli/version.js'
+import { projectRoot } from '../paths.js'
 import { isAlive, logTail, spawnLogged, stopPid } from './procs.js'
 import { execFileSync } from 'node:child_process'
 

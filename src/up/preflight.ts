@@ -5,6 +5,7 @@ import http from 'node:http'
 import net from 'node:net'
 import { connect } from 'nats'
 import { PreflightError } from '../core/index.js'
+import { redactUrls } from '../bus/index.js'
 import { which } from './procs.js'
 
 export const INSTALL_HINT = 'install it with: bash scripts/install-deps.sh (Debian packages nginx, nats-server, docker.io, ...)'
@@ -74,7 +75,7 @@ export async function requireNats (servers: string): Promise<void> {
     const nc = await connect({ servers: servers.split(','), timeout: 3000, maxReconnectAttempts: 0 })
     await nc.close()
   } catch (err) {
-    throw new PreflightError(`cannot reach NATS at ${servers} (${(err as Error).message}): ` +
+    throw new PreflightError(`cannot reach NATS at ${redactUrls(servers)} (${redactUrls((err as Error).message)}): ` +
       'start nats-server with JetStream (`nats-server -js`), fix --nats, or leave --nats out to run an embedded nats-server')
   }
 }

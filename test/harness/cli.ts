@@ -2,27 +2,12 @@
 //   node --import=@tapjs/typescript/import test/harness/cli.ts cleanup [--all]
 //   node --import=@tapjs/typescript/import test/harness/cli.ts up /tmp/tb.json [hosts]
 //   node --import=@tapjs/typescript/import test/harness/cli.ts down /tmp/tb.json
-// `reap <pid>` is the reaper started by reaper.ts: it waits for the test
-// process to die and removes what that process left.
+// The reaper that removes what a dead test process left is src/lab/reap.ts.
 import { unlinkSync } from 'node:fs'
-import { join } from 'node:path'
-import { cleanupAll } from './cleanup.js'
-import { sleep } from './exec.js'
-import { isAlive } from './procs.js'
-import { STATE_DIR } from './state.js'
-import { Testbed } from './testbed.js'
-
-async function reap(owner: number): Promise<void> {
-  while (isAlive(owner)) await sleep(250)
-  const done = await cleanupAll({ ownerPid: owner })
-  if (done.length) console.log(`reaper: owner ${owner} died, removed: ${done.join(', ')}`)
-  // A clean run leaves no log behind; a failed one (thrown above) keeps it.
-  try { unlinkSync(join(STATE_DIR, `reaper-${owner}.log`)) } catch { /* none */ }
-}
+import { cleanupAll, Testbed } from '../../src/lab/index.js'
 
 async function main(argv: string[]): Promise<void> {
   const [cmd, arg, arg2] = argv
-  if (cmd === 'reap') return reap(Number(arg))
   if (cmd === 'cleanup') {
     const done = await cleanupAll({ all: arg === '--all' })
     console.log(done.length ? `removed:\n  ${done.join('\n  ')}` : 'nothing to clean up')
@@ -39,7 +24,7 @@ async function main(argv: string[]): Promise<void> {
     try { unlinkSync(arg) } catch { /* gone */ }
     return
   }
-  console.error('usage: cli.ts cleanup [--all] | up <file> [hosts] | down <file> | reap <pid>')
+  console.error('usage: cli.ts cleanup [--all] | up <file> [hosts] | down <file>')
   process.exitCode = 2
 }
 

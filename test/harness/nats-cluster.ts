@@ -1,6 +1,6 @@
 // A three-node (or n-node) JetStream cluster on loopback, routes between all
 // nodes, ready once every node sees the same JetStream meta leader.
-import { waitFor } from './exec.js'
+import { waitFor } from '../../src/lab/index.js'
 import { newNatsGroup, type NatsOptions } from './nats.js'
 
 export interface NatsClusterNode {

@@ -4,12 +4,10 @@
 import { spawn } from 'node:child_process'
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { WaitAbort, waitFor } from './exec.js'
-import { track, untrack } from './hooks.js'
-import { removeHarnessDir } from './mounts.js'
-import { freePorts } from './ports.js'
-import { isAlive, killAndWait, pidsMatching, signal } from './procs.js'
-import { randomHex, removeRecord, writeRecord, type NatsRecord } from './state.js'
+import {
+  destroyDaemons, freePorts, isAlive, killAndWait, randomHex, removeRecord, signal, track, untrack, WaitAbort, waitFor, writeRecord,
+  type NatsRecord,
+} from '../../src/lab/index.js'
 
 export interface NatsOptions {
   /** Extra nats-server arguments. */
@@ -66,12 +64,6 @@ class NatsNode {
   }
 }
 
-/** Kills every nats-server of a record (by recorded pid and by its dir) and removes its dir. */
-export async function destroyNats(rec: NatsRecord): Promise<void> {
-  await killAndWait([...new Set([...rec.pids, ...pidsMatching(rec.dir + '/')])], 'SIGTERM', 10_000)
-  await removeHarnessDir(rec.dir)
-}
-
 /** Shared plumbing for single servers and clusters: record, hooks, teardown. */
 export class NatsGroup {
   readonly rec: NatsRecord
@@ -90,7 +82,7 @@ export class NatsGroup {
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
-    await destroyNats(this.rec)
+    await destroyDaemons(this.rec)
     removeRecord('nats', this.rec.id)
     untrack(`nats-${this.rec.id}`)
   }

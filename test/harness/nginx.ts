@@ -5,12 +5,10 @@
 import { spawn } from 'node:child_process'
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { tryRun, WaitAbort, waitFor } from './exec.js'
-import { track, untrack } from './hooks.js'
-import { removeHarnessDir } from './mounts.js'
-import { canConnect, freePort } from './ports.js'
-import { childrenOf, isAlive, killAndWait, pidsMatching, signal, waitDead } from './procs.js'
-import { randomHex, removeRecord, writeRecord, type NginxRecord } from './state.js'
+import {
+  canConnect, childrenOf, destroyDaemons, freePort, randomHex, removeRecord, signal, track, tryRun, untrack, waitDead,
+  WaitAbort, waitFor, writeRecord, type NginxRecord,
+} from '../../src/lab/index.js'
 
 export interface NginxOptions {
   /**
@@ -70,15 +68,6 @@ ${includeDir ? `  include ${join(includeDir, '*.conf')};\n` : ''}${inner}
 `
 }
 
-export async function destroyNginx(rec: NginxRecord): Promise<void> {
-  const masters = [...new Set([...rec.pids, ...pidsMatching(rec.dir + '/')])].filter(isAlive)
-  const workers = masters.flatMap(childrenOf)
-  // SIGTERM makes the master stop its workers; SIGKILL only if it hangs.
-  await killAndWait(masters, 'SIGTERM', 10_000)
-  await killAndWait(workers, 'SIGKILL', 5_000)
-  await removeHarnessDir(rec.dir)
-}
-
 const fileSize = (p: string): number => { try { return statSync(p).size } catch { return 0 } }
 
 export async function startNginx(opts: NginxOptions = {}): Promise<NginxServer> {
@@ -100,7 +89,7 @@ export async function startNginx(opts: NginxOptions = {}): Promise<NginxServer> 
   const stop = async () => {
     if (stopped) return
     stopped = true
-    await destroyNginx({ ...rec, pids: [masterPid] })
+    await destroyDaemons({ ...rec, pids: [masterPid] })
     removeRecord('nginx', id)
     untrack(`nginx-${id}`)
   }

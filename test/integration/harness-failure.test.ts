@@ -7,8 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { dirLeftovers, testbedLeftovers, waitFor } from '../harness/index.js'
-import { tsLoaderArgs } from '../harness/reaper.js'
+import { dirLeftovers, testbedLeftovers, tsLoaderArgs, waitFor } from '../harness/index.js'
 
 const fixture = fileURLToPath(new URL('../harness/fixtures/failing-testbed.ts', import.meta.url))
 const tmp = mkdtempSync('/tmp/dgfail-')

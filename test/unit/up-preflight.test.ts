@@ -74,7 +74,7 @@ t.test('up options and summary', async (t) => {
 
 t.test('demo: pool range and what to try', async (t) => {
   t.equal(poolRange('10.241.7.0/24'), '10.241.7.64-10.241.7.250')
-  const text = tryThis({ v: 1, dir: '/tmp/driftgate-demo', createdAt: '', token: 'x', pids: {}, drivers: {}, stopped: [],
+  const text = tryThis({ v: 1, dir: '/tmp/driftgate-demo', createdAt: '', pids: {}, drivers: {}, stopped: [],
     ports: { nginx: 8080, http: 7070, dns: 8600, nats: 4222, status: 1 } }, 'driftgate')
   for (const re of [/curl -H 'Host: web' http:\/\/127\.0\.0\.1:8080\//, /driftgate scale web=6/, /driftgate demo stop-host h2/, /driftgate status/, /driftgate demo down/]) t.match(text, re)
 })

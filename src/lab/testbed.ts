@@ -1,4 +1,4 @@
-// Testbed: N Docker hosts on one machine, each a network namespace with its
+// Testbed (the lab): N Docker hosts on one machine, each a network namespace with its
 // own dockerd, joined by a bridge (the "LAN") in the root namespace, with the
 // busybox test image imported and a MacVLAN network `mv0` per host. See
 // DESIGN.md section 7. Everything is recorded in /run/driftgate-testbed before
@@ -10,7 +10,7 @@ import { DockerCli, type RunContainerOptions } from './docker-cli.js'
 import { dataRoot, dockerdLog, execRoot, hostDaemons, startDockerd, stopDockerd } from './dockerd.js'
 import { run } from './exec.js'
 import { track, untrack } from './hooks.js'
-import { importImage, imageTarball } from './image.js'
+import { importImage, imageTarball, TEST_IMAGE } from './image.js'
 import { createBridge, createHostNs, disableBridgeNf, ensureSafetyNet, linkExists, pickSubnet } from './netns.js'
 import { signal } from './procs.js'
 import { hasRecord, randomHex, removeRecord, withLock, writeRecord, type HostRecord, type TestbedRecord } from './state.js'
@@ -130,7 +130,7 @@ export class Testbed {
   }
 
   cli(ref: HostRef): DockerCli {
-    return new DockerCli(this.host(ref).socketPath)
+    return new DockerCli(this.host(ref).socketPath, TEST_IMAGE)
   }
 
   /** `docker -H unix://<host sock> ...args` → stdout (trimmed). */

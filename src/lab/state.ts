@@ -52,7 +52,8 @@ export interface NatsRecord extends BaseRecord {
   pids: number[]
 }
 
-export type HarnessRecord = TestbedRecord | NginxRecord | NatsRecord
+export type DaemonRecord = NginxRecord | NatsRecord
+export type HarnessRecord = TestbedRecord | DaemonRecord
 
 export function ensureStateDir(): void {
   mkdirSync(STATE_DIR, { recursive: true })

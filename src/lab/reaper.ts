@@ -10,14 +10,15 @@ import { ensureStateDir, STATE_DIR } from './state.js'
 
 let reaperPid: number | undefined
 
-/** The --import flag that lets a child node run this harness's .ts files. */
+/** The --import flag that lets a child node run the lab's .ts files (none when running compiled .js). */
 export function tsLoaderArgs(): string[] {
   const self = fileURLToPath(import.meta.url)
   if (extname(self) !== '.ts') return [] // running compiled .js: no loader needed
   return [`--import=${import.meta.resolve('@tapjs/typescript/import')}`]
 }
 
-export function harnessFile(name: string): string {
+/** A sibling module of this file, .ts or .js as this file is. */
+export function labFile(name: string): string {
   const self = fileURLToPath(import.meta.url)
   return join(self, '..', name + extname(self))
 }
@@ -27,7 +28,7 @@ export function ensureReaper(): void {
   if (reaperPid && isAlive(reaperPid)) return
   ensureStateDir()
   const log = openSync(join(STATE_DIR, `reaper-${process.pid}.log`), 'a')
-  const child = spawn(process.execPath, [...tsLoaderArgs(), harnessFile('cli'), 'reap', String(process.pid)], {
+  const child = spawn(process.execPath, [...tsLoaderArgs(), labFile('reap'), String(process.pid)], {
     detached: true, // own session: a Ctrl-C aimed at the tests does not reach it
     stdio: ['ignore', log, log],
     // tap's NODE_OPTIONS instruments children; the reaper must stay independent.

@@ -3,18 +3,30 @@
 // no record claims (a record is written before anything is created, so an
 // orphan can only come from an interrupted teardown).
 import { existsSync, readdirSync } from 'node:fs'
-import { destroyNats } from './nats.js'
-import { destroyNginx } from './nginx.js'
 import { isHarnessDir, removeHarnessDir } from './mounts.js'
 import { deleteNet, listLinks, listNetns } from './netns.js'
-import { killAndWait, pidsMatching } from './procs.js'
-import { isStale, readRecords, removeRecord, type HarnessRecord } from './state.js'
+import { childrenOf, isAlive, killAndWait, pidsMatching } from './procs.js'
+import { isStale, readRecords, removeRecord, type DaemonRecord, type HarnessRecord } from './state.js'
 import { destroyTestbed } from './testbed-record.js'
+
+/**
+ * Kills the daemons of an nginx or nats-server record (by recorded pid and by
+ * its dir on their command lines) and removes its dir. Here rather than next
+ * to the test harness's startNginx/startNats so the reaper, which lives with
+ * the lab, can remove them too.
+ */
+export async function destroyDaemons(rec: DaemonRecord): Promise<void> {
+  const masters = [...new Set([...rec.pids, ...pidsMatching(rec.dir + '/')])].filter(isAlive)
+  const workers = masters.flatMap(childrenOf) // nginx workers; nats-server has none
+  // SIGTERM makes a master stop its workers; SIGKILL only if it hangs.
+  await killAndWait(masters, 'SIGTERM', 10_000)
+  await killAndWait(workers, 'SIGKILL', 5_000)
+  await removeHarnessDir(rec.dir)
+}
 
 export async function cleanupRecord(rec: HarnessRecord): Promise<void> {
   if (rec.kind === 'testbed') await destroyTestbed(rec)
-  else if (rec.kind === 'nginx') await destroyNginx(rec)
-  else await destroyNats(rec)
+  else await destroyDaemons(rec)
   removeRecord(rec.kind, rec.id) // only after success: a failed cleanup is retried later
 }
 

@@ -2,7 +2,6 @@
 // operator would; the driftgate agent itself talks to the same socket through
 // dockerode.
 import { run } from './exec.js'
-import { TEST_IMAGE } from './image.js'
 
 export interface RunContainerOptions {
   name?: string
@@ -21,7 +20,8 @@ export interface RunContainerOptions {
 }
 
 export class DockerCli {
-  constructor(readonly socketPath: string) {}
+  /** defaultImage: what run() starts when not told (the testbed passes its test image). */
+  constructor(readonly socketPath: string, readonly defaultImage?: string) {}
 
   /** `docker -H unix://<sock> ...args`, resolving with trimmed stdout. */
   async raw(...args: string[]): Promise<string> {
@@ -38,7 +38,9 @@ export class DockerCli {
     if (o.mac) args.push('--mac-address', o.mac)
     for (const [k, v] of Object.entries(o.labels ?? {})) args.push('--label', `${k}=${v}`)
     for (const [k, v] of Object.entries(o.env ?? {})) args.push('--env', `${k}=${v}`)
-    args.push(...(o.args ?? []), o.image ?? TEST_IMAGE, ...(o.cmd ?? []))
+    const image = o.image ?? this.defaultImage
+    if (image === undefined) throw new Error('DockerCli.run: no image given and no default image')
+    args.push(...(o.args ?? []), image, ...(o.cmd ?? []))
     return this.raw(...args)
   }
 

@@ -1,0 +1,71 @@
+// What each role may publish and subscribe to on NATS: the README's "NATS
+// credentials per role" table as code, in the form of a nats-server
+// `permissions` block (a list is an allow list). `driftgate up` and
+// `driftgate demo` give every role a user with exactly these; a unit test
+// checks that the README table says the same.
+import { Buckets, STREAM } from './buckets.js'
+import { subjects } from './subjects.js'
+
+export type NatsRole = 'agent' | 'registry' | 'renderer'
+
+export interface RolePermissions { publish: string[], subscribe: string[] }
+
+export interface RoleIdentity {
+  /** The agent's host id (agent only). */
+  host?: string
+  /** The renderer's id (renderer only). */
+  renderer?: string
+  /** Subject prefix (default driftgate); bucket and stream names do not depend on it. */
+  prefix?: string
+}
+
+const kv = (bucket: string): string => `KV_${bucket}`
+// Bucket wildcards as the README writes them. `KV_driftgate_*` is one literal
+// token to nats-server (wildcards are whole tokens only), so these grant
+// nothing today; kept identical to the table, which the roles run with.
+const ANY_BUCKET = 'KV_driftgate_*'
+
+/** Read-only use of the stream and buckets: look them up, watch some, never write. */
+function kvReader (watched: string[]): string[] {
+  return [
+    '$JS.API.INFO',
+    '$JS.API.STREAM.INFO.>',
+    ...watched.map((b) => `$JS.API.CONSUMER.CREATE.${kv(b)}.>`),
+    `$JS.API.CONSUMER.DELETE.${ANY_BUCKET}.>`,
+  ]
+}
+
+function need (value: string | undefined, what: string, role: NatsRole): string {
+  if (value === undefined || !/^[a-zA-Z0-9_-]+$/.test(value)) throw new Error(`rolePermissions(${role}): ${what} must be one subject token, got ${String(value)}`)
+  return value
+}
+
+export function rolePermissions (role: NatsRole, id: RoleIdentity = {}): RolePermissions {
+  const s = subjects(id.prefix)
+  if (role === 'agent') {
+    const host = need(id.host, 'host', role)
+    return {
+      publish: [
+        s.events(host), s.snapshot(host), s.heartbeat(host), s.allIpam,
+        ...kvReader([Buckets.assignments, Buckets.services]),
+        `$JS.API.DIRECT.GET.${ANY_BUCKET}.>`, '$JS.FC.>',
+      ],
+      subscribe: ['_INBOX.>', s.allApplied],
+    }
+  }
+  if (role === 'renderer') {
+    const renderer = need(id.renderer, 'renderer', role)
+    return {
+      publish: [s.applied(renderer), ...kvReader([Buckets.endpoints, Buckets.services]), '$JS.FC.>'],
+      subscribe: ['_INBOX.>'],
+    }
+  }
+  return {
+    publish: [
+      '$JS.API.>',
+      ...[Buckets.endpoints, Buckets.services, Buckets.hosts, Buckets.ipam, Buckets.assignments, Buckets.leases].map((b) => `$KV.${b}.>`),
+      `$JS.ACK.${STREAM}.>`, '$JS.FC.>', '_INBOX.>',
+    ],
+    subscribe: [s.allHeartbeats, s.allIpam, s.allSnapshots, '_INBOX.>'],
+  }
+}

@@ -1,0 +1,3 @@
+// The registry API client, one for the CLI and the demo.
+export { ApiClient, DEFAULT_API, type ClientOptions } from './api-client.js'
+export { applyFiles, specsFromText, describeWrite, type SpecWrite } from './apply.js'
