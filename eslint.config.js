@@ -41,6 +41,8 @@ export default tseslint.config(
       'no-var': 'error',
       'prefer-const': 'error',
       'no-throw-literal': 'error',
+      // The code initialises before a try that may fail (`let x = []; try { x = read() } catch {}`) on purpose.
+      'no-useless-assignment': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',

@@ -2,8 +2,8 @@
 // demo service; `demo down` removes it. The work is in src/demo/.
 import type { Command } from 'commander'
 import { relative } from 'node:path'
-import { which } from '../up/procs.js'
 import { int } from './common.js'
+import { which } from '../up/index.js'
 
 const DIR = '/tmp/driftgate-demo'
 const say = (line: string): void => { process.stdout.write(`${line}\n`) }

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { stringify } from 'yaml'
 import { projectRoot } from '../paths.js'
 import { PreflightError } from '../core/index.js'
-import { logTail, spawnLogged } from '../up/procs.js'
+import { logTail, spawnLogged } from '../up/index.js'
 
 /** How to run this very driftgate again: node, its flags (the TS loader when run from src), the entry script. */
 export function selfCommand (): { bin: string, args: string[] } {

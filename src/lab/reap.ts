@@ -12,18 +12,18 @@ import { STATE_DIR } from './state.js'
 async function reap(owner: number): Promise<void> {
   while (isAlive(owner)) await sleep(250)
   const done = await cleanupAll({ ownerPid: owner })
-  if (done.length) console.log(`reaper: owner ${owner} died, removed: ${done.join(', ')}`)
+  if (done.length) process.stdout.write(`reaper: owner ${owner} died, removed: ${done.join(', ')}\n`)
   // A clean run leaves no log behind; a failed one (thrown above) keeps it.
   try { unlinkSync(join(STATE_DIR, `reaper-${owner}.log`)) } catch { /* none */ }
 }
 
 const owner = Number(process.argv[2])
 if (!Number.isInteger(owner) || owner <= 0) {
-  console.error('usage: reap.js <owner pid>')
+  process.stderr.write('usage: reap.js <owner pid>\n')
   process.exitCode = 2
 } else {
   reap(owner).catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : err)
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`)
     process.exitCode = 1
   })
 }

@@ -61,7 +61,7 @@ export class Testbed {
   get dir(): string { return this.record.dir }
 
   static async create(opts: TestbedOptions = {}): Promise<Testbed> {
-    await cleanupStale().catch((err: unknown) => console.error(`harness: stale cleanup: ${String(err)}`))
+    await cleanupStale().catch((err: unknown) => process.stderr.write(`harness: stale cleanup: ${String(err)}\n`))
     await ensureSafetyNet()
     disableBridgeNf()
     const n = opts.hosts ?? 3

@@ -22,6 +22,12 @@ import { upSummary } from './summary.js'
 
 export { upSchema, resolveUpOptions, type UpOptions, type UpFileConfig } from './config.js'
 export { upSummary } from './summary.js'
+// The local-process helpers `driftgate demo` shares with `up`.
+export { requireBinary, requirePorts, requireRoot } from './preflight.js'
+export { startNatsChild } from './nats.js'
+export { startNginxChild, stopNginx } from './nginx.js'
+export { isAlive, logTail, spawnLogged, stopPid, which } from './procs.js'
+export { localNatsUsers, natsPassFilePath, writeLocalNatsAuth, writeSecretFile, type LocalNatsAuth } from './secrets.js'
 
 export interface Up {
   options: UpOptions

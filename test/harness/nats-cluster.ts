@@ -36,7 +36,7 @@ export async function startNatsCluster(size = 3, opts: NatsOptions = {}): Promis
   // JetStream assets are current (after a restart it has to catch up first).
   const ready = (i: number) => async () => !!(await group.nodes[i].metaLeader()) && group.nodes[i].healthy()
   try {
-    await Promise.all(group.nodes.map((n, i) => n.start(timeout, () => n.monitor('/varz').then(Boolean, () => false))))
+    await Promise.all(group.nodes.map((n) => n.start(timeout, () => n.monitor('/varz').then(Boolean, () => false))))
     group.savePids()
     await Promise.all(group.nodes.map((_, i) => waitFor(ready(i), { timeoutMs: timeout, what: `meta leader seen by n${i + 1}` })))
   } catch (err) {

@@ -21,7 +21,7 @@ const nats = await startNats()
 const out = mkdtempSync(join(tmpdir(), 'dg-burst-out-'))
 const nginx = await startNginx({ includeDir: out, conf: exampleHttpBody() })
 const nc = await connect({ servers: nats.url })
-const kv = await ensureBuckets(nc)
+await ensureBuckets(nc)
 const renderer = createRenderer({
   id: 'burst', prefix: 'driftgate', out, nginxConf: nginx.confPath, nginxPrefix: `${nginx.prefix}/`, nginxBin: '/usr/sbin/nginx',
   statusPort: await freePort(), minWaitMs: 50, maxWaitMs: 1000, reloadTimeoutMs: 10_000, announceIntervalMs: 60_000,

@@ -75,7 +75,7 @@ export async function parseRoleArgs (args: string[]): Promise<Parsed> {
   try {
     await p.parseAsync(args, { from: 'user' })
   } catch (err) {
-    throw new Error((err as Error).message)
+    throw new Error((err as Error).message, { cause: err })
   }
   if (hit === undefined) throw new Error(`no role command ran for: ${args.join(' ')}`)
   return { role: hit.name(), flags: explicitFlags(hit) }
