@@ -21,7 +21,6 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 # `driftgate demo` imports the test harness; it is compiled but not shipped
 # (the demo needs a source checkout on a Docker host, not a container).
-COPY test/harness ./test/harness
 RUN npx tsc -p tsconfig.build.json && npm prune --omit=dev --no-audit --no-fund \
  && rm -rf node_modules/.package-lock.json node_modules/*/test node_modules/*/docs
 
