@@ -3,7 +3,7 @@
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 pkgs=(nginx libnginx-mod-http-lua nats-server docker.io busybox-static iproute2 wrk dnsutils dnsperf dnsmasq-base
-      procps psmisc util-linux curl ca-certificates gcc libc6-dev)
+      procps psmisc util-linux curl ca-certificates gcc libc6-dev chromium openssl)
 need=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
