@@ -20,18 +20,16 @@ export interface RoleIdentity {
 }
 
 const kv = (bucket: string): string => `KV_${bucket}`
-// Bucket wildcards as the README writes them. `KV_driftgate_*` is one literal
-// token to nats-server (wildcards are whole tokens only), so these grant
-// nothing today; kept identical to the table, which the roles run with.
-const ANY_BUCKET = 'KV_driftgate_*'
 
 /** Read-only use of the stream and buckets: look them up, watch some, never write. */
 function kvReader (watched: string[]): string[] {
   return [
     '$JS.API.INFO',
     '$JS.API.STREAM.INFO.>',
+    // Each bucket named: nats-server wildcards are whole tokens, so a
+    // pattern like `KV_driftgate_*` would grant nothing.
     ...watched.map((b) => `$JS.API.CONSUMER.CREATE.${kv(b)}.>`),
-    `$JS.API.CONSUMER.DELETE.${ANY_BUCKET}.>`,
+    ...watched.map((b) => `$JS.API.CONSUMER.DELETE.${kv(b)}.>`),
   ]
 }
 
@@ -46,9 +44,9 @@ export function rolePermissions (role: NatsRole, id: RoleIdentity = {}): RolePer
     const host = need(id.host, 'host', role)
     return {
       publish: [
-        s.events(host), s.snapshot(host), s.heartbeat(host), s.allIpam,
+        s.events(host), s.snapshot(host), s.heartbeat(host), `${s.prefix}.ipam.${host}.>`,
         ...kvReader([Buckets.assignments, Buckets.services]),
-        `$JS.API.DIRECT.GET.${ANY_BUCKET}.>`, '$JS.FC.>',
+        ...[Buckets.assignments, Buckets.services].map((b) => `$JS.API.DIRECT.GET.${kv(b)}.>`), '$JS.FC.>',
       ],
       subscribe: ['_INBOX.>', s.allApplied],
     }
