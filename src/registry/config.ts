@@ -16,10 +16,22 @@ export const registrySchema: RoleSchema = {
     apiToken: { type: 'string', minLength: 1 },
     apiTokenFile: { type: 'string', minLength: 1 },
     apiReadToken: { type: 'string', minLength: 1 },
-    httpHost: { type: 'string', minLength: 1, default: '0.0.0.0' },
-    dnsHost: { type: 'string', minLength: 1, default: '0.0.0.0' },
+    httpHost: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'HTTP API listen address; loopback by default, set 0.0.0.0 (with --api-read-token) to serve other machines' },
+    dnsHost: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'DNS listen address (UDP and TCP); loopback by default, e.g. the MacVLAN gateway address to serve containers' },
     dnsTtl: { type: 'integer', minimum: 0, maximum: 86400, default: 0 },
     dnsForward: { type: 'array', items: { type: 'string', pattern: '^[0-9.]+(:[0-9]+)?$' }, default: [] },
+    dnsForwardAllow: {
+      type: 'array', items: { type: 'string', pattern: '^(loopback|pools|[0-9.]+(/[0-9]{1,2})?)$' }, default: ['loopback', 'pools'],
+      description: 'clients whose names outside the domain are forwarded: IPv4 CIDRs, "loopback" (127.0.0.0/8) and "pools" (every IPAM pool subnet); others get REFUSED',
+    },
+    dnsUdpMax: { type: 'integer', minimum: 512, maximum: 4096, default: 1232, description: 'largest UDP DNS reply in bytes, whatever EDNS size a client asks for (512 without EDNS; TC set when cut)' },
+    dnsRateLimit: { type: 'integer', minimum: 0, maximum: 10000000, default: 1000, description: 'DNS responses per second per client address (0 = no limit); over it queries are dropped and counted' },
+    dnsRateBurst: { type: 'integer', minimum: 1, maximum: 10000000, default: 2000, description: 'DNS responses a client may get at once after being idle (token bucket size)' },
+    dnsTcpMaxConnections: { type: 'integer', minimum: 1, maximum: 1000000, default: 512, description: 'DNS over TCP connections at once' },
+    dnsTcpIdle: { ...duration('10s'), description: 'a DNS TCP client idle, or not reading its replies, this long is dropped' },
+    httpRequestTimeout: { ...duration('30s'), description: 'time for a client to send a whole HTTP request (headers and body); slower ones get 408 (blocking queries are not affected)' },
+    httpMaxBlocking: { type: 'integer', minimum: 1, maximum: 10000000, default: 8192, description: 'blocking queries (?index=) parked at once on this instance; more get 429' },
+    httpMaxBlockingPerClient: { type: 'integer', minimum: 1, maximum: 10000000, default: 256, description: 'blocking queries parked at once per client address; more get 429' },
     ipamQuarantine: duration('60s'),
     ipamReserveGrace: duration('120s'),
     ipamDownGrace: duration('15m'),
@@ -48,6 +60,15 @@ export interface RegistryConfig extends CommonRoleConfig {
   dnsHost: string
   dnsTtl: number
   dnsForward: string[]
+  dnsForwardAllow: string[]
+  dnsUdpMax: number
+  dnsRateLimit: number
+  dnsRateBurst: number
+  dnsTcpMaxConnections: number
+  dnsTcpIdle: string
+  httpRequestTimeout: string
+  httpMaxBlocking: number
+  httpMaxBlockingPerClient: number
   ipamQuarantine: string
   ipamReserveGrace: string
   ipamDownGrace: string
