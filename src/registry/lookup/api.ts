@@ -10,7 +10,7 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Logger } from '../../core/index.js'
 import type { LookupView } from './view.js'
 import { createAuth, type Auth, type AuthConfig } from './auth.js'
-import { installErrorHandlers } from './errors.js'
+import { errorBody, installErrorHandlers } from './errors.js'
 import { servicesRoutes } from './routes/services.js'
 import { endpointsRoutes } from './routes/endpoints.js'
 import { hostsRoutes } from './routes/hosts.js'
@@ -144,6 +144,10 @@ export async function buildApi (opts: ApiOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Errors the router raises before any route (a path like /v1/%zz): the same JSON shape as every other error.
+    frameworkErrors: (err, _request, reply) => {
+      void (reply as unknown as { code: (n: number) => { send: (b: unknown) => void } }).code(400).send(errorBody('DG_BAD_REQUEST', err.message))
+    },
   })
   app.addHook('preClose', (done) => { fast.disable(); done() })
   app.decorate('requireWrite', auth.requireWrite)
