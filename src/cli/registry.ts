@@ -14,6 +14,10 @@ export function register (program: Command): void {
 Run one to three instances, all equal: they share one durable consumer and
 write the KV buckets with compare-and-set, so any of them may stop at any time.
 
+The HTTP API and DNS listen on 127.0.0.1 unless --http-host/--dns-host say
+otherwise. Writes need the token before their body is read; service env
+values are shown only to callers with the write token.
+
 Examples:
   driftgate registry --nats nats://127.0.0.1:4222
   DRIFTGATE_API_TOKEN=s3cret-token driftgate registry \\

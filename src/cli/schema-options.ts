@@ -7,7 +7,9 @@ import { Option, type Command } from 'commander'
 import { envName, kebab, type RoleSchema, type SchemaProp } from '../core/index.js'
 
 const num = (v: string): number => Number(v)
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value]
+// Repeated flags and "a,b" both build one list (the env variable is comma separated too).
+const collect = (value: string, previous: string[] = []): string[] =>
+  [...previous, ...value.split(',').map((x) => x.trim()).filter((x) => x !== '')]
 
 function typeOf (prop: SchemaProp): string | undefined {
   return Array.isArray(prop.type) ? prop.type[0] : prop.type

@@ -20,6 +20,7 @@ export const ErrorCodes = {
   UNSCHEDULABLE: 'DG_UNSCHEDULABLE',
   TIMEOUT: 'DG_TIMEOUT',
   PREFLIGHT: 'DG_PREFLIGHT',
+  TOO_MANY_REQUESTS: 'DG_TOO_MANY_REQUESTS',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -80,6 +81,11 @@ export class UnauthorizedError extends DriftgateError {
   constructor (message = 'missing or wrong bearer token: pass --token or set DRIFTGATE_TOKEN') {
     super(ErrorCodes.UNAUTHORIZED, message)
   }
+}
+
+/** A bounded resource (parked blocking queries, ...) is full: retry later. */
+export class TooManyRequestsError extends DriftgateError {
+  constructor (message: string) { super(ErrorCodes.TOO_MANY_REQUESTS, message) }
 }
 
 export class TimeoutError extends DriftgateError {

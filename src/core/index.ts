@@ -3,7 +3,7 @@
 
 export {
   ConfigError, ConflictError, DriftgateError, ErrorCodes, InvalidNameError, NginxRejectedError,
-  NginxReloadError, NotFoundError, PreflightError, TemplateError, TimeoutError, UnauthorizedError,
+  NginxReloadError, NotFoundError, PreflightError, TemplateError, TimeoutError, TooManyRequestsError, UnauthorizedError,
   ValidationError, type ErrorCode, type FieldProblem,
 } from './errors.js'
 export {

@@ -5,7 +5,7 @@
 //   PATCH  /v1/services/:name   JSON merge patch, e.g. {"replicas":5}
 //   DELETE /v1/services/:name
 //   GET    /v1/placement        desired/assigned per service, host use, unschedulable
-import type { FastifyInstance, FastifyPluginAsync, preHandlerHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, onRequestHookHandler } from 'fastify'
 import type { KV } from 'nats'
 import { parse as parseYaml } from 'yaml'
 import {
@@ -70,10 +70,11 @@ export function serviceRoutes (opts: ServiceRoutesOptions): FastifyPluginAsync {
       app.addHook('onClose', async () => { await Promise.all([tables.services.close(), tables.hosts.close(), tables.assignments.close()]) })
     }
     // Mounted outside the registry API (tests), there may be no token check: refuse writes then.
-    const requireWrite: preHandlerHookHandler = app.hasDecorator('requireWrite')
+    const requireWrite: onRequestHookHandler = app.hasDecorator('requireWrite')
       ? app.requireWrite
       : (_req, _reply, done) => { done(new UnauthorizedError('writes are disabled: no token check is configured')) }
-    const write = { preHandler: requireWrite, config: { write: true }, schema: { params: nameParams } }
+    // onRequest: the token is checked before the body is read or parsed (a YAML bomb without a token costs nothing).
+    const write = { onRequest: requireWrite, config: { write: true }, schema: { params: nameParams } }
 
     app.put<{ Params: { name: string }, Body: unknown }>('/v1/services/:name', write, async (request, reply) => {
       const { name } = request.params

@@ -67,12 +67,22 @@ export const lookupComponent: SubComponentStarter = {
       dnsHost: ctx.config.dnsHost,
       dnsTtl: ctx.config.dnsTtl,
       dnsForward: [...ctx.config.dnsForward],
+      dnsForwardAllow: [...ctx.config.dnsForwardAllow],
+      dnsUdpMax: ctx.config.dnsUdpMax,
+      dnsRateLimit: ctx.config.dnsRateLimit,
+      dnsRateBurst: ctx.config.dnsRateBurst,
+      dnsTcpMaxConnections: ctx.config.dnsTcpMaxConnections,
+      dnsTcpIdleMs: parseDuration(ctx.config.dnsTcpIdle),
+      httpRequestTimeoutMs: parseDuration(ctx.config.httpRequestTimeout),
+      maxBlockingQueries: ctx.config.httpMaxBlocking,
+      maxBlockingQueriesPerClient: ctx.config.httpMaxBlockingPerClient,
       domain: ctx.config.domain,
       apiToken: ctx.config.apiToken != null ? [ctx.config.apiToken] : undefined,
       apiTokenFile: ctx.config.apiTokenFile,
       apiReadToken: ctx.config.apiReadToken,
     },
     plugins: [ipamRoutes({ kv: ctx.kv.ipam, log: ctx.log }), serviceRoutes({ kv: ctx.kv, log: ctx.log })],
+    ipam: ctx.kv.ipam, // pool subnets may use DNS forwarding (dnsForwardAllow "pools")
   }),
 }
 

@@ -18,15 +18,27 @@ export const registrySchema: RoleSchema = {
     apiToken: token('bearer token required for writes, at least 8 characters (prefer the env variable or --api-token-file)'),
     apiTokenFile: { type: 'string', minLength: 1, arg: '<file>', description: 'file of write tokens, one per line' },
     apiReadToken: token('require this bearer token for reads too'),
-    httpHost: { type: 'string', minLength: 1, default: '0.0.0.0', arg: '<addr>', description: 'HTTP listen address' },
-    dnsHost: { type: 'string', minLength: 1, default: '0.0.0.0', arg: '<addr>', description: 'DNS listen address' },
+    httpHost: { type: 'string', minLength: 1, default: '127.0.0.1', arg: '<addr>', description: 'HTTP API listen address; loopback by default, set 0.0.0.0 (with --api-read-token) to serve other machines' },
+    dnsHost: { type: 'string', minLength: 1, default: '127.0.0.1', arg: '<addr>', description: 'DNS listen address (UDP and TCP); loopback by default, e.g. the MacVLAN gateway address to serve containers' },
     dnsTtl: { type: 'integer', minimum: 0, maximum: 86400, default: 0, arg: '<seconds>', description: 'TTL of DNS answers' },
     dnsForward: { type: 'array', items: { type: 'string', pattern: '^[0-9.]+(:[0-9]+)?$' }, default: [], arg: '<ip[:port]>', description: 'resolver for names outside the domain' },
     domain: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$', default: 'driftgate', arg: '<domain>', description: 'DNS zone: <service>.service.<domain>' },
+    dnsForwardAllow: {
+      type: 'array', items: { type: 'string', pattern: '^(loopback|pools|[0-9.]+(/[0-9]{1,2})?)$' }, default: ['loopback', 'pools'], arg: '<cidr|loopback|pools>',
+      description: 'clients whose names outside the domain are forwarded: IPv4 CIDRs, "loopback" (127.0.0.0/8) and "pools" (every IPAM pool subnet); others get REFUSED',
+    },
+    dnsRateLimit: { type: 'integer', minimum: 0, maximum: 10000000, default: 1000, description: 'DNS responses per second per client address (0 = no limit); over it queries are dropped and counted' },
+    dnsRateBurst: { type: 'integer', minimum: 1, maximum: 10000000, default: 2000, description: 'DNS responses a client may get at once after being idle (token bucket size)' },
+    httpMaxBlocking: { type: 'integer', minimum: 1, maximum: 10000000, default: 8192, description: 'blocking queries (?index=) parked at once on this instance; more get 429' },
+    httpMaxBlockingPerClient: { type: 'integer', minimum: 1, maximum: 10000000, default: 256, description: 'blocking queries parked at once per client address; more get 429' },
     ipamQuarantine: duration('60s', 'a released address waits this long before reuse'),
     placement: { type: 'boolean', default: true, description: 'do not run the placement leader loop in this instance' },
     ...commonRoleProperties,
     // Tuning knobs, config file / env only: the defaults suit production.
+    dnsUdpMax: { type: 'integer', minimum: 512, maximum: 4096, default: 1232, cli: false, description: 'largest UDP DNS reply in bytes, whatever EDNS size a client asks for (512 without EDNS; TC set when cut)' },
+    dnsTcpMaxConnections: { type: 'integer', minimum: 1, maximum: 1000000, default: 512, cli: false, description: 'DNS over TCP connections at once' },
+    dnsTcpIdle: duration('10s', 'a DNS TCP client idle, or not reading its replies, this long is dropped', { cli: false }),
+    httpRequestTimeout: duration('30s', 'time for a client to send a whole HTTP request (headers and body); slower ones get 408 (blocking queries are not affected)', { cli: false }),
     heartbeatInterval: duration('2s', 'agents\' heartbeat interval; a host is suspect after 3 missed', { cli: false }),
     ipamReserveGrace: duration('120s', 'a reserved address never bound is released after this long', { cli: false }),
     ipamDownGrace: duration('15m', 'a down host keeps its addresses this long', { cli: false }),
@@ -52,6 +64,15 @@ export interface RegistryConfig extends CommonRoleConfig {
   dnsHost: string
   dnsTtl: number
   dnsForward: string[]
+  dnsForwardAllow: string[]
+  dnsUdpMax: number
+  dnsRateLimit: number
+  dnsRateBurst: number
+  dnsTcpMaxConnections: number
+  dnsTcpIdle: string
+  httpRequestTimeout: string
+  httpMaxBlocking: number
+  httpMaxBlockingPerClient: number
   ipamQuarantine: string
   ipamReserveGrace: string
   ipamDownGrace: string

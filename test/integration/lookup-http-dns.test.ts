@@ -72,23 +72,28 @@ t.test('forwarding: outside names go to the upstream; a silent upstream gives SE
 
 t.test('TCP carries the full answer; UDP without EDNS truncates with TC', async (t) => {
   for (let i = 0; i < 60; i++) await s.putEndpoint(endpoint('big', `10.240.2.${i + 1}`))
+  for (let i = 0; i < 20; i++) await s.putEndpoint(endpoint('ten', `10.240.4.${i + 1}`))
   const until = Date.now() + 5000
-  while ((s.lookup.view.get('big')?.endpoints.size ?? 0) < 60 && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+  while (((s.lookup.view.get('big')?.endpoints.size ?? 0) < 60 || (s.lookup.view.get('ten')?.endpoints.size ?? 0) < 20) && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
   const tcp = await dig(s.lookup.dnsPort, ['+tcp', '+short', 'big.service.driftgate', 'A'])
   t.equal(tcp.length, 60)
   const udp = await dig(s.lookup.dnsPort, ['+ignore', '+noedns', 'big.service.driftgate', 'A'])
   t.ok(udp.some((l) => /flags:[^;]*\btc\b/.test(l)), 'TC flag set')
   const msg = udp.find((l) => /MSG SIZE/.test(l)) ?? ''
   t.ok(Number(/rcvd: (\d+)/.exec(msg)?.[1]) <= 512, msg)
+  // EDNS 4096 asked, clamped to 1232 (issue 15): 60 A records (~2.2 KB) do not fit, so TC.
   const edns = await dig(s.lookup.dnsPort, ['+ignore', '+bufsize=4096', 'big.service.driftgate', 'A'])
-  t.notOk(edns.some((l) => /flags:[^;]*\btc\b/.test(l)), 'fits in the EDNS size')
+  t.ok(edns.some((l) => /flags:[^;]*\btc\b/.test(l)), 'cut to the clamped EDNS size')
+  t.ok(Number(/rcvd: (\d+)/.exec(edns.find((l) => /MSG SIZE/.test(l)) ?? '')?.[1]) <= 1232)
+  const fits = await dig(s.lookup.dnsPort, ['+ignore', '+bufsize=1232', 'ten.service.driftgate', 'A'])
+  t.notOk(fits.some((l) => /flags:[^;]*\btc\b/.test(l)), 'an answer within the EDNS size is whole')
   const auto = await dig(s.lookup.dnsPort, ['+noedns', '+short', 'big.service.driftgate', 'A'])
   t.equal(auto.length, 60, 'dig retries over TCP on TC')
 })
 
 t.test('HTTP: every read route through fetch', async (t) => {
   const services = await jsonOf(await fetch(`${s.http}/v1/services`))
-  t.same(services.services.map((x: { name: string }) => x.name), ['big', 'web'])
+  t.same(services.services.map((x: { name: string }) => x.name), ['big', 'ten', 'web'])
   const web = await fetch(`${s.http}/v1/services/web`)
   t.equal(web.status, 200)
   t.equal((await jsonOf(web)).spec.image, 'img:1')

@@ -19,7 +19,8 @@ t.teardown(async () => {
 t.test('a testbed container resolves services and outside names through driftgate', async (t) => {
   tb = await Testbed.create({ hosts: 1, name: 'lookup-dns' })
   upstream = await fakeResolver({ 'outside.example.test': '192.0.2.77' })
-  s = await startStack({ dnsHost: tb.gateway, dnsPort: 53, dnsForward: [`127.0.0.1:${upstream.port}`] })
+  // Containers sit in the testbed subnet: allow it to use forwarding (the default is loopback + IPAM pools).
+  s = await startStack({ dnsHost: tb.gateway, dnsPort: 53, dnsForward: [`127.0.0.1:${upstream.port}`], dnsForwardAllow: ['loopback', tb.subnet] })
   t.equal(s.lookup.dnsPort, 53)
 
   // Two "web" containers whose addresses driftgate publishes, and a client that asks.

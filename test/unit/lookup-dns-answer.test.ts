@@ -106,7 +106,9 @@ t.test('EDNS: OPT echoed; truncation to 512 without EDNS sets TC and keeps whole
   t.equal(d.flag_tc, true)
   t.ok((d.answers ?? []).length > 0 && (d.answers ?? []).length < 60)
   const q = { id: 1, questions: [{ name: 'big.service.driftgate', type: 'A' as const }], additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096 } as never] }
-  t.equal(udpLimit(q), 4096)
+  t.equal(udpLimit(q), 1232, 'EDNS size clamped to 1232 by default')
+  t.equal(udpLimit(q, 4096), 4096, 'or to the configured maximum')
+  t.equal(udpLimit(q, 100), 512, 'never below 512')
   t.equal(udpLimit({ additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 100 } as never] }), 512)
   t.equal(udpLimit({}), 512)
   const e = answerQuery(q, view, cfg)

@@ -5,7 +5,7 @@
 //   PUT    /v1/ipam/pools/:pool              create (same config again: no-op; different: 409)
 //   DELETE /v1/ipam/pools/:pool              only when it holds no allocation
 //   GET    /v1/ipam/pools/:pool/addresses    who holds what
-import type { FastifyInstance, FastifyPluginAsync, preHandlerHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, onRequestHookHandler } from 'fastify'
 import type { KV } from 'nats'
 import { ConflictError, NotFoundError, poolKey, type AllocationRecord, type Logger, type PoolRecord } from '../../core/index.js'
 import { IpamMirror } from './mirror.js'
@@ -17,7 +17,7 @@ export interface IpamRoutesOptions {
   kv: KV
   log: Logger
   /** Only when mounted outside buildApi (tests): the write-token check. */
-  requireWrite?: preHandlerHookHandler
+  requireWrite?: onRequestHookHandler
 }
 
 const poolParams = {
@@ -60,7 +60,7 @@ export function ipamRoutes (opts: IpamRoutesOptions): FastifyPluginAsync {
     const mirror = new IpamMirror(opts.kv, opts.log)
     await mirror.start()
     app.addHook('onClose', async () => { await mirror.close() })
-    const requireWrite = opts.requireWrite ?? (app as unknown as { requireWrite: preHandlerHookHandler }).requireWrite
+    const requireWrite = opts.requireWrite ?? (app as unknown as { requireWrite: onRequestHookHandler }).requireWrite
     const pool = (name: string): PoolRecord => {
       const p = mirror.pools.get(name)
       if (p == null) throw new NotFoundError(`ipam pool "${name}"`)
@@ -80,7 +80,7 @@ export function ipamRoutes (opts: IpamRoutesOptions): FastifyPluginAsync {
     app.put<{ Params: { pool: string }, Body: PoolInput }>('/v1/ipam/pools/:pool', {
       schema: { params: poolParams, body: poolBody },
       config: { write: true },
-      preHandler: requireWrite,
+      onRequest: requireWrite, // before the body is read
     }, async (req, reply) => {
       const rec = buildPool(req.params.pool, req.body)
       const clash = mirror.poolRecords().find((p) => p.subnet === rec.subnet && p.name !== rec.name)
@@ -94,7 +94,7 @@ export function ipamRoutes (opts: IpamRoutesOptions): FastifyPluginAsync {
     app.delete<{ Params: { pool: string } }>('/v1/ipam/pools/:pool', {
       schema: { params: poolParams },
       config: { write: true },
-      preHandler: requireWrite,
+      onRequest: requireWrite, // before the body is read
     }, async (req) => {
       const name = req.params.pool
       const held = addresses(mirror, name).length

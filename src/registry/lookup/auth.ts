@@ -4,7 +4,7 @@
 // neither the length nor the matching prefix of a guess leaks through timing.
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type { FastifyReply, FastifyRequest, onRequestHookHandler, preHandlerHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import { ConfigError, UnauthorizedError } from '../../core/index.js'
 
 export interface AuthConfig {
@@ -19,12 +19,19 @@ export interface AuthConfig {
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]).filter((x) => x !== '')
 
 export interface Auth {
-  /** preHandler for every write route: `{ preHandler: app.requireWrite }`. */
-  requireWrite: preHandlerHookHandler
+  /**
+   * onRequest hook for every write route (`{ onRequest: app.requireWrite }`;
+   * buildApi adds it to every route marked `config.write` or not GET/HEAD).
+   * It runs before the body is read or parsed: a request without the token
+   * costs nothing and gets 401, whatever its body.
+   */
+  requireWrite: onRequestHookHandler
   /** onRequest hook for reads; routes with `config: { public: true }` skip it. */
   requireRead: onRequestHookHandler
   /** The read check on a raw Authorization header (for handlers in front of fastify). */
   allowsRead: (authorization: string | undefined) => boolean
+  /** Whether this Authorization header carries a write token (e.g. to show secrets). */
+  allowsWrite: (authorization: string | undefined) => boolean
   readonly writeEnabled: boolean
   readonly readProtected: boolean
 }
@@ -81,7 +88,7 @@ export function createAuth (cfg: AuthConfig): Auth {
   const read = [...write, ...tokenSet(list(cfg.apiReadToken))]
   const readProtected = list(cfg.apiReadToken).length > 0
 
-  const requireWrite: preHandlerHookHandler = function (request, reply, done) {
+  const requireWrite: onRequestHookHandler = function (request, reply, done) {
     if (write.length === 0) {
       done(new UnauthorizedError('writes are disabled: this registry was started without --api-token (or a token file)'))
       return
@@ -90,7 +97,7 @@ export function createAuth (cfg: AuthConfig): Auth {
   }
   const requireRead: onRequestHookHandler = function (request, reply, done) {
     const config = request.routeOptions.config as { public?: boolean, write?: boolean } | undefined
-    // Write routes check their own (stronger) token in preHandler.
+    // Write routes check their own (stronger) token in their own onRequest hook.
     if (!readProtected || config?.public === true || config?.write === true) { done(); return }
     done(check(request, reply, read))
   }
@@ -99,5 +106,9 @@ export function createAuth (cfg: AuthConfig): Auth {
     const token = bearerOf(authorization)
     return token !== undefined && matches(token, read)
   }
-  return { requireWrite, requireRead, allowsRead, writeEnabled: write.length > 0, readProtected }
+  const allowsWrite = (authorization: string | undefined): boolean => {
+    const token = bearerOf(authorization)
+    return write.length > 0 && token !== undefined && matches(token, write)
+  }
+  return { requireWrite, requireRead, allowsRead, allowsWrite, writeEnabled: write.length > 0, readProtected }
 }

@@ -12,6 +12,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.CONFLICT]: 409,
   [ErrorCodes.IPAM_TAKEN]: 409,
   [ErrorCodes.UNSCHEDULABLE]: 422,
+  [ErrorCodes.TOO_MANY_REQUESTS]: 429,
   [ErrorCodes.NATS_UNAVAILABLE]: 503,
   [ErrorCodes.IPAM_EXHAUSTED]: 503,
   [ErrorCodes.TIMEOUT]: 504,
@@ -62,7 +63,10 @@ export function installErrorHandlers (app: FastifyInstance): void {
     const code = status === 500 ? 'DG_INTERNAL' : (err.code ?? 'DG_BAD_REQUEST')
     return reply.code(status).send(errorBody(code, status === 500 ? 'internal error' : err.message))
   })
-  app.setNotFoundHandler((request, reply) => {
-    return reply.code(404).send(errorBody(ErrorCodes.NOT_FOUND, `no route ${request.method} ${request.url.split('?')[0]}`))
-  })
+  const notFound = (request: FastifyRequest, reply: FastifyReply): FastifyReply =>
+    reply.code(404).send(errorBody(ErrorCodes.NOT_FOUND, `no route ${request.method} ${request.url.split('?')[0]}`))
+  // Answered in onRequest: a body sent to no route is never read or parsed.
+  // (fastify runs any lifecycle hook given here; its types list only two.)
+  const opts = { onRequest: (request: FastifyRequest, reply: FastifyReply, done: () => void) => { void notFound(request, reply); done() } }
+  app.setNotFoundHandler(opts as Parameters<FastifyInstance['setNotFoundHandler']>[0] & object, notFound)
 }

@@ -14,6 +14,7 @@ import { buildApi } from './api.js'
 import { createAuth } from './auth.js'
 import { DnsServer } from './dns/server.js'
 import { parseUpstream } from './dns/forward.js'
+import { DEFAULT_FORWARD_ALLOW, ForwardAllow, forwardAllowProblems } from './dns/allow.js'
 
 export { LookupView, isHealthyRunning } from './view.js'
 export type { LookupTables, ServiceEntry } from './view.js'
@@ -24,10 +25,15 @@ export { answerQuery, type AnswerConfig } from './dns/answer.js'
 export { errorBody, statusOf } from './errors.js'
 export { INDEX_HEADER } from './routes/endpoints.js'
 
+/** Where the API and DNS listen unless told otherwise: loopback (like Consul's client address). */
+export const DEFAULT_LISTEN_HOST = '127.0.0.1'
+
 export interface LookupConfig {
   httpPort: number
+  /** Default 127.0.0.1. */
   httpHost?: string
   dnsPort: number
+  /** Default 127.0.0.1. */
   dnsHost?: string
   /** DNS zone, default "driftgate". */
   domain?: string
@@ -42,6 +48,21 @@ export interface LookupConfig {
   apiTokenFile?: string
   /** When set, reads need this (or a write) token. */
   apiReadToken?: string | string[]
+  /** Time to receive a whole HTTP request, headers and body (default 30 s). */
+  httpRequestTimeoutMs?: number
+  /** Parked blocking queries overall and per client address (429 beyond). */
+  maxBlockingQueries?: number
+  maxBlockingQueriesPerClient?: number
+  /** Clients whose outside names are forwarded: CIDRs, `loopback`, `pools` (default both words). */
+  dnsForwardAllow?: string[]
+  /** Largest UDP reply whatever EDNS size is asked (512-4096, default 1232). */
+  dnsUdpMax?: number
+  /** DNS responses per second per client address (0 = off; default 1000) and burst (default 2000). */
+  dnsRateLimit?: number
+  dnsRateBurst?: number
+  /** DNS over TCP: connections at once (default 512); idle or not-draining time before a client is dropped (default 10 s). */
+  dnsTcpMaxConnections?: number
+  dnsTcpIdleMs?: number
 }
 
 export interface LookupOptions {
@@ -53,8 +74,10 @@ export interface LookupOptions {
   log: Logger
   metrics: Registry
   config: LookupConfig
-  /** Write routes (placement, IPAM), registered before listen; use `app.requireWrite`. */
+  /** Write routes (placement, IPAM), registered before listen; write routes get the token check before their body is read. */
   plugins?: FastifyPluginAsync[]
+  /** The IPAM bucket: its `pool.*` subnets are allowed to use DNS forwarding when `pools` is in dnsForwardAllow. */
+  ipam?: KV
 }
 
 export interface Lookup {
@@ -62,6 +85,7 @@ export interface Lookup {
   dnsPort: number
   api: FastifyInstance
   view: LookupView
+  dns: DnsServer
   close: () => Promise<void>
 }
 
@@ -100,6 +124,18 @@ export function checkLookupConfig (cfg: LookupConfig): void {
   for (const f of cfg.dnsForward ?? []) {
     try { parseUpstream(f) } catch (err) { problems.push(...((err as ConfigError).problems ?? [{ field: 'dnsForward', message: String(err) }])) }
   }
+  problems.push(...forwardAllowProblems(cfg.dnsForwardAllow ?? []))
+  const int = (field: string, v: number | undefined, min: number, max: number): void => {
+    if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) problems.push({ field, message: `must be a whole number, ${min}-${max}` })
+  }
+  int('dnsUdpMax', cfg.dnsUdpMax, 512, 4096)
+  int('dnsRateLimit', cfg.dnsRateLimit, 0, 10_000_000)
+  int('dnsRateBurst', cfg.dnsRateBurst, 1, 10_000_000)
+  int('dnsTcpMaxConnections', cfg.dnsTcpMaxConnections, 1, 1_000_000)
+  int('dnsTcpIdleMs', cfg.dnsTcpIdleMs, 100, 3_600_000)
+  int('maxBlockingQueries', cfg.maxBlockingQueries, 1, 10_000_000)
+  int('maxBlockingQueriesPerClient', cfg.maxBlockingQueriesPerClient, 1, 10_000_000)
+  int('httpRequestTimeoutMs', cfg.httpRequestTimeoutMs, 100, 3_600_000)
   if (problems.length > 0) throw new ConfigError('registry', problems)
 }
 
@@ -126,20 +162,26 @@ export async function startLookup (opts: LookupOptions): Promise<Lookup> {
     const view = new LookupView(tables)
     view.rebuild()
     const dns = new DnsServer({
-      view, log, metrics: opts.metrics, host: cfg.dnsHost, port: cfg.dnsPort, domain: cfg.domain ?? 'driftgate',
+      view, log, metrics: opts.metrics, host: cfg.dnsHost ?? DEFAULT_LISTEN_HOST, port: cfg.dnsPort, domain: cfg.domain ?? 'driftgate',
       ttl: cfg.dnsTtl ?? 0, forward: cfg.dnsForward ?? [], forwardTimeoutMs: cfg.dnsForwardTimeoutMs,
+      forwardAllow: new ForwardAllow(cfg.dnsForwardAllow ?? DEFAULT_FORWARD_ALLOW, opts.ipam, log),
+      udpMax: cfg.dnsUdpMax, rateLimit: cfg.dnsRateLimit, rateBurst: cfg.dnsRateBurst,
+      maxTcpConnections: cfg.dnsTcpMaxConnections, tcpIdleMs: cfg.dnsTcpIdleMs,
     })
     cleanups.push(() => dns.close())
     await dns.start()
-    const api = await buildApi({ view, log, metrics: opts.metrics, auth, plugins: opts.plugins })
+    const api = await buildApi({
+      view, log, metrics: opts.metrics, auth, plugins: opts.plugins, requestTimeoutMs: cfg.httpRequestTimeoutMs,
+      maxBlockingQueries: cfg.maxBlockingQueries, maxBlockingQueriesPerClient: cfg.maxBlockingQueriesPerClient,
+    })
     cleanups.push(() => api.close())
     // Parked blocking queries are answered first, so closing the API does not wait for them.
     cleanups.push(() => view.close())
-    await api.listen({ port: cfg.httpPort, host: cfg.httpHost ?? '0.0.0.0' })
+    await api.listen({ port: cfg.httpPort, host: cfg.httpHost ?? DEFAULT_LISTEN_HOST })
     const addr = api.server.address()
     const httpPort = typeof addr === 'object' && addr !== null ? addr.port : cfg.httpPort
-    log.info({ httpPort, dnsPort: dns.port, writes: auth.writeEnabled, readsProtected: auth.readProtected }, 'lookup ready')
-    return { httpPort, dnsPort: dns.port, api, view, close }
+    log.info({ httpHost: cfg.httpHost ?? DEFAULT_LISTEN_HOST, httpPort, dnsHost: dns.address(), dnsPort: dns.port, writes: auth.writeEnabled, readsProtected: auth.readProtected }, 'lookup ready')
+    return { httpPort, dnsPort: dns.port, api, view, dns, close }
   } catch (err) {
     await close()
     throw err

@@ -6,7 +6,9 @@
 //                                   still resolves right after its endpoint left)
 //   <domain>                     SOA
 // Unknown names under the domain are NXDOMAIN with the SOA in authority; ANY is
-// REFUSED (RFC 8482 lets us decline; REFUSED is the clearest "no" for clients).
+// REFUSED (RFC 8482 lets us decline; REFUSED is the clearest "no" for clients),
+// also for outside names (never forwarded). Outside names are forwarded only
+// for clients the server allows (dns/allow.ts), else REFUSED.
 import type { Answer, Packet, Question } from 'dns-packet'
 import dnsPacket from 'dns-packet'
 import { isDnsLabel, isIPv4, type EndpointRecord } from '../../../core/index.js'
@@ -21,7 +23,8 @@ export interface AnswerConfig {
   forwarding: boolean
 }
 
-export type Outcome = { kind: 'answer', packet: Packet } | { kind: 'forward' }
+/** `cacheable: false`: the answer depends on the client, not only on the query. */
+export type Outcome = { kind: 'answer', packet: Packet, cacheable?: boolean } | { kind: 'forward' }
 
 export const Rcode = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const
 export const EDNS_PAYLOAD = 1232
@@ -77,8 +80,11 @@ function serviceAnswers (q: Question, eps: EndpointRecord[], cfg: AnswerConfig):
   return { answers, additionals }
 }
 
-/** Decides the answer to one query. Mutates only rotation counters on the view. */
-export function answerQuery (query: Query, view: LookupView, cfg: AnswerConfig): Outcome {
+/**
+ * Decides the answer to one query. Mutates only rotation counters on the view.
+ * `canForward`: whether this client may have outside names forwarded.
+ */
+export function answerQuery (query: Query, view: LookupView, cfg: AnswerConfig, canForward = true): Outcome {
   const id = query.id ?? 0
   const rd = ((query.flags ?? 0) & RD) !== 0
   if (query.opcode !== undefined && query.opcode !== 'QUERY') return { kind: 'answer', packet: bare(id, Rcode.NOTIMP, rd) }
@@ -87,8 +93,14 @@ export function answerQuery (query: Query, view: LookupView, cfg: AnswerConfig):
   const q = questions[0]
   const name = q.name.toLowerCase().replace(/\.$/, '')
   const inDomain = name === cfg.domain || name.endsWith(`.${cfg.domain}`)
+  // ANY (RFC 8482) and other classes are refused before anything else, forwarding included:
+  // an ANY relayed upstream is the classic amplification query.
+  if (q.class !== undefined && q.class !== 'IN') return { kind: 'answer', packet: bare(id, Rcode.REFUSED, rd, q) }
+  if ((q.type as string) === 'ANY') return { kind: 'answer', packet: bare(id, Rcode.REFUSED, rd, q) }
   if (!inDomain) {
-    return cfg.forwarding ? { kind: 'forward' } : { kind: 'answer', packet: bare(id, Rcode.REFUSED, rd, q) }
+    if (cfg.forwarding && canForward) return { kind: 'forward' }
+    // A refusal that depends on who asked must not be replayed to another client from the cache.
+    return { kind: 'answer', packet: bare(id, Rcode.REFUSED, rd, q), cacheable: !cfg.forwarding }
   }
   // A name we would echo but could not re-encode faithfully (dots or bytes inside labels).
   if (!SAFE_NAME.test(name)) return { kind: 'answer', packet: bare(id, Rcode.FORMERR, rd) }
@@ -101,8 +113,6 @@ export function answerQuery (query: Query, view: LookupView, cfg: AnswerConfig):
     if (hasEdns(query)) packet.additionals!.push(opt())
     return { kind: 'answer', packet }
   }
-  if (q.class !== undefined && q.class !== 'IN') return { kind: 'answer', packet: bare(id, Rcode.REFUSED, rd, q) }
-  if ((q.type as string) === 'ANY') return { kind: 'answer', packet: bare(id, Rcode.REFUSED, rd, q) }
 
   const rel = name === cfg.domain ? [] : name.slice(0, -(cfg.domain.length + 1)).split('.')
   if (rel.length === 0) {

@@ -7,6 +7,7 @@
 // has the same length). Anything unusual (several questions, unknown
 // additional records, truncated answers, SRV) takes the normal path.
 import type { Packet } from 'dns-packet'
+import { clampUdp, UDP_MAX } from './codec.js'
 
 const QR = 0x80
 const OPCODE = 0x78
@@ -15,8 +16,8 @@ interface Cached { buf: Buffer, start: number, count: number, recLen: number, ro
 
 export interface CacheKey { key: string, qEnd: number, limit: number }
 
-/** Key of a plain query (one question, at most one OPT), or null to take the normal path. */
-export function cacheKey (raw: Buffer, tcp: boolean): CacheKey | null {
+/** Key of a plain query (one question, at most one OPT), or null to take the normal path. `udpMax` as in udpLimit. */
+export function cacheKey (raw: Buffer, tcp: boolean, udpMax = UDP_MAX): CacheKey | null {
   if (raw.length < 17 || (raw[2] & (QR | OPCODE)) !== 0) return null
   if (raw.readUInt16BE(4) !== 1 || raw.readUInt16BE(6) !== 0 || raw.readUInt16BE(8) !== 0) return null
   const arCount = raw.readUInt16BE(10)
@@ -36,7 +37,7 @@ export function cacheKey (raw: Buffer, tcp: boolean): CacheKey | null {
   if (arCount === 1) {
     // OPT: root name, type 41, class = UDP size, ttl = ext rcode/version/flags, rdata skipped.
     if (qEnd + 11 > raw.length || raw[qEnd] !== 0 || raw.readUInt16BE(qEnd + 1) !== 41 || raw[qEnd + 6] !== 0) return null
-    limit = Math.min(4096, Math.max(512, raw.readUInt16BE(qEnd + 3)))
+    limit = clampUdp(raw.readUInt16BE(qEnd + 3), udpMax)
     edns = 1
   }
   if (tcp) limit = 65535

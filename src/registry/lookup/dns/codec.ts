@@ -4,7 +4,8 @@ import dnsPacket, { type Answer, type DecodedPacket, type Packet } from 'dns-pac
 import { Rcode } from './answer.js'
 
 export const UDP_MIN = 512
-export const UDP_MAX = 4096
+/** Largest UDP answer we ever send unless configured otherwise: DNS flag day 2020's 1232 (no IP fragmentation). */
+export const UDP_MAX = 1232
 const QR = 1 << 15
 
 export type Decoded = { ok: true, packet: DecodedPacket & { opcode?: string } } | { ok: false, reply: Buffer | null }
@@ -25,13 +26,17 @@ export function decodeQuery (raw: Buffer): Decoded {
   }
 }
 
-/** What fits in one UDP answer to this query: 512 without EDNS, else the client's size within [512, 4096]. */
-export function udpLimit (query: Packet): number {
+/** Clamps an EDNS UDP size to [512, max]. */
+export function clampUdp (size: number, max = UDP_MAX): number { return Math.min(Math.max(UDP_MIN, max), Math.max(UDP_MIN, size)) }
+
+/**
+ * What fits in one UDP answer to this query: 512 without EDNS, else the
+ * client's size clamped to [512, max]. A 50-byte query can never draw more
+ * than `max` bytes (amplification).
+ */
+export function udpLimit (query: Packet, max = UDP_MAX): number {
   for (const a of query.additionals ?? []) {
-    if (a.type === 'OPT') {
-      const size = (a as unknown as { udpPayloadSize?: number }).udpPayloadSize ?? UDP_MIN
-      return Math.min(UDP_MAX, Math.max(UDP_MIN, size))
-    }
+    if (a.type === 'OPT') return clampUdp((a as unknown as { udpPayloadSize?: number }).udpPayloadSize ?? UDP_MIN, max)
   }
   return UDP_MIN
 }
@@ -66,6 +71,24 @@ export function encodeFit (packet: Packet, limit: number): Buffer {
   }
   trimmed.answers = answers.slice(0, keep)
   return dnsPacket.encode(trimmed)
+}
+
+/**
+ * A forwarded reply cut to the client's limit: as it is when it fits, else
+ * re-encoded with encodeFit (TC set, answers that fit kept). An upstream
+ * reply we cannot decode is replaced by a header-only SERVFAIL.
+ */
+export function fitForwarded (reply: Buffer, limit: number, query: Packet): Buffer {
+  if (reply.length <= limit) return reply
+  let packet: Packet
+  try { packet = dnsPacket.decode(reply) } catch {
+    return dnsPacket.encode({ id: query.id ?? 0, type: 'response', flags: Rcode.SERVFAIL, questions: query.questions ?? [] })
+  }
+  packet.id = query.id ?? 0
+  const fitted = encodeFit(packet, limit)
+  if (fitted.length <= limit) return fitted
+  // The question alone (or an odd OPT) does not fit: header only, TC.
+  return dnsPacket.encode({ id: query.id ?? 0, type: 'response', flags: (packet.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE, questions: [] })
 }
 
 export function rcodeOf (reply: Buffer): number { return reply.length >= 4 ? reply[3] & 0x0f : Rcode.SERVFAIL }

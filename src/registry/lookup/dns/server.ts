@@ -1,16 +1,23 @@
 // The DNS listener: UDP and TCP on the same port. Each query is decoded,
 // answered from the view (synchronously) or forwarded (asynchronously), and
-// sized for its transport. Bad input is dropped or answered FORMERR and
-// counted; nothing a client sends can throw out of a handler.
+// sized for its transport: every reply, forwarded ones included, fits the
+// client's limit (512 without EDNS, the EDNS size clamped to udpMax, TC when
+// cut). Bad input is dropped or answered FORMERR and counted; nothing a
+// client sends can throw out of a handler. Bounded work per client: a token
+// bucket per source address (rate.ts), forwarding only for allowed networks
+// (allow.ts), TCP backpressure and a connection cap (tcp.ts).
 import { createSocket, type Socket } from 'node:dgram'
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net'
 import { Counter, type Registry } from 'prom-client'
 import type { Logger } from '../../../core/index.js'
 import type { LookupView } from '../view.js'
 import { answerQuery, bare, Rcode, type AnswerConfig } from './answer.js'
-import { decodeQuery, encodeFit, rcodeOf, udpLimit } from './codec.js'
+import { decodeQuery, encodeFit, fitForwarded, rcodeOf, udpLimit, UDP_MAX } from './codec.js'
 import { Forwarder } from './forward.js'
 import { AnswerCache, cacheKey } from './cache.js'
+import { ForwardAllow } from './allow.js'
+import { ClientRateLimit } from './rate.js'
+import { serveTcp } from './tcp.js'
 import dnsPacket from 'dns-packet'
 
 export interface DnsServerOptions {
@@ -23,13 +30,25 @@ export interface DnsServerOptions {
   ttl: number
   forward: string[]
   forwardTimeoutMs?: number
-  /** TCP: connections at once, and idle time before one is closed. */
+  /** TCP: connections at once, and idle time before one is closed (also: a client not draining its replies). */
   maxTcpConnections?: number
   tcpIdleMs?: number
+  /** Largest UDP answer, whatever EDNS size a client asks for (default 1232). */
+  udpMax?: number
+  /** Who may have outside names forwarded (default: loopback only). */
+  forwardAllow?: ForwardAllow
+  /** Responses per second per client address (0 = no limit) and the burst. */
+  rateLimit?: number
+  rateBurst?: number
 }
 
+export const DEFAULT_DNS_RATE = 1000
+export const DEFAULT_DNS_BURST = 2000
+/** Reply bytes queued for one TCP client before it is dropped (beyond the socket's own buffers). */
+const MAX_TCP_QUEUED = 256 * 1024
+const MAX_TCP_IN_FLIGHT = 32
+
 const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED']
-const MAX_TCP_BUFFER = 2 + 65535
 
 export class DnsServer {
   private udp?: Socket
@@ -39,6 +58,10 @@ export class DnsServer {
   private readonly cfg: AnswerConfig
   private readonly queries: Counter<'transport' | 'rcode'>
   private readonly dropped: Counter<'reason'>
+  private readonly rateDropped: { inc: () => void }
+  private readonly rate: ClientRateLimit
+  private readonly allow: ForwardAllow
+  private readonly udpMax: number
   readonly cache = new AnswerCache()
   private closed = false
   port = 0
@@ -63,15 +86,38 @@ export class DnsServer {
       registers: [opts.metrics], collect () { this.reset(); this.inc(cache.hits) },
     })
     this.dropped = new Counter({
-      name: 'driftgate_lookup_dns_dropped_total', help: 'DNS packets dropped or answered FORMERR, by reason',
+      name: 'driftgate_lookup_dns_dropped_total',
+      help: 'DNS packets dropped or answered FORMERR, and TCP clients dropped, by reason (rate_limited: over the per-client limit)',
       labelNames: ['reason'], registers: [opts.metrics],
     })
+    this.rateDropped = this.dropped.labels({ reason: 'rate_limited' })
+    this.rate = new ClientRateLimit({ rate: opts.rateLimit ?? DEFAULT_DNS_RATE, burst: opts.rateBurst ?? DEFAULT_DNS_BURST })
+    this.allow = opts.forwardAllow ?? new ForwardAllow(['loopback'], undefined, opts.log)
+    this.udpMax = opts.udpMax ?? UDP_MAX
   }
 
-  /** One query in, one reply out (or null: send nothing). Sync when answered locally. */
-  respond (raw: Buffer, tcp: boolean): Buffer | null | Promise<Buffer | null> {
+  /** Whether a client at `address` gets outside names forwarded. */
+  forwardAllowed (address: string): boolean { return this.allow.allows(address) }
+
+  /** Reply bytes waiting in TCP write buffers, all connections. */
+  tcpQueuedBytes (): number {
+    let n = 0
+    for (const c of this.conns) n += c.writableLength
+    return n
+  }
+
+  tcpConnections (): number { return this.conns.size }
+
+  /** The listening address (127.0.0.1 unless configured). */
+  address (): string { return this.opts.host ?? '127.0.0.1' }
+
+  /**
+   * One query in, one reply out (or null: send nothing). Sync when answered
+   * locally. `client` is the source address (forwarding is per client).
+   */
+  respond (raw: Buffer, tcp: boolean, client = '127.0.0.1'): Buffer | null | Promise<Buffer | null> {
     const generation = this.opts.view.generation
-    const key = cacheKey(raw, tcp)
+    const key = cacheKey(raw, tcp, this.udpMax)
     if (key !== null) {
       const hit = this.cache.get(key, raw, generation)
       if (hit !== null) return hit
@@ -82,14 +128,16 @@ export class DnsServer {
       return decoded.reply
     }
     const query = decoded.packet
-    const outcome = answerQuery(query, this.opts.view, this.cfg)
+    const limit = tcp ? 65535 : udpLimit(query, this.udpMax)
+    const outcome = answerQuery(query, this.opts.view, this.cfg, this.cfg.forwarding && this.allow.allows(client))
     if (outcome.kind === 'answer') {
-      const reply = encodeFit(outcome.packet, tcp ? 65535 : udpLimit(query))
-      if (key !== null) this.cache.put(key, raw, reply, outcome.packet, generation)
+      const reply = encodeFit(outcome.packet, limit)
+      if (key !== null && outcome.cacheable !== false) this.cache.put(key, raw, reply, outcome.packet, generation)
       return reply
     }
-    return this.forwarder.forward(raw, tcp).then((reply) => reply ?? dnsPacket.encode(
-      bare(query.id ?? 0, Rcode.SERVFAIL, query.flag_rd, query.questions?.[0])))
+    return this.forwarder.forward(raw, tcp).then((reply) => reply !== null
+      ? fitForwarded(reply, limit, query)
+      : dnsPacket.encode(bare(query.id ?? 0, Rcode.SERVFAIL, query.flag_rd, query.questions?.[0])))
   }
 
   // Plain numbers on the hot path (index = rcode, 6 = other); prom-client reads them at scrape time.
@@ -100,9 +148,11 @@ export class DnsServer {
   }
 
   private onUdp (msg: Buffer, address: string, port: number): void {
+    // Over its rate the client gets nothing: no work, no reply to amplify.
+    if (!this.rate.take(address)) { this.rateDropped.inc(); return }
     let out: Buffer | null | Promise<Buffer | null>
     try {
-      out = this.respond(msg, false)
+      out = this.respond(msg, false, address)
     } catch (err) {
       this.dropped.inc({ reason: 'error' })
       this.opts.log.warn({ err }, 'dns query failed')
@@ -123,36 +173,20 @@ export class DnsServer {
 
   private onTcp (sock: TcpSocket): void {
     this.conns.add(sock)
-    sock.setNoDelay(true)
-    sock.setTimeout(this.opts.tcpIdleMs ?? 10_000, () => sock.destroy())
-    sock.on('error', () => {})
     sock.on('close', () => this.conns.delete(sock))
-    let buf: Buffer = Buffer.alloc(0)
-    const send = (reply: Buffer | null): void => {
-      if (reply === null || sock.destroyed) return
-      this.count(reply, 'tcp')
-      const len = Buffer.alloc(2)
-      len.writeUInt16BE(reply.length, 0)
-      sock.write(Buffer.concat([len, reply]))
-    }
-    sock.on('data', (chunk: Buffer) => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk])
-      if (buf.length > MAX_TCP_BUFFER * 2) { this.dropped.inc({ reason: 'tcp_overflow' }); sock.destroy(); return }
-      while (buf.length >= 2) {
-        const len = buf.readUInt16BE(0)
-        if (len === 0) { this.dropped.inc({ reason: 'malformed' }); sock.destroy(); return }
-        if (buf.length < 2 + len) break
-        const frame = buf.subarray(2, 2 + len)
-        buf = buf.subarray(2 + len)
-        try {
-          const out = this.respond(Buffer.from(frame), true)
-          if (out instanceof Promise) out.then(send, () => {})
-          else send(out)
-        } catch (err) {
-          this.dropped.inc({ reason: 'error' })
-          this.opts.log.warn({ err }, 'dns query failed')
-        }
-      }
+    const client = sock.remoteAddress ?? ''
+    const idleMs = this.opts.tcpIdleMs ?? 10_000
+    serveTcp(sock, {
+      respond: (frame) => {
+        if (!this.rate.take(client)) { this.rateDropped.inc(); return null }
+        return this.respond(frame, true, client)
+      },
+      sent: (reply) => this.count(reply, 'tcp'),
+      dropped: (reason) => this.dropped.inc({ reason }),
+      idleMs,
+      stallMs: idleMs,
+      maxQueued: MAX_TCP_QUEUED,
+      maxInFlight: MAX_TCP_IN_FLIGHT,
     })
   }
 
@@ -163,7 +197,7 @@ export class DnsServer {
     sock.on('message', (msg, rinfo) => this.onUdp(msg, rinfo.address, rinfo.port))
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject)
-      sock.bind(port, this.opts.host ?? '0.0.0.0', () => { sock.off('error', reject); resolve() })
+      sock.bind(port, this.address(), () => { sock.off('error', reject); resolve() })
     })
     sock.on('error', (err) => this.opts.log.warn({ err }, 'dns udp socket error'))
     try { sock.setRecvBufferSize(4 * 1024 * 1024) } catch { /* capped by net.core.rmem_max: fine */ }
@@ -175,7 +209,7 @@ export class DnsServer {
     server.maxConnections = this.opts.maxTcpConnections ?? 512
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(port, this.opts.host ?? '0.0.0.0', () => { server.off('error', reject); resolve() })
+      server.listen(port, this.address(), () => { server.off('error', reject); resolve() })
     })
     return server
   }
@@ -183,6 +217,7 @@ export class DnsServer {
   /** Binds UDP then TCP on the same port; with port 0, retries until one free port serves both. */
   async start (): Promise<void> {
     await this.forwarder.start()
+    await this.allow.start()
     for (let attempt = 0; ; attempt++) {
       const udp = await this.bindUdp(this.opts.port)
       const port = udp.address().port
@@ -190,7 +225,7 @@ export class DnsServer {
         this.tcp = await this.bindTcp(port)
         this.udp = udp
         this.port = port
-        this.opts.log.info({ port, host: this.opts.host ?? '0.0.0.0', domain: this.cfg.domain }, 'dns listening')
+        this.opts.log.info({ port, host: this.address(), domain: this.cfg.domain, udpMax: this.udpMax }, 'dns listening')
         return
       } catch (err) {
         await new Promise<void>((resolve) => udp.close(() => resolve()))
@@ -208,5 +243,6 @@ export class DnsServer {
     for (const c of this.conns) c.destroy()
     if (this.tcp !== undefined) await new Promise<void>((resolve) => this.tcp!.close(() => resolve()))
     await this.forwarder.close()
+    this.allow.close()
   }
 }

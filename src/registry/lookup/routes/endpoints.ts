@@ -1,10 +1,12 @@
 // GET /v1/services/:name/endpoints, with Consul-style blocking queries:
 // `?index=<n>&wait=30s` parks the request on the service's waiter list until
 // its index moves past n or the wait (plus up to 1/16 jitter, so that a crowd
-// that parked together does not wake together) runs out.
+// that parked together does not wake together) runs out. Parked queries are
+// capped per client and globally (limits.ts): over a cap, 429 at once.
 import type { FastifyInstance } from 'fastify'
 import { DURATION_PATTERN, NotFoundError, parseDuration } from '../../../core/index.js'
 import type { LookupView, ServiceEntry } from '../view.js'
+import type { WaiterLimits } from '../limits.js'
 import { endpointsResponse, nameParams, publicEndpointOf } from './shapes.js'
 import { errorSchema } from '../errors.js'
 
@@ -41,7 +43,7 @@ export function waitMs (wait: string | undefined): number {
   return ms + Math.floor(Math.random() * ms / 16)
 }
 
-export function endpointsRoutes (view: LookupView) {
+export function endpointsRoutes (view: LookupView, limits: WaiterLimits) {
   return async function (app: FastifyInstance): Promise<void> {
     app.get<{ Params: { name: string }, Querystring: Query }>('/v1/services/:name/endpoints', {
       schema: {
@@ -53,10 +55,13 @@ export function endpointsRoutes (view: LookupView) {
       const { name } = request.params
       const { all, index } = request.query
       if (index !== undefined) {
-        const parked = view.wait(name, index, waitMs(request.query.wait))
-        reply.raw.once('close', parked.cancel)
-        await parked.promise
-        reply.raw.off('close', parked.cancel)
+        const release = limits.acquire(request.ip) // 429 over the caps, before anything is parked
+        try {
+          const parked = view.wait(name, index, waitMs(request.query.wait))
+          reply.raw.once('close', parked.cancel)
+          await parked.promise
+          reply.raw.off('close', parked.cancel)
+        } finally { release() }
       }
       const entry = view.get(name)
       if (entry === undefined) {

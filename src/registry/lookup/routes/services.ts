@@ -1,12 +1,23 @@
-// GET /v1/services and GET /v1/services/:name.
+// GET /v1/services and GET /v1/services/:name. A spec's `env` values are
+// secrets (passwords in JAVA_OPTS, API keys): only a caller with the write
+// token sees them; everyone else gets the keys with "<hidden>" values.
 import type { FastifyInstance } from 'fastify'
 import { NotFoundError } from '../../../core/index.js'
 import type { LookupView } from '../view.js'
+import type { Auth } from '../auth.js'
 import { nameParams, serviceResponse, servicesResponse, summaryOf } from './shapes.js'
 import { errorSchema } from '../errors.js'
 import { INDEX_HEADER } from './endpoints.js'
 
-export function servicesRoutes (view: LookupView) {
+export const HIDDEN = '<hidden>'
+
+/** The spec as a caller without the write token may see it: env keys kept, values hidden. */
+export function redactSpec<T extends { env?: Record<string, string> }> (spec: T): T {
+  if (spec.env === undefined) return spec
+  return { ...spec, env: Object.fromEntries(Object.keys(spec.env).map((k) => [k, HIDDEN])) }
+}
+
+export function servicesRoutes (view: LookupView, auth: Pick<Auth, 'allowsWrite'>) {
   return async function (app: FastifyInstance): Promise<void> {
     let cached: { generation: number, body: Buffer } | undefined
 
@@ -28,7 +39,8 @@ export function servicesRoutes (view: LookupView) {
       if (entry === undefined) throw new NotFoundError(`service "${name}"`)
       const rec = view.spec(name)
       void reply.header(INDEX_HEADER, entry.index)
-      return { ...summaryOf(view, name, entry, rec), spec: rec?.spec ?? null, updatedAt: rec?.updatedAt ?? null }
+      const spec = rec === undefined ? null : auth.allowsWrite(request.headers.authorization) ? rec.spec : redactSpec(rec.spec)
+      return { ...summaryOf(view, name, entry, rec), spec, updatedAt: rec?.updatedAt ?? null }
     })
   }
 }
