@@ -23,7 +23,7 @@ const params = (runs = RUNS): fc.Parameters<unknown> => ({ seed: SEED, numRuns: 
 let s: Stack
 let upstream: Awaited<ReturnType<typeof fakeResolver>>
 let sock: Socket
-let stats = { udp: 0, udpReplies: 0, formerr: 0, tcpCases: 0, tcpReplies: 0 }
+const stats = { udp: 0, udpReplies: 0, formerr: 0, tcpCases: 0, tcpReplies: 0 }
 
 const known = (): string => JSON.stringify({ gen: s.lookup.view.generation, eps: [...(s.lookup.view.get('big')?.endpoints.keys() ?? [])].length, names: s.lookup.view.names() })
 let before = ''

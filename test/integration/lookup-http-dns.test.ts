@@ -6,7 +6,7 @@ import dnsPacket from 'dns-packet'
 import { encodeJson } from '../../src/bus/index.js'
 import { startStack, dig, endpoint, fakeResolver, hostRecord, serviceRecord, type Stack } from './lookup-setup.js'
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 const jsonOf = async (r: Response): Promise<any> => await r.json()
 
 const WRITE = 'integration-write-token'

@@ -81,7 +81,7 @@ export class DnsServer {
       },
     })
     const cache = this.cache
-    new Counter({ // eslint-disable-line no-new
+    new Counter({  
       name: 'driftgate_lookup_dns_cache_hits_total', help: 'DNS answers served from the encoded-answer cache',
       registers: [opts.metrics], collect () { this.reset(); this.inc(cache.hits) },
     })
