@@ -23,8 +23,18 @@ export const rendererSchema: RoleSchema = {
     statusPort: { type: 'integer', minimum: 1, maximum: 65535, default: 8597 },
     reloadTimeout: { ...duration, default: '10s' },
     announceInterval: { ...duration, default: '5s' },
+    mode: {
+      type: 'string',
+      enum: ['auto', 'lua', 'file'],
+      default: 'auto',
+      description: 'lua: endpoints pushed into nginx (lua_shared_dict + balancer_by_lua), no reload on an endpoint change; ' +
+        'file: endpoints written into upstream files, a reload per change; auto: lua when the main nginx config loads ngx_http_lua_module, else file',
+    },
   },
 }
+
+/** How endpoint changes reach nginx. */
+export type RendererMode = 'auto' | 'lua' | 'file'
 
 export interface RendererFileConfig extends CommonRoleConfig {
   out: string
@@ -40,11 +50,14 @@ export interface RendererFileConfig extends CommonRoleConfig {
   statusPort: number
   reloadTimeout: string | number
   announceInterval: string | number
+  mode: RendererMode
 }
 
 /** What createRenderer needs: the file config's paths and ids as they are, durations in ms. */
 export interface RendererConfig extends Pick<RendererFileConfig,
 'id' | 'prefix' | 'out' | 'nginxConf' | 'templates' | 'nginxBin' | 'nginxPrefix' | 'nginxPid' | 'statusPort'> {
+  /** Absent: auto (programmatic callers; the CLI always passes the schema's default). */
+  mode?: RendererMode
   minWaitMs: number
   maxWaitMs: number
   reloadTimeoutMs: number
@@ -62,6 +75,7 @@ export function resolveRendererConfig (c: RendererFileConfig): RendererConfig {
     nginxPrefix: c.nginxPrefix,
     nginxPid: c.nginxPid,
     statusPort: c.statusPort,
+    mode: c.mode,
     minWaitMs: parseDuration(c.minWait),
     maxWaitMs: parseDuration(c.maxWait),
     reloadTimeoutMs: parseDuration(c.reloadTimeout),
