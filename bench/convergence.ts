@@ -15,8 +15,8 @@ import { Testbed, startNats, startNginx, freePort, waitFor } from '../test/harne
 import { decodeJson } from '../src/bus/index.js'
 import { silentLogger } from '../src/core/index.js'
 import { createRenderer, NginxController, STATUS_FILE, fetchGeneration } from '../src/renderer/index.js'
-import { createAgent } from '../src/agent/index.js'
-import { createRegistry, registryConfig } from '../src/registry/index.js'
+import { createAgent, resolveAgentConfig } from '../src/agent/index.js'
+import { createRegistry, resolveRegistryConfig } from '../src/registry/index.js'
 import type { EventMessage } from '../src/core/index.js'
 import { exampleHttpBody, get } from '../test/integration/renderer-fixtures.js'
 
@@ -33,8 +33,8 @@ const nats = await startNats()
 const out = mkdtempSync(join(tmpdir(), 'dg-conv-out-'))
 const nginx = await startNginx({ includeDir: out, conf: exampleHttpBody() })
 const nc = await connect({ servers: nats.url })
-const registry = createRegistry(registryConfig({ httpPort: 0, dnsPort: 0, nats: nats.url }), { nc, log, components: [] })
-const agent = createAgent({ hostId: tb.hosts[0].name, docker: tb.hosts[0].socketPath, nats: nats.url, network: 'mv0' }, { log })
+const registry = createRegistry(resolveRegistryConfig({ httpPort: 0, dnsPort: 0, nats: nats.url }), { nc, log, components: [] })
+const agent = createAgent(resolveAgentConfig({ ipamDriver: false, hostId: tb.hosts[0].name, docker: tb.hosts[0].socketPath, nats: nats.url, network: 'mv0' }), { log })
 const statusPort = await freePort()
 const renderer = createRenderer({
   id: 'conv', prefix: 'driftgate', out, nginxConf: nginx.confPath, nginxPrefix: `${nginx.prefix}/`, nginxBin: '/usr/sbin/nginx',

@@ -9,7 +9,7 @@ import type { NatsConnection } from 'nats'
 import type { Registry } from 'prom-client'
 import { componentLogger, createLogger, createMetricsRegistry, newInstanceId, type Logger } from '../core/index.js'
 import { connectNats, ensureStream, subjects, natsOptionsFrom } from '../bus/index.js'
-import { agentSettings, dockerOptions, type AgentConfig } from './config.js'
+import { dockerOptions, type ResolvedAgentConfig } from './config.js'
 import { DockerWatcher } from './docker-events.js'
 import { EventHandler, type Trace } from './handler.js'
 import { Heartbeat, Reservations } from './heartbeat.js'
@@ -47,8 +47,8 @@ export interface Agent {
 const now = (): number => performance.timeOrigin + performance.now()
 
 
-export function createAgent (config: AgentConfig, deps: AgentDeps = {}): Agent {
-  const s = agentSettings(config)
+export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentDeps = {}): Agent {
+  const s = config
   const instance = newInstanceId()
   const log = componentLogger(deps.log ?? createLogger({ role: 'agent', level: config.logLevel }), 'agent')
     .child({ host: s.hostId, instance })

@@ -3,8 +3,7 @@
 // Every (re)attach is reported through onAttached so the agent snapshots:
 // whatever happened while detached is healed by the snapshot.
 import type Dockerode from 'dockerode'
-import type { Logger } from '../core/index.js'
-import { backoffDelay, Sleeper, type BackoffOptions } from './backoff.js'
+import { backoffDelay, Sleeper, withTimeout, type BackoffOptions, type Logger } from '../core/index.js'
 
 export interface DockerEvent {
   Type: string
@@ -154,11 +153,4 @@ export class DockerWatcher {
     this.stream = undefined
     await this.attaching
   }
-}
-
-async function withTimeout<T> (p: Promise<T>, ms: number): Promise<T> {
-  let t: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => { t = setTimeout(() => reject(new Error('timeout')), ms) })])
-  } finally { clearTimeout(t) }
 }

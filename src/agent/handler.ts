@@ -4,7 +4,7 @@
 import type Dockerode from 'dockerode'
 import PQueue from 'p-queue'
 import type { EndpointInfo, Logger } from '../core/index.js'
-import { isContainerId, isDnsLabel } from '../core/index.js'
+import { isContainerId, isDnsLabel, settleWithin } from '../core/index.js'
 import type { DockerEvent } from './docker-events.js'
 import { classifyContainer, type Classified, type ContainerInspect } from './endpoint.js'
 import { LABEL, type RejectReason } from './labels.js'
@@ -270,11 +270,6 @@ export class EventHandler {
   async close (timeoutMs = 2000): Promise<void> {
     this.closed = true
     this.inspects.clear()
-    let t: NodeJS.Timeout | undefined
-    await Promise.race([
-      Promise.allSettled([...this.chains.values()]),
-      new Promise<void>((resolve) => { t = setTimeout(resolve, timeoutMs) }),
-    ])
-    clearTimeout(t)
+    await settleWithin(this.chains.values(), timeoutMs)
   }
 }

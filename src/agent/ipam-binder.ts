@@ -7,7 +7,7 @@
 // again at the next sighting (an event or the next snapshot).
 import type Dockerode from 'dockerode'
 import type { Counter } from 'prom-client'
-import { DriftgateError, ErrorCodes, isContainerId, isDnsLabel, isIPv4, MAC_PATTERN, type Logger } from '../core/index.js'
+import { DriftgateError, ErrorCodes, isContainerId, isDnsLabel, isIPv4, MAC_PATTERN, settleWithin, type Logger } from '../core/index.js'
 import type { DockerEvent } from './docker-events.js'
 import type { ContainerInspect, InspectNetwork } from './endpoint.js'
 import { LABEL } from './labels.js'
@@ -123,12 +123,7 @@ export class IpamBinder {
   /** Waits (bounded) for binds in flight. */
   async close (timeoutMs = 2000): Promise<void> {
     this.closed = true
-    let t: NodeJS.Timeout | undefined
-    await Promise.race([
-      Promise.allSettled([...this.tasks]),
-      new Promise<void>((resolve) => { t = setTimeout(resolve, timeoutMs) }),
-    ])
-    clearTimeout(t)
+    await settleWithin(this.tasks, timeoutMs)
   }
 
   /** Binds in flight (tests). */

@@ -4,7 +4,7 @@
 // Events and snapshots go through JetStream (acknowledged by DRIFTGATE_EVENTS,
 // de-duplicated by msgID `<instance>-<seq>`); heartbeats are core publishes.
 import type { JetStreamClient, NatsConnection } from 'nats'
-import type { EndpointInfo, EventMessage, HeartbeatMessage, Logger, SnapshotMessage } from '../core/index.js'
+import { settleWithin, type EndpointInfo, type EventMessage, type HeartbeatMessage, type Logger, type SnapshotMessage } from '../core/index.js'
 import { encodeJson, type Subjects } from '../bus/index.js'
 import type { AgentMetrics } from './metrics.js'
 
@@ -92,11 +92,6 @@ export class Publisher {
   /** Waits (bounded) for outstanding acknowledgements, for a clean close. */
   async drain (timeoutMs = 2000): Promise<void> {
     if (this.pending.size === 0) return
-    let t: NodeJS.Timeout | undefined
-    await Promise.race([
-      Promise.allSettled([...this.pending]),
-      new Promise<void>((resolve) => { t = setTimeout(resolve, timeoutMs) }),
-    ])
-    clearTimeout(t)
+    await settleWithin(this.pending, timeoutMs)
   }
 }

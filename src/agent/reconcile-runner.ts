@@ -9,7 +9,7 @@ import type { Registry } from 'prom-client'
 import type { Logger } from '../core/index.js'
 import { Buckets, openBucket } from '../bus/index.js'
 import { startReconciler, type DrainPublisher, type ReconcilerTimings, type RunningReconciler } from './reconciler/index.js'
-import { backoffDelay, Sleeper } from './backoff.js'
+import { backoffDelay, Sleeper } from '../core/index.js'
 
 export type ReconcilerTimingOptions = Partial<ReconcilerTimings> & { rendererSilentMs?: number }
 

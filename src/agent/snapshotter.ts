@@ -4,7 +4,7 @@
 // snapshot is retried with backoff until it is acknowledged.
 import type Dockerode from 'dockerode'
 import type { Logger } from '../core/index.js'
-import { backoffDelay, Sleeper } from './backoff.js'
+import { backoffDelay, Sleeper } from '../core/index.js'
 import type { ContainerListItem } from './endpoint.js'
 import type { EventHandler } from './handler.js'
 import type { Reservations } from './heartbeat.js'

@@ -28,12 +28,22 @@ export function natsOptionsFrom (cfg: Partial<CommonRoleConfig>, name: string): 
     servers: cfg.nats ?? DEFAULT_NATS,
     name,
     user: cfg.natsUser,
-    pass: cfg.natsPass,
-    token: cfg.natsToken,
+    pass: cfg.natsPass ?? secretFile(cfg.natsPassFile),
+    token: cfg.natsToken ?? secretFile(cfg.natsTokenFile),
     creds: cfg.natsCreds,
     tlsCa: cfg.natsTlsCa,
     tlsCert: cfg.natsTlsCert,
     tlsKey: cfg.natsTlsKey,
+  }
+}
+
+/** A secret kept in a file (systemd credentials, 0600 files): its first line. */
+function secretFile (path: string | undefined): string | undefined {
+  if (path == null) return undefined
+  try {
+    return readFileSync(path, 'utf8').split('\n')[0].trim()
+  } catch (err) {
+    throw new DriftgateError(ErrorCodes.CONFIG_INVALID, `cannot read secret file ${path}: ${(err as Error).message}`)
   }
 }
 

@@ -1,6 +1,7 @@
 // Options and lifecycle shared by every role command.
-import { Option, type Command } from 'commander'
-import { commonRoleProperties, type CommonRoleConfig } from '../core/index.js'
+import type { Command } from 'commander'
+import { commonRoleProperties, type CommonRoleConfig, type RoleSchema } from '../core/index.js'
+import { addSchemaOptions, tuningHelp } from './schema-options.js'
 import { DEFAULT_NATS, natsOptionsFrom } from '../bus/index.js'
 
 // Re-exported for the command files; the roles import them from core and bus.
@@ -9,20 +10,17 @@ export { commonRoleProperties, DEFAULT_NATS, natsOptionsFrom, type CommonRoleCon
 /** Commander parser for numeric options (validated later by the role's schema). */
 export const int = (v: string): number => Number(v)
 
-export function addCommonRoleOptions (cmd: Command): Command {
+/**
+ * A role's options, all generated from its schema (defaults, help and env
+ * names written once, there), plus --config. `skip`: options the command
+ * declares itself.
+ */
+export function addRoleOptions (cmd: Command, schema: RoleSchema, skip: readonly string[] = []): Command {
+  cmd.option('--config <file>', 'YAML file of options (flags and DRIFTGATE_* env override it)')
+  addSchemaOptions(cmd, schema, skip)
+  const tuning = tuningHelp(schema)
+  if (tuning !== '') cmd.addHelpText('after', tuning)
   return cmd
-    .option('--config <file>', 'YAML file of options (flags and DRIFTGATE_* env override it)')
-    .addOption(new Option('--nats <urls>', 'NATS server URL(s), comma separated [env DRIFTGATE_NATS]'))
-    .option('--nats-user <user>', 'NATS user [env DRIFTGATE_NATS_USER]')
-    .option('--nats-pass <pass>', 'NATS password [env DRIFTGATE_NATS_PASS]')
-    .option('--nats-token <token>', 'NATS token [env DRIFTGATE_NATS_TOKEN]')
-    .option('--nats-creds <file>', 'NATS credentials file [env DRIFTGATE_NATS_CREDS]')
-    .option('--nats-tls-ca <file>', 'CA certificate for NATS TLS')
-    .option('--nats-tls-cert <file>', 'client certificate for NATS TLS')
-    .option('--nats-tls-key <file>', 'client key for NATS TLS')
-    .option('--prefix <prefix>', 'subject prefix (default driftgate)')
-    .option('--log-level <level>', 'trace, debug, info, warn, error (default info)')
-    .option('--metrics-port <port>', 'serve Prometheus /metrics on this port', int)
 }
 
 export interface Closeable { close: () => Promise<void> }

@@ -8,10 +8,26 @@ import { ConfigError } from './errors.js'
 
 export type Json = string | number | boolean | null | Json[] | { [k: string]: Json }
 
-interface SchemaProp { type?: string | string[], items?: { type?: string, [k: string]: unknown } }
+/**
+ * One option of a role: a JSON-schema property plus what the command line
+ * shows. `description` becomes the --help text (with the default and the
+ * env variable appended); `arg` names the value (`<duration>`); `cli: false`
+ * keeps a tuning knob off the command line (config file and env only).
+ */
+export interface SchemaProp {
+  type?: string | string[]
+  items?: { type?: string, [k: string]: unknown }
+  default?: unknown
+  description?: string
+  arg?: string
+  cli?: false
+  pattern?: string
+  enum?: readonly unknown[]
+  [k: string]: unknown
+}
 export interface RoleSchema {
   type: 'object'
-  properties: Record<string, SchemaProp & Record<string, unknown>>
+  properties: Record<string, SchemaProp>
   required?: string[]
   additionalProperties?: boolean
 }

@@ -1,15 +1,67 @@
-export * from './errors.js'
-export * from './names.js'
-export * from './duration.js'
-export * from './types.js'
-export * from './instance.js'
-export * from './schemas.js'
-export * from './spec.js'
-export * from './validate.js'
-export * from './config.js'
-export * from './logger.js'
-export * from './once.js'
-export * from './metrics.js'
-export * from './ipam.js'
-export * from './placement.js'
-export * from './role-config.js'
+// core: types, schemas, name rules, errors, config loading — no I/O. The
+// explicit list is the module's public surface: other modules import only these.
+
+export {
+  ConfigError, ConflictError, DriftgateError, ErrorCodes, InvalidNameError, NginxRejectedError,
+  NginxReloadError, NotFoundError, PreflightError, TemplateError, TimeoutError, UnauthorizedError,
+  ValidationError, type ErrorCode, type FieldProblem,
+} from './errors.js'
+export {
+  CONTAINER_ID_PATTERN, DNS_LABEL_PATTERN, MAC_PATTERN, assertDnsLabel, isContainerId, isDnsLabel,
+  isIPv4,
+} from './names.js'
+export {
+  DURATION_PATTERN, SIZE_PATTERN, parseDuration, parseSize,
+} from './duration.js'
+export {
+  WIRE_VERSION, type Allocated, type AppliedMessage, type Capacity, type EndpointInfo,
+  type EndpointRecord, type EndpointState, type EventMessage, type Health, type HeartbeatMessage,
+  type HostRecord, type HostStatus, type SnapshotMessage,
+} from './types.js'
+export {
+  INSTANCE_PATTERN, compareVersion, newInstanceId,
+} from './instance.js'
+export {
+  appliedSchema, endpointInfoSchema, endpointRecordSchema, eventSchema, heartbeatSchema,
+  hostRecordSchema, snapshotSchema,
+} from './schemas.js'
+export {
+  serviceRecordSchema, serviceSpecSchema, specDemand, specGraceMs, specHash, stableStringify,
+  type ServiceRecord, type ServiceSpec,
+} from './spec.js'
+export {
+  ajv, checkApplied, checkEndpointRecord, checkEvent, checkHeartbeat, checkHostRecord,
+  checkServiceRecord, checkServiceSpec, checkSnapshot, checker, toProblems, type Checker,
+} from './validate.js'
+export {
+  envName, kebab, loadConfig, type Json, type LoadOptions, type RoleSchema, type SchemaProp,
+} from './config.js'
+export {
+  componentLogger, createLogger, silentLogger, type Logger, type LoggerOpts,
+} from './logger.js'
+export {
+  LogOnce,
+} from './once.js'
+export {
+  createMetricsRegistry,
+} from './metrics.js'
+export {
+  IpamOps, addressKey, allocateRequestSchema, allocationRecordSchema, bindRequestSchema,
+  checkAllocateRequest, checkAllocationRecord, checkBindRequest, checkPoolQuery, checkPoolRecord,
+  checkReleaseRequest, poolKey, poolQuerySchema, poolRecordSchema, releaseRequestSchema,
+  type AllocateRequest, type AllocationRecord, type AllocationState, type BindRequest,
+  type IpamOwner, type IpamReply, type PoolQuery, type PoolRecord, type ReleaseRequest,
+} from './ipam.js'
+export {
+  MAX_REPLICA, assignmentKey, assignmentRecordSchema, checkAssignmentRecord, checkLeaseRecord,
+  leaseRecordSchema, parseAssignmentKey, type AssignmentRecord, type LeaseRecord,
+} from './placement.js'
+export {
+  commonRoleProperties, type CommonRoleConfig,
+} from './role-config.js'
+export {
+  Sleeper, backoffDelay, type BackoffOptions,
+} from './backoff.js'
+export {
+  settleWithin, withTimeout,
+} from './settle.js'

@@ -1,26 +1,33 @@
 // The part of every role's configuration that is the same for all roles:
 // NATS connection, subject prefix, logging, metrics. Each role's schema
-// spreads these properties into its own.
+// spreads these properties into its own. Defaults and help texts live here
+// only: the command line is generated from them (src/cli/schema-options.ts).
+import type { SchemaProp } from './config.js'
+
 /** JSON-schema properties every role config has (merged into each role's schema). */
-export const commonRoleProperties = {
-  nats: { type: 'string', minLength: 1, default: 'nats://127.0.0.1:4222' }, // = bus DEFAULT_NATS
-  natsUser: { type: 'string' },
-  natsPass: { type: 'string' },
-  natsToken: { type: 'string' },
-  natsCreds: { type: 'string' },
-  natsTlsCa: { type: 'string' },
-  natsTlsCert: { type: 'string' },
-  natsTlsKey: { type: 'string' },
-  prefix: { type: 'string', pattern: '^[a-zA-Z0-9_-]+$', default: 'driftgate' },
-  logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
-  metricsPort: { type: 'integer', minimum: 0, maximum: 65535 },
-} as const
+export const commonRoleProperties: Record<string, SchemaProp> = {
+  nats: { type: 'string', minLength: 1, default: 'nats://127.0.0.1:4222', arg: '<urls>', description: 'NATS server URL(s), comma separated' },
+  natsUser: { type: 'string', arg: '<user>', description: 'NATS user' },
+  natsPass: { type: 'string', arg: '<pass>', description: 'NATS password (prefer the env variable or --nats-pass-file: arguments are visible in ps)' },
+  natsPassFile: { type: 'string', minLength: 1, arg: '<file>', description: 'file holding the NATS password' },
+  natsToken: { type: 'string', arg: '<token>', description: 'NATS token (prefer the env variable or --nats-token-file)' },
+  natsTokenFile: { type: 'string', minLength: 1, arg: '<file>', description: 'file holding the NATS token' },
+  natsCreds: { type: 'string', arg: '<file>', description: 'NATS credentials file' },
+  natsTlsCa: { type: 'string', arg: '<file>', description: 'CA certificate for NATS TLS' },
+  natsTlsCert: { type: 'string', arg: '<file>', description: 'client certificate for NATS TLS' },
+  natsTlsKey: { type: 'string', arg: '<file>', description: 'client key for NATS TLS' },
+  prefix: { type: 'string', pattern: '^[a-zA-Z0-9_-]+$', default: 'driftgate', arg: '<prefix>', description: 'subject prefix' },
+  logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', arg: '<level>', description: 'log level' },
+  metricsPort: { type: 'integer', minimum: 0, maximum: 65535, description: 'serve Prometheus /metrics on this port' },
+}
 
 export interface CommonRoleConfig {
   nats: string
   natsUser?: string
   natsPass?: string
+  natsPassFile?: string
   natsToken?: string
+  natsTokenFile?: string
   natsCreds?: string
   natsTlsCa?: string
   natsTlsCert?: string
@@ -29,4 +36,3 @@ export interface CommonRoleConfig {
   logLevel: string
   metricsPort?: number
 }
-

@@ -1,37 +1,41 @@
 // The registry's configuration: its JSON schema (flags > env > YAML, see
 // core/config.ts) and the durations resolved once into milliseconds.
-import { loadConfig, parseDuration, DURATION_PATTERN, type RoleSchema, commonRoleProperties, type CommonRoleConfig } from '../core/index.js'
+import { loadConfig, parseDuration, DURATION_PATTERN, type RoleSchema, type SchemaProp, commonRoleProperties, type CommonRoleConfig } from '../core/index.js'
+import { createAuth } from './lookup/index.js'
 
-const duration = (def: string): Record<string, unknown> => ({ type: 'string', pattern: DURATION_PATTERN, default: def })
+const duration = (def: string, description: string, extra: Partial<SchemaProp> = {}): SchemaProp =>
+  ({ type: 'string', pattern: DURATION_PATTERN, default: def, description, ...extra })
+const port = (def: number, description: string): SchemaProp => ({ type: 'integer', minimum: 0, maximum: 65535, default: def, description })
+const token = (description: string): SchemaProp => ({ type: 'string', minLength: 8, arg: '<token>', description })
 
 export const registrySchema: RoleSchema = {
   type: 'object',
   properties: {
+    replicas: { type: 'integer', minimum: 1, maximum: 5, default: 1, description: 'copies of the stream and KV buckets when creating them: 1 for one NATS server, 3 for a cluster' },
+    hostGrace: duration('30s', 'a silent host is down (its endpoints removed) after this long'),
+    httpPort: port(7070, 'HTTP API port'),
+    dnsPort: port(8600, 'DNS port, UDP and TCP'),
+    apiToken: token('bearer token required for writes, at least 8 characters (prefer the env variable or --api-token-file)'),
+    apiTokenFile: { type: 'string', minLength: 1, arg: '<file>', description: 'file of write tokens, one per line' },
+    apiReadToken: token('require this bearer token for reads too'),
+    httpHost: { type: 'string', minLength: 1, default: '0.0.0.0', arg: '<addr>', description: 'HTTP listen address' },
+    dnsHost: { type: 'string', minLength: 1, default: '0.0.0.0', arg: '<addr>', description: 'DNS listen address' },
+    dnsTtl: { type: 'integer', minimum: 0, maximum: 86400, default: 0, arg: '<seconds>', description: 'TTL of DNS answers' },
+    dnsForward: { type: 'array', items: { type: 'string', pattern: '^[0-9.]+(:[0-9]+)?$' }, default: [], arg: '<ip[:port]>', description: 'resolver for names outside the domain' },
+    domain: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$', default: 'driftgate', arg: '<domain>', description: 'DNS zone: <service>.service.<domain>' },
+    ipamQuarantine: duration('60s', 'a released address waits this long before reuse'),
+    placement: { type: 'boolean', default: true, description: 'do not run the placement leader loop in this instance' },
     ...commonRoleProperties,
-    replicas: { type: 'integer', minimum: 1, maximum: 5, default: 1 },
-    hostGrace: duration('30s'),
-    heartbeatInterval: duration('2s'),
-    httpPort: { type: 'integer', minimum: 0, maximum: 65535, default: 7070 },
-    dnsPort: { type: 'integer', minimum: 0, maximum: 65535, default: 8600 },
-    apiToken: { type: 'string', minLength: 1 },
-    apiTokenFile: { type: 'string', minLength: 1 },
-    apiReadToken: { type: 'string', minLength: 1 },
-    httpHost: { type: 'string', minLength: 1, default: '0.0.0.0' },
-    dnsHost: { type: 'string', minLength: 1, default: '0.0.0.0' },
-    dnsTtl: { type: 'integer', minimum: 0, maximum: 86400, default: 0 },
-    dnsForward: { type: 'array', items: { type: 'string', pattern: '^[0-9.]+(:[0-9]+)?$' }, default: [] },
-    ipamQuarantine: duration('60s'),
-    ipamReserveGrace: duration('120s'),
-    ipamDownGrace: duration('15m'),
-    placement: { type: 'boolean', default: true },
-    placementLease: duration('10s'),
-    domain: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$', default: 'driftgate' },
     // Tuning knobs, config file / env only: the defaults suit production.
-    ackWait: duration('30s'),
-    maxAckPending: { type: 'integer', minimum: 1, maximum: 100000, default: 4000 },
-    tombstoneTtl: duration('10m'),
-    sweepInterval: duration('1s'),
-    name: { type: 'string', minLength: 1, maxLength: 64 },
+    heartbeatInterval: duration('2s', 'agents\' heartbeat interval; a host is suspect after 3 missed', { cli: false }),
+    ipamReserveGrace: duration('120s', 'a reserved address never bound is released after this long', { cli: false }),
+    ipamDownGrace: duration('15m', 'a down host keeps its addresses this long', { cli: false }),
+    placementLease: duration('10s', 'the placement leader\'s lease', { cli: false }),
+    ackWait: duration('30s', 'JetStream ack wait of the ingest consumer', { cli: false }),
+    maxAckPending: { type: 'integer', minimum: 1, maximum: 100000, default: 4000, cli: false, description: 'messages in flight on the ingest consumer' },
+    tombstoneTtl: duration('10m', 'removed endpoints are forgotten after this long', { cli: false }),
+    sweepInterval: duration('1s', 'host liveness sweep interval', { cli: false }),
+    name: { type: 'string', minLength: 1, maxLength: 64, cli: false, description: 'this instance\'s name in logs and its NATS connection' },
   },
 }
 
@@ -86,10 +90,18 @@ export function timings (cfg: RegistryConfig): RegistryTimings {
   }
 }
 
+export interface ResolvedRegistryConfig extends RegistryConfig {
+  /** Durations in milliseconds, derived once. */
+  ms: RegistryTimings
+}
+
 /**
- * Validated config with defaults from plain values (tests, embedding). The
- * CLI goes through the same loadConfig with flags, env and file.
+ * The registry's whole configuration, resolved once: flags > env > YAML file
+ * > schema defaults, validated (tokens included) before anything connects,
+ * then frozen. Tests and `driftgate up` pass plain values as `flags`.
  */
-export function registryConfig (values: Partial<RegistryConfig> = {}, env: NodeJS.ProcessEnv = {}): Readonly<RegistryConfig> {
-  return loadConfig<RegistryConfig>({ role: 'registry', schema: registrySchema, flags: values as Record<string, unknown>, env })
+export function resolveRegistryConfig (flags: Partial<RegistryConfig> = {}, env: NodeJS.ProcessEnv = {}, file?: string): Readonly<ResolvedRegistryConfig> {
+  const cfg = loadConfig<RegistryConfig>({ role: 'registry', schema: registrySchema, flags: flags as Record<string, unknown>, env, file })
+  createAuth(cfg) // token rules (length, readable token file) fail here, not after ingest has started
+  return Object.freeze({ ...cfg, ms: timings(cfg) })
 }

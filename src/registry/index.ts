@@ -6,7 +6,7 @@ import type { KV, NatsConnection } from 'nats'
 import type { Registry as PromRegistry } from 'prom-client'
 import { componentLogger, createLogger, createMetricsRegistry, checkEndpointRecord, checkHostRecord, type EndpointRecord, type HostRecord, type Logger } from '../core/index.js'
 import { connectNats, ensureBuckets, ensureStream, subjects as makeSubjects, type Buckets, natsOptionsFrom } from '../bus/index.js'
-import { timings, type RegistryConfig } from './config.js'
+import type { ResolvedRegistryConfig } from './config.js'
 import { createRegistryMetrics, type RegistryMetrics } from './metrics.js'
 import { VersionedStore } from './store.js'
 import { EndpointApplier } from './applier.js'
@@ -15,7 +15,7 @@ import { HostLiveness } from './hosts.js'
 import { TombstoneGc } from './gc.js'
 import { defaultComponents, type SubComponent, type SubComponentStarter } from './components.js'
 
-export { registryConfig, registrySchema, type RegistryConfig } from './config.js'
+export { resolveRegistryConfig, registrySchema, type RegistryConfig, type ResolvedRegistryConfig } from './config.js'
 export { decide, endpointKey, fromEvent, fromSnapshot, type IngestEvent, type Decision } from './decide.js'
 export { assessHosts, applyHeartbeat } from './liveness.js'
 export type { RegistryContext, SubComponent, SubComponentStarter } from './components.js'
@@ -46,10 +46,10 @@ export interface DriftgateRegistry {
   liveness?: HostLiveness
 }
 
-export function createRegistry (config: Readonly<RegistryConfig>, deps: RegistryDeps = {}): DriftgateRegistry {
+export function createRegistry (config: Readonly<ResolvedRegistryConfig>, deps: RegistryDeps = {}): DriftgateRegistry {
   const log = deps.log ?? createLogger({ role: 'registry', level: config.logLevel })
   const promRegistry = deps.metrics ?? createMetricsRegistry('registry')
-  const t = timings(config)
+  const t = config.ms
   const subs = makeSubjects(config.prefix)
   const closers: Array<{ name: string, close: () => Promise<void> }> = []
   let ownsNc = false

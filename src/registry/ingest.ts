@@ -3,7 +3,7 @@
 // Messages are parsed, checked and applied; invalid ones are terminated so
 // they are never redelivered; failed applies are nak'ed and come back.
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats'
-import { LogOnce, type EndpointRecord, type EventMessage, type Logger, type SnapshotMessage } from '../core/index.js'
+import { LogOnce, settleWithin, type EndpointRecord, type EventMessage, type Logger, type SnapshotMessage } from '../core/index.js'
 import { STREAM, type Subjects } from '../bus/index.js'
 import { fromEvent, fromSnapshot } from './decide.js'
 import { parseStreamMessage, type Invalid } from './parse.js'
@@ -144,6 +144,6 @@ export class Ingest {
     if (this.messages == null || this.closed) { this.closed = true; return }
     this.closed = true
     await this.messages.close().catch(() => undefined)
-    await Promise.race([Promise.allSettled([...this.inflight]), new Promise((resolve) => setTimeout(resolve, 5000))])
+    await settleWithin(this.inflight, 5000)
   }
 }

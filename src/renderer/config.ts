@@ -1,34 +1,36 @@
 // The renderer's configuration: JSON schema (for loadConfig) and the
 // resolved form the component uses.
 import { hostname } from 'node:os'
-import { DNS_LABEL_PATTERN, DURATION_PATTERN, parseDuration, type RoleSchema, commonRoleProperties, type CommonRoleConfig } from '../core/index.js'
+import { DNS_LABEL_PATTERN, DURATION_PATTERN, loadConfig, parseDuration, type RoleSchema, type SchemaProp, commonRoleProperties, type CommonRoleConfig } from '../core/index.js'
 
 // string first: an environment variable arrives as text ("50ms"); a YAML file may give a number of ms.
-const duration: { type: string[], minimum: number, pattern: string } = { type: ['string', 'integer'], minimum: 0, pattern: DURATION_PATTERN }
+const duration = (def: string, description: string): SchemaProp =>
+  ({ type: ['string', 'integer'], minimum: 0, pattern: DURATION_PATTERN, default: def, arg: '<duration>', description })
 
 export const rendererSchema: RoleSchema = {
   type: 'object',
   required: ['out', 'nginxConf', 'id'],
   properties: {
+    out: { type: 'string', minLength: 1, arg: '<dir>', description: 'folder of generated *.conf files (include <dir>/*.conf inside http {}) (required)' },
+    nginxConf: { type: 'string', minLength: 1, arg: '<file>', description: 'main nginx.conf, tested with nginx -t -c (required)' },
+    templates: { type: 'string', minLength: 1, arg: '<dir>', description: 'your nunjucks templates (upstream.conf.njk, driftgate.conf.njk); missing ones come from the bundled set' },
+    nginxBin: { type: 'string', minLength: 1, default: 'nginx', arg: '<path>', description: 'nginx binary' },
+    nginxPrefix: { type: 'string', minLength: 1, arg: '<dir>', description: 'nginx -p prefix, for a main config with relative paths' },
+    nginxPid: { type: 'string', minLength: 1, arg: '<file>', description: 'nginx master pid file (default: the pid directive of --nginx-conf)' },
+    id: { type: 'string', pattern: DNS_LABEL_PATTERN, arg: '<name>', description: 'renderer id in driftgate.applied.<id> (DNS label; default: the host name)' },
+    minWait: duration('50ms', 'quiet time that ends a burst of changes'),
+    maxWait: duration('1s', 'longest a change waits during a burst'),
+    statusPort: { type: 'integer', minimum: 1, maximum: 65535, default: 8597, description: 'loopback port of the generated status and 503 listeners' },
+    reloadTimeout: duration('10s', 'how long a reload may take to show the new generation'),
+    announceInterval: { ...duration('5s', 'the applied generation is announced at least this often'), cli: false },
     ...commonRoleProperties,
-    out: { type: 'string', minLength: 1 },
-    nginxConf: { type: 'string', minLength: 1 },
-    templates: { type: 'string', minLength: 1 },
-    nginxBin: { type: 'string', minLength: 1, default: 'nginx' },
-    nginxPrefix: { type: 'string', minLength: 1 },
-    nginxPid: { type: 'string', minLength: 1 },
-    id: { type: 'string', pattern: DNS_LABEL_PATTERN },
-    minWait: { ...duration, default: '50ms' },
-    maxWait: { ...duration, default: '1s' },
-    statusPort: { type: 'integer', minimum: 1, maximum: 65535, default: 8597 },
-    reloadTimeout: { ...duration, default: '10s' },
-    announceInterval: { ...duration, default: '5s' },
     mode: {
       type: 'string',
       enum: ['auto', 'lua', 'file'],
       default: 'auto',
-      description: 'lua: endpoints pushed into nginx (lua_shared_dict + balancer_by_lua), no reload on an endpoint change; ' +
-        'file: endpoints written into upstream files, a reload per change; auto: lua when the main nginx config loads ngx_http_lua_module, else file',
+      arg: '<mode>',
+      description: 'how endpoint changes reach nginx: lua (pushed into a lua_shared_dict, balancer_by_lua picks the peer, no reload), ' +
+        'file (written into upstream files, one reload per change), auto (lua when the main nginx config loads ngx_http_lua_module, else file)',
     },
   },
 }
@@ -62,6 +64,16 @@ export interface RendererConfig extends Pick<RendererFileConfig,
   maxWaitMs: number
   reloadTimeoutMs: number
   announceIntervalMs: number
+}
+
+/**
+ * flags > DRIFTGATE_* env > YAML file > schema defaults, validated whole,
+ * then resolved into what createRenderer runs with. `id` defaults to the
+ * machine's name, the one default that is not a constant.
+ */
+export function loadRendererConfig (flags: Partial<RendererFileConfig> = {}, env: NodeJS.ProcessEnv = {}, file?: string): Readonly<RendererFileConfig> {
+  const withId = { ...flags, id: flags.id ?? (env.DRIFTGATE_ID == null ? defaultRendererId() : undefined) }
+  return loadConfig<RendererFileConfig>({ role: 'renderer', schema: rendererSchema, flags: withId as Record<string, unknown>, env, file })
 }
 
 export function resolveRendererConfig (c: RendererFileConfig): RendererConfig {

@@ -9,8 +9,8 @@ import net from 'node:net'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { createLogger, createMetricsRegistry, type Logger } from '../core/index.js'
-import { createAgent, type Agent } from '../agent/index.js'
-import { createRegistry, registryConfig, type DriftgateRegistry } from '../registry/index.js'
+import { createAgent, resolveAgentConfig, type Agent } from '../agent/index.js'
+import { createRegistry, resolveRegistryConfig, type DriftgateRegistry } from '../registry/index.js'
 import { createRenderer, type Renderer } from '../renderer/index.js'
 import type { UpOptions } from './config.js'
 import { startNatsChild, type NatsChild } from './nats.js'
@@ -130,7 +130,7 @@ export async function startUp (input: UpOptions, deps: StartUpDeps = {}): Promis
       natsUrl = nats.url
     }
     say(`starting registry (API ${o.bind}:${o.httpPort}, DNS ${o.bind}:${o.dnsPort})`)
-    const registry: DriftgateRegistry = createRegistry(registryConfig({
+    const registry: DriftgateRegistry = createRegistry(resolveRegistryConfig({
       nats: natsUrl, httpPort: o.httpPort, dnsPort: o.dnsPort, httpHost: o.bind, dnsHost: o.bind, apiToken: token,
       hostGrace: o.hostGrace, logLevel: o.logLevel,
     }), { log, metrics })
@@ -138,9 +138,10 @@ export async function startUp (input: UpOptions, deps: StartUpDeps = {}): Promis
     await registry.start()
     if (o.agent) {
       say(`starting agent ${o.hostId} on ${o.docker}${o.ipamDriverName !== undefined ? ` (IPAM driver ${o.ipamDriverName})` : ''}`)
-      const agent: Agent = createAgent({
-        hostId: o.hostId, docker: o.docker, nats: natsUrl, network: o.network, ipamDriverName: o.ipamDriverName, logLevel: o.logLevel,
-      }, { log, metrics })
+      const agent: Agent = createAgent(resolveAgentConfig({
+        hostId: o.hostId, docker: o.docker, nats: natsUrl, network: o.network, logLevel: o.logLevel,
+        ipamDriver: o.ipamDriverName !== undefined, ...(o.ipamDriverName !== undefined ? { ipamDriverName: o.ipamDriverName } : {}),
+      }), { log, metrics })
       closers.push({ name: 'agent', close: agent.close })
       await agent.start()
     }

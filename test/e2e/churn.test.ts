@@ -12,8 +12,8 @@ import { connect } from 'nats'
 import { Testbed, startNats, startNginx, freePort, waitFor } from '../harness/index.js'
 import { silentLogger } from '../../src/core/index.js'
 import { createRenderer } from '../../src/renderer/index.js'
-import { createAgent } from '../../src/agent/index.js'
-import { createRegistry, registryConfig } from '../../src/registry/index.js'
+import { createAgent, resolveAgentConfig } from '../../src/agent/index.js'
+import { createRegistry, resolveRegistryConfig } from '../../src/registry/index.js'
 import { exampleHttpBody, get } from '../integration/renderer-fixtures.js'
 
 const CYCLES = Number(process.env.DG_CHURN_CYCLES ?? 50)
@@ -27,10 +27,10 @@ const nats = await startNats()
 t.teardown(async () => await nats.stop())
 const nc = await connect({ servers: nats.url })
 t.teardown(async () => await nc.close())
-const registry = createRegistry(registryConfig({ httpPort: 0, dnsPort: 0, nats: nats.url }), { nc, log, components: [] })
+const registry = createRegistry(resolveRegistryConfig({ httpPort: 0, dnsPort: 0, nats: nats.url }), { nc, log, components: [] })
 await registry.start()
 t.teardown(async () => await registry.close())
-const agents = tb.hosts.map((h) => createAgent({ hostId: h.name, docker: h.socketPath, nats: nats.url, network: 'mv0', heartbeatInterval: '1s' }, { log }))
+const agents = tb.hosts.map((h) => createAgent(resolveAgentConfig({ ipamDriver: false, hostId: h.name, docker: h.socketPath, nats: nats.url, network: 'mv0', heartbeatInterval: '1s' }), { log }))
 await Promise.all(agents.map(async (a) => await a.start()))
 t.teardown(async () => { await Promise.all(agents.map(async (a) => await a.close())) })
 const out = mkdtempSync(join(tmpdir(), 'dg-churn-out-'))

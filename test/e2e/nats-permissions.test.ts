@@ -12,8 +12,8 @@ import { Testbed, startNats, startNginx, freePort, waitFor } from '../harness/in
 import { projectRoot } from '../../src/cli/version.js'
 import { encodeJson, openBucket, Buckets } from '../../src/bus/index.js'
 import { silentLogger } from '../../src/core/index.js'
-import { createRegistry, registryConfig } from '../../src/registry/index.js'
-import { createAgent } from '../../src/agent/index.js'
+import { createRegistry, resolveRegistryConfig } from '../../src/registry/index.js'
+import { createAgent, resolveAgentConfig } from '../../src/agent/index.js'
 import { bindByMac } from '../../src/agent/ipam/index.js'
 import { createRenderer } from '../../src/renderer/index.js'
 import { exampleHttpBody, get } from '../integration/renderer-fixtures.js'
@@ -59,15 +59,16 @@ const violations = (): string[] => readFileSync(nats.logFile, 'utf8').split('\n'
 const as = async (name: string): Promise<NatsConnection> => await connect({ servers: nats.url, user: name, pass: PASS })
 
 const log = silentLogger()
-const registry = createRegistry(registryConfig({
+const registry = createRegistry(resolveRegistryConfig({
   nats: nats.url, natsUser: 'registry', natsPass: PASS, httpPort: 0, dnsPort: 0, heartbeatInterval: '500ms',
 }), { log })
 t.teardown(async () => { await registry.close() })
 await registry.start()
 
-const agent = createAgent({
+const agent = createAgent(resolveAgentConfig({
+  ipamDriver: false,
   hostId: host, docker: tb.hosts[0].socketPath, nats: nats.url, natsUser: `agent-${host}`, natsPass: PASS, network: 'mv0', heartbeatInterval: '500ms',
-}, { log })
+}), { log })
 t.teardown(async () => { await agent.close() })
 await agent.start()
 

@@ -16,8 +16,8 @@ import { connect } from 'nats'
 import { Testbed, startNats, startNginx, freePort, waitFor, TEST_IMAGE } from '../harness/index.js'
 import { silentLogger } from '../../src/core/index.js'
 import { createRenderer } from '../../src/renderer/index.js'
-import { createAgent } from '../../src/agent/index.js'
-import { createRegistry, registryConfig, type SubComponentStarter } from '../../src/registry/index.js'
+import { createAgent, resolveAgentConfig } from '../../src/agent/index.js'
+import { createRegistry, resolveRegistryConfig, type SubComponentStarter } from '../../src/registry/index.js'
 import { startLookup } from '../../src/registry/lookup/index.js'
 import { startPlacement, serviceRoutes, type Placement } from '../../src/placement/index.js'
 import { ApiClient } from '../../src/cli/client.js'
@@ -63,7 +63,7 @@ const components: SubComponentStarter[] = [
     },
   },
 ]
-const registry = createRegistry(registryConfig({ httpPort: 0, dnsPort: 0, nats: nats.url, heartbeatInterval: '1s', hostGrace: HOST_GRACE }), { nc, log, components })
+const registry = createRegistry(resolveRegistryConfig({ httpPort: 0, dnsPort: 0, nats: nats.url, heartbeatInterval: '1s', hostGrace: HOST_GRACE }), { nc, log, components })
 await registry.start()
 t.teardown(async () => await registry.close())
 
@@ -88,7 +88,7 @@ const dockers = tb.hosts.map((h) => new Dockerode({ socketPath: h.socketPath }))
 // One Docker host's driftgate side: the agent, which runs its assignments (reconcile defaults to on).
 async function startHost (i: number): Promise<{ close: () => Promise<void> }> {
   const h = tb.hosts[i]
-  const agent = createAgent({ hostId: h.name, docker: h.socketPath, nats: nats.url, network: 'mv0', heartbeatInterval: '1s' }, {
+  const agent = createAgent(resolveAgentConfig({ ipamDriver: false, hostId: h.name, docker: h.socketPath, nats: nats.url, network: 'mv0', heartbeatInterval: '1s' }), {
     log, reconcilerTimings: { intervalMs: 2000, warmupMs: 1000, drainTimeoutMs: 15_000, rendererSilentMs: 12_000 },
   })
   await agent.start()

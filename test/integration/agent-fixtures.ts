@@ -6,7 +6,7 @@ import Dockerode from 'dockerode'
 import { connect, type NatsConnection, type Subscription } from 'nats'
 import { pino } from 'pino'
 import { Testbed, startNats, waitFor, type NatsServer } from '../harness/index.js'
-import { createAgent, type Agent, type AgentConfig, type AgentDeps } from '../../src/agent/index.js'
+import { createAgent, resolveAgentConfig, type Agent, type AgentConfig, type AgentDeps } from '../../src/agent/index.js'
 import { decodeJson, subjects } from '../../src/bus/index.js'
 
 export const NET = 'mv0'
@@ -47,7 +47,7 @@ export interface Fixture {
   docker: Dockerode
   rec: Recorder
   agent: Agent
-  config: AgentConfig
+  config: Partial<AgentConfig>
   startAgent: (deps?: AgentDeps) => Promise<Agent>
   teardown: () => Promise<void>
 }
@@ -71,13 +71,13 @@ export async function setupFixture (over: Partial<AgentConfig> = {}): Promise<Fi
     const rec = new Recorder(nc, `${subjects().prefix}.*.${HOST}`)
     rec.start()
     const docker = new Dockerode({ socketPath: h.socketPath })
-    const config: AgentConfig = {
-      hostId: HOST, nats: nats.url, docker: h.socketPath, resyncInterval: '10m', heartbeatInterval: '500ms', watchdog: '5s', ...over,
+    const config: Partial<AgentConfig> = {
+      hostId: HOST, nats: nats.url, docker: h.socketPath, resyncInterval: '10m', heartbeatInterval: '500ms', watchdog: '5s', ipamDriver: false, ...over,
     }
     const fx: Fixture = {
       tb, nats, nc, docker, rec, config, agent: undefined as unknown as Agent,
       startAgent: async (deps = {}) => {
-        const a = createAgent(config, { log: testLogger(), ...deps })
+        const a = createAgent(resolveAgentConfig(config), { log: testLogger(), ...deps })
         agents.push(a)
         await a.start()
         return a

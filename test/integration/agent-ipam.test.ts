@@ -11,8 +11,8 @@ import { connect } from 'nats'
 import { startNats, Testbed, waitFor } from '../harness/index.js'
 import { Buckets, openBucket } from '../../src/bus/index.js'
 import { silentLogger } from '../../src/core/index.js'
-import { createAgent, type Agent } from '../../src/agent/index.js'
-import { createRegistry, registryConfig } from '../../src/registry/index.js'
+import { createAgent, resolveAgentConfig, type Agent } from '../../src/agent/index.js'
+import { createRegistry, resolveRegistryConfig } from '../../src/registry/index.js'
 import { ipamComponent } from '../../src/registry/components.js'
 import { addPool, allocations } from './ipam-fixtures.js'
 import { testLogger } from './agent-fixtures.js'
@@ -24,7 +24,7 @@ const tb = await Testbed.create({ hosts: 3, network: false, name: 'agent-ipam' }
 const nats = await startNats()
 const nc = await connect({ servers: nats.url })
 const agents: Agent[] = []
-const registry = createRegistry(registryConfig({ nats: nats.url, httpPort: 0, dnsPort: 0 }), { nc, log: silentLogger(), components: [ipamComponent] })
+const registry = createRegistry(resolveRegistryConfig({ nats: nats.url, httpPort: 0, dnsPort: 0 }), { nc, log: silentLogger(), components: [ipamComponent] })
 // One teardown, in order: dockerd first (its containers release through the drivers), then agents, registry, NATS.
 t.teardown(async () => {
   await tb.teardown()
@@ -43,9 +43,9 @@ const names = tb.hosts.map((h) => `dg-${tb.id}-${h.name}`)
 // Even if this process dies before its teardown: no driver socket of ours is left in the shared folder.
 process.once('exit', () => { for (const n of names) rmSync(`/run/docker/plugins/${n}.sock`, { force: true }) })
 for (const [i, h] of tb.hosts.entries()) {
-  const agent = createAgent({
+  const agent = createAgent(resolveAgentConfig({
     hostId: h.name, docker: h.socketPath, nats: nats.url, network: 'mv0', heartbeatInterval: '1s', resyncInterval: '5s', ipamDriverName: names[i],
-  }, { log: testLogger() })
+  }), { log: testLogger() })
   agents.push(agent)
   await agent.start()
   // No assertion before the first subtest: tap's root would end (and tear the testbed down) meanwhile.

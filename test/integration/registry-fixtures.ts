@@ -3,7 +3,7 @@
 // registry instance on its own connection, and a read of the true KV table.
 import { connect, type NatsConnection } from 'nats'
 import { encodeJson, openBucket, Buckets } from '../../src/bus/index.js'
-import { createRegistry, registryConfig, type DriftgateRegistry, type RegistryConfig } from '../../src/registry/index.js'
+import { createRegistry, resolveRegistryConfig, type DriftgateRegistry, type RegistryConfig } from '../../src/registry/index.js'
 import { newInstanceId, silentLogger, type EndpointInfo, type EndpointRecord, type EventMessage, type Logger } from '../../src/core/index.js'
 
 export const cid = (n: number): string => n.toString(16).padStart(64, '0')
@@ -66,7 +66,7 @@ export interface TestRegistry { reg: DriftgateRegistry, nc: NatsConnection, kill
 export async function startRegistry (servers: string | string[], cfg: Partial<RegistryConfig> = {}, log: Logger = silentLogger()): Promise<TestRegistry> {
   // noAsyncTraces: no stack captured per request (two Error objects per KV write otherwise).
   const nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true })
-  const reg = createRegistry(registryConfig({ httpPort: 0, dnsPort: 0, ...cfg }), { nc, log, components: [] })
+  const reg = createRegistry(resolveRegistryConfig({ httpPort: 0, dnsPort: 0, ...cfg }), { nc, log, components: [] })
   try { await reg.start() } catch (err) { await reg.close(); await nc.close(); throw err }
   return {
     reg,

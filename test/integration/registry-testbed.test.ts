@@ -5,7 +5,7 @@
 import t from 'tap'
 import { connect, type NatsConnection } from 'nats'
 import { Testbed, startNats, waitFor } from '../harness/index.js'
-import { createAgent, type Agent } from '../../src/agent/index.js'
+import { createAgent, resolveAgentConfig, type Agent } from '../../src/agent/index.js'
 import { silentLogger } from '../../src/core/index.js'
 import { startRegistry, liveTable } from './registry-fixtures.js'
 
@@ -23,7 +23,7 @@ const agents = new Map<string, Running>()
 async function startAgent (i: number): Promise<void> {
   const h = tb.hosts[i]
   const anc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 })
-  const agent = createAgent({ hostId: h.name, nats: nats.url, docker: h.socketPath, network: 'mv0', resyncInterval: '5s', heartbeatInterval: '500ms', watchdog: '5s' },
+  const agent = createAgent(resolveAgentConfig({ ipamDriver: false, hostId: h.name, nats: nats.url, docker: h.socketPath, network: 'mv0', resyncInterval: '5s', heartbeatInterval: '500ms', watchdog: '5s' }),
     { nc: anc, log: silentLogger() })
   await agent.start()
   agents.set(h.name, { agent, nc: anc })

@@ -1,6 +1,6 @@
 // Agent configuration: schema via loadConfig, direct settings, docker address.
 import t from 'tap'
-import { agentSchema, agentSettings, dockerOptions, parseHostLabels } from '../../src/agent/config.js'
+import { agentSchema, resolveAgentConfig, dockerOptions, parseHostLabels } from '../../src/agent/config.js'
 import { ConfigError, loadConfig } from '../../src/core/index.js'
 import { buildProgram } from '../../src/cli/program.js'
 
@@ -15,18 +15,19 @@ t.test('loadConfig with the agent schema', async (t) => {
   t.match(env, { hostId: 'h2', hostLabel: ['a=1', 'b=2'] })
 })
 
-t.test('agentSettings checks what createAgent is given', async (t) => {
-  const s = agentSettings({ hostId: 'h1', hostLabel: ['rack=r1', 'zone=a=b'], resyncInterval: 1500, watchdog: '5s' })
+t.test('resolveAgentConfig: defaults from the schema, durations in ms, every problem at once', async (t) => {
+  const s = resolveAgentConfig({ hostId: 'h1', hostLabel: ['rack=r1', 'zone=a=b'], resyncInterval: 1500, watchdog: '5s' })
   t.match(s, { hostId: 'h1', prefix: 'driftgate', resyncMs: 1500, heartbeatMs: 2000, watchdogMs: 5000, hostLabels: { rack: 'r1', zone: 'a=b' } })
-  t.same(agentSettings({ hostId: 'h1', hostLabel: { x: 'y' } }).hostLabels, { x: 'y' })
-  const err = t.throws(() => agentSettings({ hostId: 'bad host', hostAddress: 'nope', resyncInterval: 'x' })) as ConfigError
+  t.ok(Object.isFrozen(s), 'frozen')
+  const err = t.throws(() => resolveAgentConfig({ hostId: 'bad host', hostAddress: 'nope', resyncInterval: 'x' })) as ConfigError
   t.equal(err.problems.length, 3, 'every problem reported at once')
+  t.throws(() => resolveAgentConfig({ hostId: 'h1', docker: 'ftp://x' }), ConfigError, 'an unusable docker address fails before connecting')
   t.throws(() => parseHostLabels(['novalue']), ConfigError)
   t.throws(() => parseHostLabels(['=v']), ConfigError)
+  t.throws(() => resolveAgentConfig({ hostId: 'h1', hostLabel: ['novalue'] }), ConfigError)
 })
 
 t.test('docker address forms', async (t) => {
-  t.same(dockerOptions(undefined), { socketPath: '/var/run/docker.sock' })
   t.same(dockerOptions('/run/x.sock'), { socketPath: '/run/x.sock' })
   t.same(dockerOptions('unix:///run/x.sock'), { socketPath: '/run/x.sock' })
   t.same(dockerOptions('tcp://10.0.0.1:2375'), { host: '10.0.0.1', port: 2375, protocol: 'http' })
@@ -46,16 +47,10 @@ t.test('agent command help has an example', async (t) => {
 })
 
 t.test('reconcile and IPAM driver options', async (t) => {
-  const cli = loadConfig<Record<string, unknown>>({ role: 'agent', schema: agentSchema, flags: { hostId: 'h1' }, env: {} })
-  t.match(cli, { reconcile: true, ipamDriver: true, ipamDriverName: 'driftgate', ipamSocketDir: '/run/docker/plugins' }, 'CLI defaults: driver on as driftgate')
-  t.match(agentSettings(cli as never), { reconcile: true, ipamDriverName: 'driftgate', ipamSocketDir: '/run/docker/plugins' })
-  const off = loadConfig<Record<string, unknown>>({ role: 'agent', schema: agentSchema, flags: { hostId: 'h1', reconcile: false, ipamDriver: false }, env: {} })
-  t.match(agentSettings(off as never), { reconcile: false, ipamDriverName: undefined }, '--no-reconcile --no-ipam-driver')
-  const env = loadConfig<Record<string, unknown>>({ role: 'agent', schema: agentSchema, env: { DRIFTGATE_HOST_ID: 'h1', DRIFTGATE_RECONCILE: 'false', DRIFTGATE_IPAM_DRIVER_NAME: 'dg-h1' } })
-  t.match(agentSettings(env as never), { reconcile: false, ipamDriverName: 'dg-h1' }, 'from the environment')
-  t.throws(() => loadConfig({ role: 'agent', schema: agentSchema, flags: { hostId: 'h1', ipamDriverName: '../x' }, env: {} }), ConfigError, 'a driver name is a file name')
-  t.match(agentSettings({ hostId: 'h1' }), { reconcile: true, ipamDriverName: undefined }, 'createAgent: no driver unless named')
-  t.throws(() => agentSettings({ hostId: 'h1', ipamDriverName: 'a/b' }), ConfigError)
+  t.match(resolveAgentConfig({ hostId: 'h1' }), { reconcile: true, ipamDriverName: 'driftgate', ipamSocketDir: '/run/docker/plugins' }, 'defaults: driver on as driftgate')
+  t.match(resolveAgentConfig({ hostId: 'h1', reconcile: false, ipamDriver: false }), { reconcile: false, ipamDriverName: undefined }, '--no-reconcile --no-ipam-driver')
+  t.match(resolveAgentConfig({}, { DRIFTGATE_HOST_ID: 'h1', DRIFTGATE_RECONCILE: 'false', DRIFTGATE_IPAM_DRIVER_NAME: 'dg-h1' }), { reconcile: false, ipamDriverName: 'dg-h1' }, 'from the environment')
+  t.throws(() => resolveAgentConfig({ hostId: 'h1', ipamDriverName: '../x' }), ConfigError, 'a driver name is a file name')
 })
 
 t.test('command line: --no-reconcile / --no-ipam-driver are flags only when typed', async (t) => {

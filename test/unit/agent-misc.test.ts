@@ -1,6 +1,6 @@
 // Small pure pieces: backoff, JSON line splitting, allocation sums.
 import t from 'tap'
-import { backoffDelay } from '../../src/agent/backoff.js'
+import { backoffDelay } from '../../src/core/index.js'
 import { LineSplitter } from '../../src/agent/docker-events.js'
 import { reservationOf, sumAllocated } from '../../src/agent/heartbeat.js'
 import { intInRange } from '../../src/agent/labels.js'

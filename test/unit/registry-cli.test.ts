@@ -1,7 +1,7 @@
 import t from 'tap'
 import { captureProgram } from './cli-fixtures.js'
 import { ConfigError } from '../../src/core/index.js'
-import { registryConfig } from '../../src/registry/index.js'
+import { resolveRegistryConfig } from '../../src/registry/index.js'
 import { timings } from '../../src/registry/config.js'
 
 const program = captureProgram
@@ -30,9 +30,9 @@ for (const [desc, args, field] of bad) {
 }
 
 t.test('defaults and derived timings', async (t) => {
-  const cfg = registryConfig()
+  const cfg = resolveRegistryConfig()
   t.match(cfg, { replicas: 1, hostGrace: '30s', httpPort: 7070, dnsPort: 8600, domain: 'driftgate', nats: 'nats://127.0.0.1:4222' })
   t.same(timings(cfg), { hostGraceMs: 30_000, heartbeatMs: 2000, suspectMs: 6000, ackWaitMs: 30_000, tombstoneTtlMs: 600_000, sweepMs: 1000 })
-  t.equal(registryConfig({}, { DRIFTGATE_HOST_GRACE: '45s' }).hostGrace, '45s', 'env is read')
-  t.throws(() => registryConfig({ replicas: 0 }), ConfigError)
+  t.equal(resolveRegistryConfig({}, { DRIFTGATE_HOST_GRACE: '45s' }).hostGrace, '45s', 'env is read')
+  t.throws(() => resolveRegistryConfig({ replicas: 0 }), ConfigError)
 })
