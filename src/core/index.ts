@@ -3,7 +3,7 @@
 
 export {
   ConfigError, ConflictError, DriftgateError, ErrorCodes, InvalidNameError, NginxRejectedError,
-  NginxReloadError, NotFoundError, PreflightError, TemplateError, TimeoutError, UnauthorizedError,
+  NginxReloadError, NginxNotRunningError, NginxPushError, NginxTestError, NotFoundError, PreflightError, TemplateError, TimeoutError, UnauthorizedError,
   ValidationError, type ErrorCode, type FieldProblem,
 } from './errors.js'
 export {
