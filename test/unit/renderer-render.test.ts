@@ -14,7 +14,7 @@ t.test('renders one file per service with the spec options and weights', async (
   const { model } = buildModel([ep('web', 2, { weight: 5 }), ep('web', 1, { port: 8080 })],
     [svc('web', { method: 'least_conn', maxFails: 2, failTimeout: '10s', keepalive: 32 })])
   const files = new TemplateSet([builtin]).renderServices(model, 8597)
-  t.same([...files.keys()], ['web.conf'])
+  t.same([...files.keys()], ['web.conf', '_driftgate.routes'])
   const text = files.get('web.conf') ?? ''
   t.ok(text.startsWith(HEADER))
   t.match(text, /upstream web \{\n {4}least_conn;\n/)
