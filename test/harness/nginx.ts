@@ -48,6 +48,8 @@ export interface NginxServer {
   stop(): Promise<void>
   /** A real restart (stop, start from the same files), not a reload. */
   restart(): Promise<void>
+  /** Stops nginx but keeps its prefix (restart() starts it again). */
+  kill(): Promise<void>
   pid(): number
   /** `nginx -t` against this instance's config. */
   test(): Promise<{ ok: boolean; output: string }>
@@ -144,11 +146,14 @@ export async function startNginx(opts: NginxOptions = {}): Promise<NginxServer> 
     throw err
   }
 
-  /** Stops nginx (master and workers gone) and starts it again from the same files. */
-  const restart = async () => {
+  const kill = async () => {
     const workers = childrenOf(masterPid)
     await killAndWait([masterPid], 'SIGTERM', 10_000)
     await killAndWait(workers, 'SIGKILL', 5_000)
+  }
+  /** Stops nginx (master and workers gone) and starts it again from the same files. */
+  const restart = async () => {
+    await kill()
     await launch()
   }
 
@@ -178,7 +183,7 @@ export async function startNginx(opts: NginxOptions = {}): Promise<NginxServer> 
   }
   return {
     port, prefix, confPath, confDir, errorLog, accessLog: join(prefix, 'logs', 'access.log'),
-    reload, restart, stop, test, writeConf, settled, pid: () => masterPid,
+    reload, restart, kill, stop, test, writeConf, settled, pid: () => masterPid,
   }
 }
 
