@@ -165,7 +165,7 @@ t.test('a service that would render invalid config is held back; others keep upd
   t.ok((await nginx.test()).ok)
   // removing the culprit clears the hold
   await kv.endpoints.delete(legacy[0])
-  await waitFor(() => renderer.status().heldBack.length === 0, { what: 'hold cleared' })
+  await waitFor(() => renderer.status().heldBack.length === 0 && renderer.lastError == null, { what: 'hold cleared' })
 })
 
 t.test('an invalid template leaves nginx serving the previous config; fixing it recovers without restart', async (t) => {
