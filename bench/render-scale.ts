@@ -156,7 +156,7 @@ async function luaScale (services: number): Promise<string> {
     const reloadCount = (text: string): number => [...text.matchAll(/^driftgate_renderer_reloads_total\{result="ok"[^}]*\} (\S+)$/gm)].reduce((a, m) => a + Number(m[1]), 0)
     const reloads = reloadCount(await renderer.registry.metrics()) - reloadCount(text0)
     const stats = await renderer.registry.metrics()
-    const dict = /^driftgate_renderer_nginx_dict_used_bytes (\S+)$/m.exec(stats)?.[1]
+    const dict = /^driftgate_renderer_nginx_dict_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(stats)?.[1]
     void reloads0
     return `${String(services).padStart(6)} × ${PER} lua: state loaded ${fmt(loadMs)} | one endpoint change served p50 ${pct(served, 50).toFixed(1)} ms, ` +
       `p99 ${pct(served, 99).toFixed(1)} ms (${MOVES} moves, ${reloads} reloads) | shared dict ${(Number(dict) / 1048576).toFixed(1)} MiB used`

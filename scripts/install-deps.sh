@@ -2,7 +2,7 @@
 # Installs the Debian packages driftgate's tests, benchmarks and demo use.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
-pkgs=(nginx nats-server docker.io busybox-static iproute2 wrk dnsutils dnsperf dnsmasq-base
+pkgs=(nginx libnginx-mod-http-lua nats-server docker.io busybox-static iproute2 wrk dnsutils dnsperf dnsmasq-base
       procps psmisc util-linux curl ca-certificates gcc libc6-dev)
 need=()
 for p in "${pkgs[@]}"; do

@@ -18,7 +18,7 @@ export const rendererSchema: RoleSchema = {
     nginxPrefix: { type: 'string', minLength: 1, arg: '<dir>', description: 'nginx -p prefix, for a main config with relative paths' },
     nginxPid: { type: 'string', minLength: 1, arg: '<file>', description: 'nginx master pid file (default: the pid directive of --nginx-conf)' },
     id: { type: 'string', pattern: DNS_LABEL_PATTERN, arg: '<name>', description: 'renderer id in driftgate.applied.<id> (DNS label; default: the host name)' },
-    minWait: duration('50ms', 'quiet time that ends a burst of changes'),
+    minWait: duration('50ms', 'quiet time that ends a burst of changes (file mode; lua mode pushes at once and batches what arrives during a push)'),
     maxWait: duration('1s', 'longest a change waits during a burst'),
     statusPort: { type: 'integer', minimum: 1, maximum: 65535, default: 8597, description: 'loopback port of the generated status and 503 listeners' },
     reloadTimeout: duration('10s', 'how long a reload may take to show the new generation'),

@@ -146,6 +146,7 @@ export class Renderer {
     const dirs = [...(this.config.templates != null ? [this.config.templates] : []), builtinTemplatesDir()]
     this.templates = new TemplateSet(dirs, this.mode)
     if (this.mode === 'lua') {
+      this.coalescer.setMinWait(0)
       this.pusher = new LuaPusher(this.config.statusPort, this.log)
       const pusher = this.pusher
       registerNginxStats(this.registry, async () => await pusher.channel.stats())
