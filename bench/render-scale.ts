@@ -156,10 +156,21 @@ async function luaScale (services: number): Promise<string> {
     const reloadCount = (text: string): number => [...text.matchAll(/^driftgate_renderer_reloads_total\{result="ok"[^}]*\} (\S+)$/gm)].reduce((a, m) => a + Number(m[1]), 0)
     const reloads = reloadCount(await renderer.registry.metrics()) - reloadCount(text0)
     const stats = await renderer.registry.metrics()
+    const avg = (name: string, text: string): number => {
+      const sum = Number(new RegExp(`^${name}_sum(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
+      const count = Number(new RegExp(`^${name}_count(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
+      return count === 0 ? NaN : sum / count * 1000
+    }
+    const delta = (name: string): number => {
+      const c = (t: string, k: string): number => Number(new RegExp(`^${name}_${k}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(t)?.[1] ?? 0)
+      return (c(stats, 'sum') - c(text0, 'sum')) / Math.max(1, c(stats, 'count') - c(text0, 'count')) * 1000
+    }
+    void avg
     const dict = /^driftgate_renderer_nginx_dict_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(stats)?.[1]
     void reloads0
     return `${String(services).padStart(6)} × ${PER} lua: state loaded ${fmt(loadMs)} | one endpoint change served p50 ${pct(served, 50).toFixed(1)} ms, ` +
-      `p99 ${pct(served, 99).toFixed(1)} ms (${MOVES} moves, ${reloads} reloads) | shared dict ${(Number(dict) / 1048576).toFixed(1)} MiB used`
+      `p99 ${pct(served, 99).toFixed(1)} ms (${MOVES} moves, ${reloads} reloads; renderer's share, KV change seen → pushed, mean ${delta('driftgate_renderer_convergence_seconds').toFixed(1)} ms, ` +
+      `push mean ${delta('driftgate_renderer_push_duration_seconds').toFixed(1)} ms) | shared dict ${(Number(dict) / 1048576).toFixed(1)} MiB used`
   } finally {
     await renderer.close(); await nc.close(); await nginx.stop(); await nats.stop()
     await Promise.all(backends.map(async (b) => await b.close()))

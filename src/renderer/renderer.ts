@@ -302,7 +302,13 @@ export class Renderer {
   /** Publishes the applied generation: after each apply, and periodically as a liveness signal. */
   private announce (): void {
     if (this.applied == null || this.nc == null || this.nc.isClosed()) return
-    this.nc.publish(subjects(this.config.prefix).applied(this.config.id), encodeJson({ ...this.applied, appliedAt: Date.now() }))
+    try {
+      this.nc.publish(subjects(this.config.prefix).applied(this.config.id), encodeJson({ ...this.applied, appliedAt: Date.now() }))
+    } catch (err) {
+      // e.g. MAX_PAYLOAD_EXCEEDED: ~15,000 container ids no longer fit one
+      // NATS message (1 MB). Never let a timer's throw end the process.
+      this.once.warn('announce', { err, containers: this.applied.containers.length }, 'cannot announce the applied generation')
+    }
   }
 
   status (): RendererStatus {
