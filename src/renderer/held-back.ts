@@ -68,6 +68,9 @@ export class HeldBack {
     }
     for (const [name, ids] of this.routed) if (this.has(serviceFile(name)) && !next.has(name)) next.set(name, ids)
     this.routed = next
-    return [...next.values()].flat().sort()
+    // unsorted (50,000 ids sort in tens of ms): the applied message is used as a set
+    const out: string[] = []
+    for (const ids of next.values()) for (const id of ids) out.push(id)
+    return out
   }
 }

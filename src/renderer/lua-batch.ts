@@ -4,10 +4,18 @@
 import { parseDuration } from '../core/index.js'
 import type { Model, UpstreamModel } from './model.js'
 
+// An unchanged service keeps its UpstreamModel object (model-cache.ts): its
+// line is not built again.
+const lineOf = new WeakMap<UpstreamModel, string>()
+
 /** `svc <name> <method> <maxFails> <failTimeoutMs> <ip>:<port>:<weight>...` */
 export function serviceLine (up: UpstreamModel): string {
+  const cached = lineOf.get(up)
+  if (cached !== undefined) return cached
   const peers = up.servers.map((s) => `${s.ip}:${s.port}:${s.weight}`)
-  return ['svc', up.name, up.method, String(up.maxFails), String(parseDuration(up.failTimeout)), ...peers].join(' ')
+  const line = ['svc', up.name, up.method, String(up.maxFails), String(parseDuration(up.failTimeout)), ...peers].join(' ')
+  lineOf.set(up, line)
+  return line
 }
 
 export interface Batch {

@@ -8,7 +8,8 @@ import {
   type AppliedMessage, type EndpointRecord, type Logger, type ServiceRecord,
 } from '../core/index.js'
 import { Buckets, KvTable, type TableChange, connectNats, encodeJson, openBucket, subjects, type NatsOptions } from '../bus/index.js'
-import { buildModel, endpointRenderKey, serviceRenderKey, type Model } from './model.js'
+import { endpointRenderKey, serviceRenderKey, type Model } from './model.js'
+import { ModelCache } from './model-cache.js'
 import { TemplateSet, builtinTemplatesDir } from './templates.js'
 import { Coalescer, type Clock } from './coalescer.js'
 import { ConfWriter } from './writer.js'
@@ -59,6 +60,9 @@ export class Renderer {
   private ownNc = false
   private endpoints?: KvTable<EndpointRecord>
   private services?: KvTable<ServiceRecord>
+  private readonly models = new ModelCache()
+  /** Service → its endpoint records by key (for rebuilding one service). */
+  private byService = new Map<string, Map<string, EndpointRecord>>()
   private announceTimer?: NodeJS.Timeout
   private templatesDirty = false
   /** Templates changed and no apply succeeded since (see ApplyInput.allowHold). */
@@ -123,10 +127,17 @@ export class Renderer {
       checkServiceRecord.problems(v) == null ? v as ServiceRecord : null)
     await Promise.all([this.endpoints.start(), this.services.start()])
     this.endpoints.on('change', (c: TableChange<EndpointRecord>) => {
-      if (endpointRenderKey(c.value) !== endpointRenderKey(c.previous)) this.onChange()
+      this.index(c.key, c.value, c.previous)
+      if (endpointRenderKey(c.value) !== endpointRenderKey(c.previous)) {
+        this.models.touch(c.value?.service ?? c.previous?.service)
+        this.onChange()
+      }
     })
     this.services.on('change', (c: TableChange<ServiceRecord>) => {
-      if (serviceRenderKey(c.value) !== serviceRenderKey(c.previous)) this.onChange()
+      if (serviceRenderKey(c.value) !== serviceRenderKey(c.previous)) {
+        this.models.touch(c.key)
+        this.onChange()
+      }
     })
     await this.watch?.start()
     this.pusher?.watch(() => this.trigger())
@@ -174,8 +185,26 @@ export class Renderer {
   /** Resolves when no render is running or pending. */
   async idle (): Promise<void> { await this.coalescer.idle() }
 
+  private index (key: string, value: EndpointRecord | undefined, previous: EndpointRecord | undefined): void {
+    const old = previous?.service
+    if (old != null) this.byService.get(old)?.delete(key)
+    if (value?.service == null) return
+    let m = this.byService.get(value.service)
+    if (m == null) { m = new Map(); this.byService.set(value.service, m) }
+    m.set(key, value)
+  }
+
   private buildModel (): Model {
-    const { model, invalid } = buildModel(this.endpoints?.entries ?? [], this.services?.entries ?? [])
+    const { model, invalid } = this.models.model({
+      all: () => {
+        // a full build re-seeds the per-service index from the tables
+        this.byService = new Map()
+        for (const [k, v] of this.endpoints?.entries ?? []) this.index(k, v, undefined)
+        return { endpoints: this.endpoints?.entries ?? [], services: this.services?.entries ?? [] }
+      },
+      endpoints: (service) => this.byService.get(service) ?? [],
+      spec: (service) => this.services?.entries.get(service),
+    })
     for (const i of invalid) {
       this.once.warn(`${i.key}:${i.reason}`, { key: i.key, reason: i.reason }, 'record dropped from the model')
     }
