@@ -4,8 +4,9 @@
 // registry, renderer and nginx. Load comes from a separate process.
 // Both renderer modes, each with its own nginx and renderer on the same
 // testbed. lua: 0 reloads during churn, 0 failed for a keep-alive client that
-// never retries, 0 failed POSTs during stops and moves (a `docker kill` can
-// only lose what was in flight on the killed container: reported). file: the
+// never retries, 0 failed POSTs during planned stops (drained first, as the
+// reconciler does) and moves (a `docker kill` can only lose what was in
+// flight on the killed container: reported). file: the
 // keep-alive client may retry a GET on an idle connection a reload closed.
 //   env: DG_CHURN_MODES (lua,file), DG_CHURN_CYCLES (50), DG_CHURN_FILE_CYCLES (15)
 import t, { type Test } from 'tap'
@@ -150,13 +151,21 @@ async function churn (t: Test, mode: 'lua' | 'file', CYCLES: number, nginx: Ngin
     const old = replicas[slot]
     timeline.push([Date.now(), `cycle ${i} ${kind} ${old.ip}`])
     let fresh: Replica
+    // A planned stop drains first, as the reconciler does: the endpoint is
+    // published `draining`, and the container stops once no renderer routes
+    // it. A `docker kill` is unplanned.
+    const drainThenStop = async (): Promise<void> => {
+      await agents[old.host].markDraining(old.id, 'web')
+      await waitRouted(old.id, false, `cycle ${i}: drained`)
+      await tb.stop(old.host + 1, old.id, 5)
+    }
     if (kind === 'move') {
       // A planned move starts the new replica first, then stops the old one.
       fresh = await runReplica(hostIndex(old.host + 1))
       await waitRouted(fresh.id, true, `cycle ${i}: new replica routed`)
-      await tb.stop(old.host + 1, old.id, 5)
+      await drainThenStop()
     } else {
-      if (kind === 'stop') await tb.stop(old.host + 1, old.id, 5)
+      if (kind === 'stop') await drainThenStop()
       else await tb.kill(old.host + 1, old.id)
       fresh = await runReplica(old.host)
       await waitRouted(fresh.id, true, `cycle ${i}: new replica routed`)
