@@ -133,7 +133,7 @@ async function build (s: DemoState, o: DemoOptions, bins: { nginx: string, nats:
   s.pids.nginx = nginx.pid
   writeState(s)
   s.pids.renderer = spawnRole(s.dir, 'renderer', 'renderer', {
-    nats: url, out: nginx.out, nginxConf: nginx.conf, nginxPrefix: prefix + '/', nginxBin: bins.nginx, statusPort: s.ports.status,
+    nats: url, out: nginx.out, nginxConf: nginx.conf, nginxPrefix: prefix + '/', nginxBin: bins.nginx, statusPort: s.ports.status, mode: 'lua',
   }, ['--id', 'demo'])
   writeState(s)
 
