@@ -66,6 +66,7 @@ exec /usr/sbin/nginx "$@"
   t.match(r.lastError, /nginx -t gave no verdict \(crashed\)/)
   t.equal(await metric(r, 'driftgate_renderer_rejected_total'), 0, 'not counted as a rejection')
   await waitFor(() => r.generation > 0 && r.lastError == null, { what: 'retried until it works', timeoutMs: 15_000 })
+  await nginx.settled()
   t.equal((await get(nginx.port, 'web')).body, 'b1\n')
   t.equal(await metric(r, 'driftgate_renderer_last_error', 'reason="tester"'), 0)
 })

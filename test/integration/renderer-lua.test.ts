@@ -42,6 +42,10 @@ const metric = async (name: string, labels = ''): Promise<number> => {
 }
 const reloads = async (): Promise<number> => await metric('driftgate_renderer_reloads_total', 'result="ok"')
 const through = async (host: string) => await get(nginx.port, host)
+/** Waits until the renderer routes (or stopped routing) a container: the push went through. */
+const routed = async (id: string, want = true): Promise<void> => {
+  await waitFor(() => (renderer.applied?.containers.includes(id) ?? false) === want, { what: `${id.slice(0, 12)} routed=${want}` })
+}
 const bodies = async (host: string, n: number): Promise<string[]> => {
   const out: string[] = []
   for (let i = 0; i < n; i++) out.push((await through(host)).body.trim())
@@ -116,7 +120,10 @@ t.test('a new service reloads once (validated); weights and methods are honoured
   await put(kv.services, svc('wt', { method: 'round_robin' }))
   await put(kv.endpoints, backendEp('wt', 0, { weight: 1 }))
   await put(kv.endpoints, backendEp('wt', 1, { weight: 3 }))
+  await routed(backendEp('wt', 0)[1].containerId)
+  await routed(backendEp('wt', 1)[1].containerId)
   await waitFor(async () => (await through('wt')).status === 200, { what: 'wt served' })
+  await waitFor(async () => new Set(await bodies('wt', 4)).size === 2, { what: 'wt from both' })
   await renderer.idle()
   t.equal(await reloads(), before + 1, 'one reload for the new upstream')
   const seen = await bodies('wt', 40)
@@ -132,7 +139,7 @@ t.test('a dead peer costs a retry, never an error, and is counted', async (t) =>
   const dead = await freePort() // nothing listens there
   await put(kv.services, svc('web', { maxFails: 1, failTimeout: '30s' }))
   await put(kv.endpoints, ep('web', 9, { ip: '127.0.0.1', port: dead }))
-  await renderer.idle()
+  await routed(ep('web', 9)[1].containerId)
   const r = await bodies('web', 12)
   t.notOk(r.some((b) => !['b1', 'b2'].includes(b)), 'every request answered by a live peer')
   t.ok(await metric('driftgate_renderer_nginx_upstream_errors', 'service="web"') >= 1, 'upstream error counted')
