@@ -26,9 +26,11 @@ export class ModelCache {
     all: () => { endpoints: Iterable<[string, EndpointRecord]>, services: Iterable<[string, ServiceRecord]> }
     endpoints: (service: string) => Iterable<[string, EndpointRecord]>
     spec: (service: string) => ServiceRecord | undefined
-  }): { model: Model, invalid: InvalidRecord[], namesChanged: boolean } {
+  }): { model: Model, invalid: InvalidRecord[], namesChanged: boolean, luaFilesChanged: boolean } {
     const invalid: InvalidRecord[] = []
     let namesChanged = false
+    // what lua mode's files print of a service: its name and keepalive
+    let luaFilesChanged = false
     if (this.full) {
       const all = src.all()
       const r = buildModel(all.endpoints, all.services)
@@ -36,6 +38,7 @@ export class ModelCache {
       this.byService.clear()
       for (const up of r.model.services) this.byService.set(up.name, up)
       namesChanged = true
+      luaFilesChanged = true
       this.full = false
       this.dirty.clear()
     } else {
@@ -46,7 +49,9 @@ export class ModelCache {
         const up = r.model.services.find((s) => s.name === name)
         if (up == null) namesChanged = this.byService.delete(name) || namesChanged
         else {
-          if (!this.byService.has(name)) namesChanged = true
+          const old = this.byService.get(name)
+          if (old == null) namesChanged = true
+          else if (old.keepalive !== up.keepalive || old.defaulted !== up.defaulted) luaFilesChanged = true
           this.byService.set(name, up)
         }
       }
@@ -57,6 +62,6 @@ export class ModelCache {
     // unsorted: consumers of the applied message use it as a set
     const containers: string[] = []
     for (const up of services) for (const s of up.servers) containers.push(s.containerId)
-    return { model: { services, containers }, invalid, namesChanged }
+    return { model: { services, containers }, invalid, namesChanged, luaFilesChanged: luaFilesChanged || namesChanged }
   }
 }

@@ -194,8 +194,13 @@ export class Renderer {
     m.set(key, value)
   }
 
+  /** Lua mode: no service file can differ from the last build's (no rendering, no diff needed). */
+  private filesUnchanged = false
+  /** The last apply failed: the files on disk may not be what the model renders. */
+  private filesSuspect = true
+
   private buildModel (): Model {
-    const { model, invalid } = this.models.model({
+    const { model, invalid, luaFilesChanged } = this.models.model({
       all: () => {
         // a full build re-seeds the per-service index from the tables
         this.byService = new Map()
@@ -208,6 +213,7 @@ export class Renderer {
     for (const i of invalid) {
       this.once.warn(`${i.key}:${i.reason}`, { key: i.key, reason: i.reason }, 'record dropped from the model')
     }
+    this.filesUnchanged = this.mode === 'lua' && !luaFilesChanged
     return model
   }
 
@@ -259,7 +265,9 @@ export class Renderer {
         containers: this.held.routedContainers(model), appliedAt: Date.now(),
       }
       this.announce()
+      this.filesSuspect = false
     } catch (err) {
+      this.filesSuspect = true
       this.lastUsedGen = Math.max(this.lastUsedGen, generation)
       const reason = this.failures.failed(err, cause)
       // nginx may come back (or a disk may free up): the retry reloads even
@@ -286,6 +294,10 @@ export class Renderer {
   }
 
   private async applyFiles (model: Model, generation: number): Promise<ApplyOutcome> {
+    // the fast path of an endpoint change at 10,000 services: 10,000 files
+    // would render to the bytes they have (a held-back service is retried on
+    // its next change of name or keepalive)
+    if (this.filesUnchanged && !this.filesSuspect && !this.force && !this.templatesUnproven && this.held.names().length === 0) return { kind: 'unchanged' }
     const services = this.templates.renderServices(model, this.config.statusPort)
     const outcome = await this.applier.apply({
       services, generation, force: this.force, allowHold: !this.templatesUnproven,
@@ -331,6 +343,14 @@ export class Renderer {
   /** Publishes the applied generation: after each apply, and periodically as a liveness signal. */
   private announce (): void {
     if (this.applied == null || this.nc == null || this.nc.isClosed()) return
+    // 64-hex ids, quoted, comma: a list that cannot fit one NATS message is
+    // not even encoded (at 50,000 ids that costs tens of ms per apply).
+    const max = this.nc.info?.max_payload ?? 1024 * 1024
+    if (this.applied.containers.length * 67 > max) {
+      this.once.warn('announce-size', { containers: this.applied.containers.length, maxPayload: max },
+        'cannot announce the applied generation: too many containers for one NATS message')
+      return
+    }
     try {
       this.nc.publish(subjects(this.config.prefix).applied(this.config.id), encodeJson({ ...this.applied, appliedAt: Date.now() }))
     } catch (err) {
