@@ -12,6 +12,9 @@ export const ErrorCodes = {
   DOCKER_UNAVAILABLE: 'DG_DOCKER_UNAVAILABLE',
   NGINX_REJECTED: 'DG_NGINX_REJECTED',
   NGINX_RELOAD_FAILED: 'DG_NGINX_RELOAD_FAILED',
+  NGINX_TEST_FAILED: 'DG_NGINX_TEST_FAILED',
+  NGINX_NOT_RUNNING: 'DG_NGINX_NOT_RUNNING',
+  NGINX_PUSH_FAILED: 'DG_NGINX_PUSH_FAILED',
   TEMPLATE: 'DG_TEMPLATE',
   IPAM: 'DG_IPAM',
   IPAM_EXHAUSTED: 'DG_IPAM_EXHAUSTED',
@@ -109,6 +112,24 @@ export class NginxRejectedError extends DriftgateError {
 /** A reload that could not be sent or did not take effect in time. */
 export class NginxReloadError extends DriftgateError {
   constructor (message: string, options?: { cause?: unknown }) { super(ErrorCodes.NGINX_RELOAD_FAILED, message, undefined, options) }
+}
+
+/**
+ * `nginx -t` could not give a verdict: its helper crashed or it timed out.
+ * Not a rejection of the config: retried with backoff.
+ */
+export class NginxTestError extends DriftgateError {
+  constructor (message: string) { super(ErrorCodes.NGINX_TEST_FAILED, message) }
+}
+
+/** No nginx master to reload (no pid file, or a stale one): files stay written for when it starts. */
+export class NginxNotRunningError extends DriftgateError {
+  constructor (message: string, options?: { cause?: unknown }) { super(ErrorCodes.NGINX_NOT_RUNNING, message, undefined, options) }
+}
+
+/** An endpoint push over nginx's control channel failed (lua mode). */
+export class NginxPushError extends DriftgateError {
+  constructor (message: string, options?: { cause?: unknown }) { super(ErrorCodes.NGINX_PUSH_FAILED, message, undefined, options) }
 }
 
 /**

@@ -3,7 +3,8 @@
 
 export {
   ConfigError, ConflictError, DriftgateError, ErrorCodes, InvalidNameError, NginxRejectedError,
-  NginxReloadError, NotFoundError, PreflightError, TemplateError, TimeoutError, TooManyRequestsError, UnauthorizedError,
+  NginxNotRunningError, NginxPushError, NginxReloadError, NginxTestError, NotFoundError, PreflightError,
+  TemplateError, TimeoutError, TooManyRequestsError, UnauthorizedError,
   ValidationError, type ErrorCode, type FieldProblem,
 } from './errors.js'
 export {

@@ -111,7 +111,7 @@ async function build (s: DemoState, o: DemoOptions, bins: { nginx: string, nats:
   writeState(s)
   s.pids.renderer = spawnRole(s.dir, 'renderer', 'renderer', {
     nats: url, ...natsLogin(auth, `renderer-${RENDERER_ID}`),
-    out: nginx.out, nginxConf: nginx.conf, nginxPrefix: prefix + '/', nginxBin: bins.nginx, statusPort: s.ports.status,
+    out: nginx.out, nginxConf: nginx.conf, nginxPrefix: prefix + '/', nginxBin: bins.nginx, statusPort: s.ports.status, mode: 'lua',
   }, ['--id', RENDERER_ID]) // not in the YAML: the CLI's host-name default for --id overrides a config file's id
   writeState(s)
 

@@ -1,21 +1,18 @@
 // One apply: files → nginx -t → reload → confirm, with rollback. A service
-// whose file nginx refuses is held back at its previous version (and
-// reported), so one bad service cannot freeze every other upstream.
+// whose file nginx refuses is held back at its previous version (held-back.ts).
 import type { Logger } from '../core/index.js'
-import { NginxRejectedError, TemplateError } from '../core/index.js'
+import { NginxNotRunningError, NginxRejectedError } from '../core/index.js'
 import type { NginxController } from './nginx.js'
-import { STATUS_FILE } from './render.js'
+import { ROUTES_FILE, STATUS_FILE } from './file-format.js'
+import { culpritFile, MAX_CULPRITS, type HeldBack } from './held-back.js'
 import { isEmptyChange, type ConfWriter } from './writer.js'
-
-/** At most this many services are held back in one apply before giving up. */
-const MAX_CULPRITS = 5
 
 export type ApplyOutcome =
   | { kind: 'unchanged' }
   | { kind: 'applied', generation: number, reloadMs: number, heldBack: string[] }
 
 export interface ApplyInput {
-  /** Rendered service files (without the status file). */
+  /** Rendered service files and the routes file (without the status file). */
   services: Map<string, string>
   /** Renders the status file for a generation. */
   status: (generation: number) => string
@@ -30,53 +27,18 @@ export interface ApplyInput {
   allowHold: boolean
 }
 
-/**
- * The generated file to blame for nginx's error: the file of `dir` named in
- * the message, else a changed service named in quotes (`duplicate upstream
- * "api" in /etc/nginx/nginx.conf` blames the operator's file, but the new
- * `api.conf` is what broke it).
- */
-export function culpritFile (output: string, dir: string, changed: Iterable<string> = []): string | null {
-  const prefix = dir.endsWith('/') ? dir : `${dir}/`
-  const re = / in (\S+?):\d+/g
-  for (let m = re.exec(output); m != null; m = re.exec(output)) {
-    if (m[1].startsWith(prefix)) {
-      const name = m[1].slice(prefix.length)
-      if (!name.includes('/')) return name
-    }
-  }
-  const names = new Set(changed)
-  const quoted = /"([a-z0-9-]{1,63})"/g
-  for (let m = quoted.exec(output); m != null; m = quoted.exec(output)) {
-    if (names.has(`${m[1]}.conf`)) return `${m[1]}.conf`
-  }
-  return null
-}
-
 export class Applier {
-  /** Service file → the rendered text nginx refused; skipped until it renders differently. */
-  readonly held = new Map<string, string>()
-
   constructor (
     private readonly writer: ConfWriter,
     private readonly nginx: NginxController,
     private readonly log: Logger,
+    readonly held: HeldBack,
     private readonly onRejected: (err: NginxRejectedError, file: string | null) => void,
   ) {}
 
-  /** Replaces held-back services with what is on disk (or nothing when they are new). */
-  private holdBack (services: Map<string, string>): void {
-    for (const [name, bad] of this.held) {
-      if (services.get(name) !== bad) { this.held.delete(name); continue }
-      const cur = this.writer.current.get(name)
-      if (cur !== undefined) services.set(name, cur)
-      else services.delete(name)
-    }
-  }
-
   async apply (input: ApplyInput): Promise<ApplyOutcome> {
     const services = new Map(input.services)
-    this.holdBack(services)
+    this.held.substitute(services, this.writer.current)
     const heldBack: string[] = []
     for (let attempt = 0; ; attempt++) {
       const desired = new Map(services)
@@ -93,11 +55,11 @@ export class Applier {
         if (!(err instanceof NginxRejectedError)) throw err
         const file = culpritFile(err.output, this.writer.dir, change.previous.keys())
         this.onRejected(err, file)
-        const canHold = input.allowHold && file != null && file !== STATUS_FILE && services.has(file) && change.previous.has(file)
+        const canHold = input.allowHold && file != null && file !== STATUS_FILE && file !== ROUTES_FILE && services.has(file) && change.previous.has(file)
         if (!canHold || attempt >= MAX_CULPRITS) throw err
-        this.held.set(file, input.services.get(file) ?? '')
+        this.held.hold(file, input.services.get(file) ?? '')
         heldBack.push(file)
-        this.log.error({ file, output: err.output.trim() }, 'nginx -t refused this service file: keeping its previous version')
+        this.log.error({ file }, 'nginx -t refused this service file: keeping its previous version')
         const prev = change.previous.get(file)
         if (prev !== undefined) services.set(file, prev)
         else services.delete(file)
@@ -107,6 +69,10 @@ export class Applier {
       try {
         await this.nginx.reload(input.generation)
       } catch (err) {
+        // No nginx to reload: the files passed nginx -t, so keep them for the
+        // nginx that starts later (restoring "previous" files that never
+        // existed would leave it nothing to start from).
+        if (err instanceof NginxNotRunningError) throw err
         // nginx keeps running its previous config: put the files back so the
         // folder says what nginx serves, and let the caller retry later.
         await this.writer.undo(change)
@@ -115,12 +81,4 @@ export class Applier {
       return { kind: 'applied', generation: input.generation, reloadMs: performance.now() - t0, heldBack }
     }
   }
-}
-
-export function errorReason (err: unknown): 'template' | 'rejected' | 'reload' | 'write' {
-  if (err instanceof TemplateError) return 'template'
-  if (err instanceof NginxRejectedError) return 'rejected'
-  const code = (err as { code?: unknown }).code
-  if (code === 'DG_NGINX_RELOAD_FAILED') return 'reload'
-  return 'write'
 }

@@ -40,6 +40,12 @@ export class Coalescer {
     this.clock = opts.clock ?? realClock
   }
 
+  /**
+   * Changes the quiet window (lua mode: a push costs about a millisecond, so
+   * changes go out at once; those arriving during a run still form one batch).
+   */
+  setMinWait (ms: number): void { this.opts.minWaitMs = ms }
+
   /** Something changed. */
   trigger (): void {
     if (this.closed) return

@@ -18,14 +18,25 @@ export const rendererSchema: RoleSchema = {
     nginxPrefix: { type: 'string', minLength: 1, arg: '<dir>', description: 'nginx -p prefix, for a main config with relative paths' },
     nginxPid: { type: 'string', minLength: 1, arg: '<file>', description: 'nginx master pid file (default: the pid directive of --nginx-conf)' },
     id: { type: 'string', pattern: DNS_LABEL_PATTERN, arg: '<name>', description: 'renderer id in driftgate.applied.<id> (DNS label; default: the host name)' },
-    minWait: duration('50ms', 'quiet time that ends a burst of changes'),
+    minWait: duration('50ms', 'quiet time that ends a burst of changes (file mode; lua mode pushes at once and batches what arrives during a push)'),
     maxWait: duration('1s', 'longest a change waits during a burst'),
     statusPort: { type: 'integer', minimum: 1, maximum: 65535, default: 8597, description: 'loopback port of the generated status and 503 listeners' },
     reloadTimeout: duration('10s', 'how long a reload may take to show the new generation'),
     announceInterval: { ...duration('5s', 'the applied generation is announced at least this often'), cli: false },
     ...commonRoleProperties,
+    mode: {
+      type: 'string',
+      enum: ['auto', 'lua', 'file'],
+      default: 'auto',
+      arg: '<mode>',
+      description: 'how endpoint changes reach nginx: lua (pushed into a lua_shared_dict, balancer_by_lua picks the peer, no reload), ' +
+        'file (written into upstream files, one reload per change), auto (lua when the main nginx config loads ngx_http_lua_module, else file)',
+    },
   },
 }
+
+/** How endpoint changes reach nginx. */
+export type RendererMode = 'auto' | 'lua' | 'file'
 
 export interface RendererFileConfig extends CommonRoleConfig {
   out: string
@@ -41,11 +52,14 @@ export interface RendererFileConfig extends CommonRoleConfig {
   statusPort: number
   reloadTimeout: string | number
   announceInterval: string | number
+  mode: RendererMode
 }
 
 /** What createRenderer needs: the file config's paths and ids as they are, durations in ms. */
 export interface RendererConfig extends Pick<RendererFileConfig,
 'id' | 'prefix' | 'out' | 'nginxConf' | 'templates' | 'nginxBin' | 'nginxPrefix' | 'nginxPid' | 'statusPort'> {
+  /** Absent: auto (programmatic callers; the CLI always passes the schema's default). */
+  mode?: RendererMode
   minWaitMs: number
   maxWaitMs: number
   reloadTimeoutMs: number
@@ -74,6 +88,7 @@ export function resolveRendererConfig (c: RendererFileConfig): RendererConfig {
     nginxPrefix: c.nginxPrefix,
     nginxPid: c.nginxPid,
     statusPort: c.statusPort,
+    mode: c.mode,
     minWaitMs: parseDuration(c.minWait),
     maxWaitMs: parseDuration(c.maxWait),
     reloadTimeoutMs: parseDuration(c.reloadTimeout),

@@ -17,7 +17,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 
-export interface RunResult { code: number, output: string }
+export interface RunResult {
+  code: number
+  output: string
+  /** Set when the command gave no verdict: the helper crashed, timed out or was closed. */
+  failure?: 'crashed' | 'timeout' | 'closed'
+}
 
 const SCRIPT = [
   'nonce=$1; shift',
@@ -60,11 +65,11 @@ export class ForkServer {
     child.stdin!.on('error', () => undefined) // EPIPE when the shell died: handled by 'exit'
     child.on('error', (err) => {
       if (this.child === child) this.child = null
-      this.finish({ code: -1, output: `cannot start ${this.shell}: ${err.message}` }, child)
+      this.finish({ code: -1, output: `cannot start ${this.shell}: ${err.message}`, failure: 'crashed' }, child)
     })
     child.on('exit', (code, signal) => {
       if (this.child === child) this.child = null
-      this.finish({ code: -1, output: `${this.shell} helper exited (${signal ?? code}) before ${this.argv[0]} finished` }, child)
+      this.finish({ code: -1, output: `${this.shell} helper exited (${signal ?? code}) before ${this.argv[0]} finished`, failure: 'crashed' }, child)
     })
     child.unref()
     ;(child.stdin as unknown as { unref?: () => void }).unref?.()
@@ -73,13 +78,13 @@ export class ForkServer {
   }
 
   private async runNow (): Promise<RunResult> {
-    if (this.closed) return { code: -1, output: 'fork server closed' }
+    if (this.closed) return { code: -1, output: 'fork server closed', failure: 'closed' }
     this.child ??= this.start()
     const child = this.child
     return await new Promise<RunResult>((resolve) => {
       const timer = setTimeout(() => {
         this.kill(child)
-        this.finish({ code: -1, output: `${this.argv[0]} did not finish within ${this.timeoutMs} ms` }, child)
+        this.finish({ code: -1, output: `${this.argv[0]} did not finish within ${this.timeoutMs} ms`, failure: 'timeout' }, child)
       }, this.timeoutMs)
       this.pending = { resolve, timer, child }
       child.stdin!.write('\n')
@@ -117,6 +122,6 @@ export class ForkServer {
   close (): void {
     this.closed = true
     if (this.child !== null) this.kill(this.child)
-    this.finish({ code: -1, output: 'fork server closed' })
+    this.finish({ code: -1, output: 'fork server closed', failure: 'closed' })
   }
 }

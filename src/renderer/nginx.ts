@@ -3,7 +3,7 @@
 // that the new configuration is really the one serving.
 import { readFile } from 'node:fs/promises'
 import { request } from 'node:http'
-import { NginxRejectedError, NginxReloadError } from '../core/index.js'
+import { NginxNotRunningError, NginxRejectedError, NginxReloadError, NginxTestError } from '../core/index.js'
 import { ForkServer } from './forkserver.js'
 
 export interface NginxOptions {
@@ -17,6 +17,8 @@ export interface NginxOptions {
   statusPort: number
   /** How long a reload may take to show the new generation. */
   reloadTimeoutMs: number
+  /** How long one `nginx -t` may take (default 120 s: 10,000 upstreams take seconds). */
+  testTimeoutMs?: number
 }
 
 const TEST_TIMEOUT_MS = 120_000
@@ -49,16 +51,21 @@ export class NginxController {
   private readonly tester: ForkServer
 
   constructor (private readonly opts: NginxOptions) {
-    this.tester = new ForkServer([opts.bin, ...this.baseArgs(), '-t', '-q'], TEST_TIMEOUT_MS)
+    this.tester = new ForkServer([opts.bin, ...this.baseArgs(), '-t', '-q'], opts.testTimeoutMs ?? TEST_TIMEOUT_MS)
   }
 
   private baseArgs (): string[] {
     return [...(this.opts.prefix != null ? ['-p', this.opts.prefix] : []), '-c', this.opts.conf]
   }
 
-  /** Throws NginxRejectedError with nginx's message when the config is refused. */
+  /**
+   * Throws NginxRejectedError with nginx's message when the config is
+   * refused, NginxTestError when nginx -t gave no verdict (its helper crashed
+   * or it timed out): that says nothing about the config.
+   */
   async test (): Promise<void> {
-    const { code, output } = await this.tester.run()
+    const { code, output, failure } = await this.tester.run()
+    if (failure != null) throw new NginxTestError(`nginx -t gave no verdict (${failure}): ${output.trim()}`)
     if (code !== 0) throw new NginxRejectedError(output)
   }
 
@@ -72,10 +79,10 @@ export class NginxController {
     }
     let text: string
     try { text = await readFile(file, 'utf8') } catch (err) {
-      throw new NginxReloadError(`cannot read nginx pid file ${file}: is nginx running?`, { cause: err })
+      throw new NginxNotRunningError(`cannot read nginx pid file ${file}: nginx is not running`, { cause: err })
     }
     const pid = Number(text.trim())
-    if (!Number.isInteger(pid) || pid <= 1) throw new NginxReloadError(`nginx pid file ${file} holds no pid`)
+    if (!Number.isInteger(pid) || pid <= 1) throw new NginxNotRunningError(`nginx pid file ${file} holds no pid`)
     return pid
   }
 
@@ -90,6 +97,7 @@ export class NginxController {
   async reload (generation: number): Promise<void> {
     const pid = await this.masterPid()
     try { process.kill(pid, 'SIGHUP') } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new NginxNotRunningError(`nginx master ${pid} (pid file) is gone: nginx is not running`, { cause: err })
       throw new NginxReloadError(`cannot signal nginx master ${pid}: ${(err as Error).message}`, { cause: err })
     }
     await this.waitFor(generation, this.opts.reloadTimeoutMs)

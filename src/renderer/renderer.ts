@@ -1,22 +1,29 @@
-// The renderer role: KV tables → model → files → nginx, coalesced, with the
-// applied generation announced on NATS.
+// The renderer role's loop: KV tables → model → (lua mode: push the endpoint
+// sets into nginx) → files → nginx -t → reload when a file changed, coalesced,
+// with the applied generation announced on NATS.
 import type { KV, NatsConnection } from 'nats'
 import type { Registry } from 'prom-client'
 import {
   checkEndpointRecord, checkServiceRecord, componentLogger, createLogger, createMetricsRegistry, LogOnce,
-  type AppliedMessage, type EndpointRecord, type Logger, type ServiceRecord, NginxRejectedError,
+  type AppliedMessage, type EndpointRecord, type Logger, type ServiceRecord,
 } from '../core/index.js'
 import { Buckets, KvTable, type TableChange, connectNats, encodeJson, openBucket, subjects, type NatsOptions } from '../bus/index.js'
-import { buildModel, endpointRenderKey, serviceRenderKey, type Model } from './model.js'
-import { TemplateSet, builtinTemplatesDir } from './render.js'
+import { endpointRenderKey, serviceRenderKey, type Model } from './model.js'
+import { ModelCache } from './model-cache.js'
+import { TemplateSet, builtinTemplatesDir } from './templates.js'
 import { Coalescer, type Clock } from './coalescer.js'
 import { ConfWriter } from './writer.js'
 import { NginxController } from './nginx.js'
-import { Applier, errorReason } from './apply.js'
+import { Applier, type ApplyOutcome } from './apply.js'
+import { HeldBack } from './held-back.js'
+import { RejectionLog } from './rejections.js'
+import { Failures } from './failures.js'
+import { LuaPusher, type PushResult } from './lua-push.js'
+import { detectMode, type ResolvedMode } from './mode.js'
 import { TemplatesWatch } from './templates-watch.js'
-import { createRendererMetrics, setLastError, type RendererMetrics } from './metrics.js'
+import { createRendererMetrics, registerNginxStats, setLastError, type RendererMetrics } from './metrics.js'
 import type { RendererConfig } from './config.js'
-import { STATUS_FILE } from './render.js'
+import { STATUS_FILE, generationOfStatus } from './file-format.js'
 
 export interface RendererDeps {
   /** A connection to use (not closed by the renderer). Else one is made from natsOptions. */
@@ -28,46 +35,49 @@ export interface RendererDeps {
 }
 
 export interface RendererStatus {
+  mode: ResolvedMode | null
   generation: number
   lastError: string | null
   applied: AppliedMessage | null
   heldBack: string[]
 }
 
-const RETRY_MIN_MS = 1000
-const RETRY_MAX_MS = 30_000
-
 export class Renderer {
   readonly registry: Registry
   readonly metrics: RendererMetrics
   private readonly log: Logger
   private readonly once: LogOnce
-  private readonly templates: TemplateSet
+  private templates!: TemplateSet
   private readonly writer: ConfWriter
   private readonly nginx: NginxController
   private readonly applier: Applier
+  private readonly held = new HeldBack()
+  private readonly failures: Failures
   private readonly coalescer: Coalescer
   private readonly watch?: TemplatesWatch
+  private pusher?: LuaPusher
   private nc?: NatsConnection
   private ownNc = false
   private endpoints?: KvTable<EndpointRecord>
   private services?: KvTable<ServiceRecord>
+  private readonly models = new ModelCache()
+  /** Service → its endpoint records by key (for rebuilding one service). */
+  private byService = new Map<string, Map<string, EndpointRecord>>()
   private announceTimer?: NodeJS.Timeout
-  private retryTimer?: NodeJS.Timeout
-  private retryMs = RETRY_MIN_MS
   private templatesDirty = false
   /** Templates changed and no apply succeeded since (see ApplyInput.allowHold). */
   private templatesUnproven = false
   private templateBroken: Error | null = null
-  /** Service → container ids in the files nginx serves. */
-  private routed = new Map<string, string[]>()
+  /** Reload even when no file changed: at start and after a failed reload. */
   private force = true
+  private firstApply = true
   private pendingSince: number | null = null
   private lastUsedGen = 0
   private closed = false
   private started = false
+  /** The mode in use (auto resolved at start). */
+  mode: ResolvedMode | null = null
   generation = 0
-  lastError: string | null = null
   applied: AppliedMessage | null = null
 
   constructor (readonly config: RendererConfig, private readonly deps: RendererDeps = {}) {
@@ -76,14 +86,14 @@ export class Renderer {
     this.registry = deps.registry ?? createMetricsRegistry('renderer')
     this.metrics = createRendererMetrics(this.registry)
     setLastError(this.metrics, null)
-    const dirs = [...(config.templates != null ? [config.templates] : []), builtinTemplatesDir()]
-    this.templates = new TemplateSet(dirs)
     this.writer = new ConfWriter(config.out)
     this.nginx = new NginxController({
       bin: config.nginxBin, conf: config.nginxConf, prefix: config.nginxPrefix, pidFile: config.nginxPid,
       statusPort: config.statusPort, reloadTimeoutMs: config.reloadTimeoutMs,
     })
-    this.applier = new Applier(this.writer, this.nginx, this.log, (err, file) => this.onRejected(err, file))
+    const rejections = new RejectionLog(this.log, this.metrics.rejected)
+    this.applier = new Applier(this.writer, this.nginx, this.log, this.held, (err, file) => rejections.report(err, file))
+    this.failures = new Failures(this.log, this.metrics, () => this.trigger())
     this.coalescer = new Coalescer({
       minWaitMs: config.minWaitMs, maxWaitMs: config.maxWaitMs, clock: deps.clock,
       run: async () => await this.applyOnce(),
@@ -101,9 +111,10 @@ export class Renderer {
   async start (): Promise<void> {
     if (this.started) return
     this.started = true
+    await this.resolveMode()
     await this.writer.load()
-    const onDisk = /# generation (\d+)/.exec(this.writer.current.get(STATUS_FILE) ?? '')
-    this.lastUsedGen = Math.max(Number(onDisk?.[1] ?? 0), (await this.nginx.generation()) ?? 0)
+    this.lastUsedGen = Math.max(generationOfStatus(this.writer.current.get(STATUS_FILE)),
+      (await this.nginx.generation()) ?? 0, (await this.pusher?.generation()) ?? 0)
     this.nc = this.deps.nc
     if (this.nc == null) {
       if (this.deps.natsOptions == null) throw new Error('createRenderer: pass deps.nc or deps.natsOptions')
@@ -116,16 +127,41 @@ export class Renderer {
       checkServiceRecord.problems(v) == null ? v as ServiceRecord : null)
     await Promise.all([this.endpoints.start(), this.services.start()])
     this.endpoints.on('change', (c: TableChange<EndpointRecord>) => {
-      if (endpointRenderKey(c.value) !== endpointRenderKey(c.previous)) this.onChange()
+      this.index(c.key, c.value, c.previous)
+      if (endpointRenderKey(c.value) !== endpointRenderKey(c.previous)) {
+        this.models.touch(c.value?.service ?? c.previous?.service)
+        this.onChange()
+      }
     })
     this.services.on('change', (c: TableChange<ServiceRecord>) => {
-      if (serviceRenderKey(c.value) !== serviceRenderKey(c.previous)) this.onChange()
+      if (serviceRenderKey(c.value) !== serviceRenderKey(c.previous)) {
+        this.models.touch(c.key)
+        this.onChange()
+      }
     })
     await this.watch?.start()
+    this.pusher?.watch(() => this.trigger())
     this.trigger()
     this.announceTimer = setInterval(() => this.announce(), this.config.announceIntervalMs)
     this.announceTimer.unref()
-    this.log.info({ id: this.config.id, out: this.config.out, conf: this.config.nginxConf }, 'renderer started')
+    this.log.info({ id: this.config.id, mode: this.mode, out: this.config.out, conf: this.config.nginxConf }, 'renderer started')
+  }
+
+  private async resolveMode (): Promise<void> {
+    const wanted = this.config.mode ?? 'auto'
+    if (wanted === 'auto') {
+      const d = await detectMode(this.config.nginxBin, this.config.nginxConf, this.config.nginxPrefix)
+      this.mode = d.mode
+      this.log.info({ mode: d.mode, why: d.why }, 'mode auto')
+    } else this.mode = wanted
+    const dirs = [...(this.config.templates != null ? [this.config.templates] : []), builtinTemplatesDir()]
+    this.templates = new TemplateSet(dirs, this.mode)
+    if (this.mode === 'lua') {
+      this.coalescer.setMinWait(0)
+      this.pusher = new LuaPusher(this.config.statusPort, this.log)
+      const pusher = this.pusher
+      registerNginxStats(this.registry, async () => await pusher.channel.stats())
+    }
   }
 
   private table<T> (kv: KV, what: string, decode: (v: unknown) => T | null): KvTable<T> {
@@ -149,12 +185,44 @@ export class Renderer {
   /** Resolves when no render is running or pending. */
   async idle (): Promise<void> { await this.coalescer.idle() }
 
+  private index (key: string, value: EndpointRecord | undefined, previous: EndpointRecord | undefined): void {
+    const old = previous?.service
+    if (old != null) this.byService.get(old)?.delete(key)
+    if (value?.service == null) return
+    let m = this.byService.get(value.service)
+    if (m == null) { m = new Map(); this.byService.set(value.service, m) }
+    m.set(key, value)
+  }
+
+  /** Lua mode: no service file can differ from the last build's (no rendering, no diff needed). */
+  private filesUnchanged = false
+  /** The last apply failed: the files on disk may not be what the model renders. */
+  private filesSuspect = true
+
   private buildModel (): Model {
-    const { model, invalid } = buildModel(this.endpoints?.entries ?? [], this.services?.entries ?? [])
+    const { model, invalid, luaFilesChanged } = this.models.model({
+      all: () => {
+        // a full build re-seeds the per-service index from the tables
+        this.byService = new Map()
+        for (const [k, v] of this.endpoints?.entries ?? []) this.index(k, v, undefined)
+        return { endpoints: this.endpoints?.entries ?? [], services: this.services?.entries ?? [] }
+      },
+      endpoints: (service) => this.byService.get(service) ?? [],
+      spec: (service) => this.services?.entries.get(service),
+    })
     for (const i of invalid) {
       this.once.warn(`${i.key}:${i.reason}`, { key: i.key, reason: i.reason }, 'record dropped from the model')
     }
+    this.filesUnchanged = this.mode === 'lua' && !luaFilesChanged
     return model
+  }
+
+  /** Why a reload would happen now (the reloads metric's `cause`). */
+  private reloadCause (): string {
+    if (this.templatesUnproven) return 'template'
+    if (this.firstApply) return 'start'
+    if (this.force) return 'retry'
+    return this.mode === 'lua' ? 'services' : 'endpoints'
   }
 
   private async applyOnce (): Promise<void> {
@@ -163,57 +231,86 @@ export class Renderer {
     this.pendingSince = null
     const revision = this.endpoints?.revision ?? 0
     this.metrics.renders.inc()
-    // A generation number is never reused once a status file carried it: a
-    // reload that timed out may still take effect later.
+    // A generation number is never reused once a status file or a push
+    // carried it: a reload that timed out may still take effect later.
     const generation = this.lastUsedGen + 1
+    let cause = 'start'
     try {
       if (this.templatesDirty) this.reloadTemplates()
+      cause = this.reloadCause()
       const model = this.buildModel()
-      const services = this.templates.renderServices(model, this.config.statusPort)
-      const outcome = await this.applier.apply({
-        services, generation, force: this.force, allowHold: !this.templatesUnproven,
-        status: (g) => this.templates.renderStatus(model, g, this.config.statusPort),
-      })
+      // Lua mode pushes first: a service that appears has its endpoints in
+      // the dict by the time the reload creates its upstream. A failed push
+      // still lets the files be written (nginx may be starting from them).
+      let pushed = await this.push(model, generation)
+      const outcome = await this.applyFiles(model, generation)
+      // The reload may have just installed the control channel (first start
+      // in lua mode, or a switch from file mode): push again at once.
+      if (pushed instanceof Error && outcome.kind === 'applied') pushed = await this.push(model, generation)
+      if (pushed instanceof Error) throw pushed
       this.templatesUnproven = false
-      if (outcome.kind === 'applied') {
+      this.firstApply = false
+      if (outcome.kind === 'applied') this.onReloaded(outcome, cause, model)
+      if (pushed?.pushed === true || outcome.kind === 'applied') {
         this.lastUsedGen = generation
         this.generation = generation
-        this.force = false
-        this.metrics.reloads.inc({ result: 'ok' })
-        this.metrics.reloadDuration.observe(outcome.reloadMs / 1000)
-        if (since != null) this.metrics.convergence.observe((performance.now() - since) / 1000)
         this.metrics.generation.set(generation)
-        this.log.info({ generation, reloadMs: Math.round(outcome.reloadMs), upstreams: model.services.length, endpoints: model.containers.length }, 'nginx reloaded')
+        if (since != null) this.metrics.convergence.observe((performance.now() - since) / 1000)
       }
       this.metrics.upstreams.set(model.services.length)
       this.metrics.endpoints.set(model.containers.length)
       this.succeeded()
       this.applied = {
         v: 1, renderer: this.config.id, generation: this.generation, endpointsRevision: revision,
-        containers: this.routedContainers(model), appliedAt: Date.now(),
+        containers: this.held.routedContainers(model), appliedAt: Date.now(),
       }
       this.announce()
+      this.filesSuspect = false
     } catch (err) {
+      this.filesSuspect = true
       this.lastUsedGen = Math.max(this.lastUsedGen, generation)
-      this.failed(err)
+      const reason = this.failures.failed(err, cause)
+      // nginx may come back (or a disk may free up): the retry reloads even
+      // if no file changed. A failed push needs no reload: the next push is full.
+      if (reason !== 'push' && reason !== 'template' && reason !== 'rejected') this.force = true
     }
   }
 
-  /**
-   * Containers nginx routes now. A held-back service still serves its
-   * previous file, so its previous containers are reported, never the new
-   * ones: drain-before-stop must not see a container as gone while nginx
-   * still routes it.
-   */
-  private routedContainers (model: Model): string[] {
-    const held = this.applier.held
-    const next = new Map<string, string[]>()
-    for (const s of model.services) {
-      next.set(s.name, held.has(`${s.name}.conf`) ? this.routed.get(s.name) ?? [] : s.servers.map((e) => e.containerId))
+  /** Lua mode: the push, or the error it failed with (null in file mode). */
+  private async push (model: Model, generation: number): Promise<PushResult | Error | null> {
+    if (this.pusher == null) return null
+    try {
+      const r = await this.pusher.push(model, generation)
+      if (r.pushed) {
+        this.metrics.pushes.inc({ result: 'ok', kind: r.full ? 'full' : 'delta' })
+        this.metrics.pushDuration.observe(r.ms / 1000)
+        this.log.debug({ generation, changed: r.changed, full: r.full, ms: Math.round(r.ms * 100) / 100 }, 'endpoints pushed')
+      }
+      return r
+    } catch (err) {
+      this.metrics.pushes.inc({ result: 'failed', kind: 'any' })
+      return err as Error
     }
-    for (const [name, ids] of this.routed) if (held.has(`${name}.conf`) && !next.has(name)) next.set(name, ids)
-    this.routed = next
-    return [...next.values()].flat().sort()
+  }
+
+  private async applyFiles (model: Model, generation: number): Promise<ApplyOutcome> {
+    // the fast path of an endpoint change at 10,000 services: 10,000 files
+    // would render to the bytes they have (a held-back service is retried on
+    // its next change of name or keepalive)
+    if (this.filesUnchanged && !this.filesSuspect && !this.force && !this.templatesUnproven && this.held.names().length === 0) return { kind: 'unchanged' }
+    const services = this.templates.renderServices(model, this.config.statusPort)
+    const outcome = await this.applier.apply({
+      services, generation, force: this.force, allowHold: !this.templatesUnproven,
+      status: (g) => this.templates.renderStatus(model, g, this.config.statusPort),
+    })
+    if (outcome.kind === 'applied') this.force = false
+    return outcome
+  }
+
+  private onReloaded (outcome: Extract<ApplyOutcome, { kind: 'applied' }>, cause: string, model: Model): void {
+    this.metrics.reloads.inc({ result: 'ok', cause })
+    this.metrics.reloadDuration.observe(outcome.reloadMs / 1000)
+    this.log.info({ generation: outcome.generation, cause, reloadMs: Math.round(outcome.reloadMs), upstreams: model.services.length, endpoints: model.containers.length }, 'nginx reloaded')
   }
 
   /**
@@ -234,55 +331,47 @@ export class Renderer {
     }
   }
 
-  private onRejected (err: NginxRejectedError, file: string | null): void {
-    this.metrics.rejected.inc()
-    this.log.error({ file, output: err.output.trim() }, 'nginx -t rejected the rendered config; previous files restored')
-  }
+  get lastError (): string | null { return this.failures.lastError }
 
   private succeeded (): void {
-    const held = [...this.applier.held.keys()]
-    const error = this.templateBroken?.message ?? (held.length > 0 ? `nginx -t refused, held back at their previous version: ${held.join(', ')}` : null)
-    if (error == null && (this.lastError != null || this.retryMs !== RETRY_MIN_MS)) this.log.info('renderer recovered')
-    this.lastError = error
-    this.retryMs = RETRY_MIN_MS
-    setLastError(this.metrics, this.templateBroken != null ? 'template' : held.length > 0 ? 'rejected' : null)
+    const held = this.held.names()
+    if (this.templateBroken != null) this.failures.succeeded({ reason: 'template', message: this.templateBroken.message })
+    else if (held.length > 0) this.failures.succeeded({ reason: 'rejected', message: `nginx -t refused, held back at their previous version: ${held.join(', ')}` })
+    else this.failures.succeeded(null)
   }
 
-  private failed (err: unknown): void {
-    const reason = errorReason(err)
-    this.lastError = (err as Error).message
-    setLastError(this.metrics, reason)
-    if (reason === 'template') this.metrics.rejected.inc()
-    if (reason === 'reload' || reason === 'write') {
-      this.metrics.reloads.inc({ result: 'failed' })
-      // nginx may come back (or a disk may free up): retry with backoff.
-      this.force = true
-      clearTimeout(this.retryTimer)
-      this.retryTimer = setTimeout(() => this.trigger(), this.retryMs)
-      this.retryTimer.unref()
-      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS)
-    }
-    // A template or nginx -t rejection waits for the next change (KV or template).
-    this.log.error({ err, reason }, 'apply failed: nginx keeps serving the previous configuration')
-  }
-
-  /** Publishes the applied generation: after each reload, and periodically as a liveness signal. */
+  /** Publishes the applied generation: after each apply, and periodically as a liveness signal. */
   private announce (): void {
     if (this.applied == null || this.nc == null || this.nc.isClosed()) return
-    this.nc.publish(subjects(this.config.prefix).applied(this.config.id), encodeJson({ ...this.applied, appliedAt: Date.now() }))
+    // 64-hex ids, quoted, comma: a list that cannot fit one NATS message is
+    // not even encoded (at 50,000 ids that costs tens of ms per apply).
+    const max = this.nc.info?.max_payload ?? 1024 * 1024
+    if (this.applied.containers.length * 67 > max) {
+      this.once.warn('announce-size', { containers: this.applied.containers.length, maxPayload: max },
+        'cannot announce the applied generation: too many containers for one NATS message')
+      return
+    }
+    try {
+      this.nc.publish(subjects(this.config.prefix).applied(this.config.id), encodeJson({ ...this.applied, appliedAt: Date.now() }))
+    } catch (err) {
+      // e.g. MAX_PAYLOAD_EXCEEDED: ~15,000 container ids no longer fit one
+      // NATS message (1 MB). Never let a timer's throw end the process.
+      this.once.warn('announce', { err, containers: this.applied.containers.length }, 'cannot announce the applied generation')
+    }
   }
 
   status (): RendererStatus {
-    return { generation: this.generation, lastError: this.lastError, applied: this.applied, heldBack: [...this.applier.held.keys()] }
+    return { mode: this.mode, generation: this.generation, lastError: this.lastError, applied: this.applied, heldBack: this.held.names() }
   }
 
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
     clearInterval(this.announceTimer)
-    clearTimeout(this.retryTimer)
+    this.failures.close()
     await this.coalescer.close()
     this.nginx.close()
+    this.pusher?.close()
     await this.watch?.close()
     await Promise.all([this.endpoints?.close(), this.services?.close()])
     if (this.ownNc && this.nc != null) await this.nc.drain().catch(() => undefined)

@@ -4,7 +4,7 @@
 // render costs no I/O, and so that a rejected change can be rolled back.
 import { open, readdir, readFile, rename, unlink, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { HEADER } from './render.js'
+import { HEADER, isOwnedName } from './file-format.js'
 
 /** What one apply() did, enough to undo it. */
 export interface WriteChange {
@@ -35,7 +35,7 @@ export class ConfWriter {
     await mkdir(this.dir, { recursive: true })
     this.current.clear()
     for (const name of await readdir(this.dir)) {
-      if (!name.endsWith('.conf')) continue
+      if (!isOwnedName(name)) continue
       let text: string
       try { text = await readFile(join(this.dir, name), 'utf8') } catch { continue }
       if (text.startsWith(HEADER)) this.current.set(name, text)

@@ -39,6 +39,7 @@ export function adaptNginxConf (example: string, l: NginxLayout): string {
   text = swap(text, /^pid [^;]+;/m, `pid ${p.pid};`)
   text = swap(text, /^error_log [^;]+;/m, `error_log ${p.errorLog} warn;`)
   text = swap(text, /^(\s*)include \/etc\/nginx\/driftgate\/\*\.conf;/m, `$1include ${p.out}/*.conf;`)
+  text = swap(text, /include \/etc\/nginx\/driftgate\/\*\.routes;/, `include ${p.out}/*.routes;`)
   text = swap(text, /listen 80 default_server;/, `listen ${l.host}:${l.port} default_server;`)
   text = swap(text, /^http \{\n/m, `http {\n${tmp}\n`)
   return text

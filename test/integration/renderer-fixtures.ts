@@ -21,16 +21,17 @@ export function exampleHttpBody (extra = ''): string {
     .replace('listen 80 default_server;', 'listen 127.0.0.1:{{port}} default_server;') + extra
 }
 
-export interface Backend { port: number, hits: number, close: () => Promise<void> }
+export interface Backend { port: number, hits: number, connections: number, close: () => Promise<void> }
 
 /** A loopback HTTP server answering its own name. */
 export async function startBackend (name: string, port = 0): Promise<Backend> {
-  const b = { port: 0, hits: 0, close: async () => {} }
+  const b = { port: 0, hits: 0, connections: 0, close: async () => {} }
   const server: Server = createServer((req, res) => {
     b.hits++
     req.resume()
     res.writeHead(200, { 'content-type': 'text/plain' }).end(`${name}\n`)
   })
+  server.on('connection', () => { b.connections++ })
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()))
   const addr = server.address()
   b.port = typeof addr === 'object' && addr != null ? addr.port : 0

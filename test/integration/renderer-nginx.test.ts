@@ -83,6 +83,18 @@ t.test('renders endpoints, reloads, serves them and announces the generation', a
   t.equal(await counter('driftgate_renderer_last_error', 'reason="rejected"'), 0)
 })
 
+t.test('file mode: an unknown or malformed Host gets 404 from nginx and is never proxied', async (t) => {
+  const log = nginx.errorLog
+  const before = readFileSync(log, 'utf8').length
+  // before the fix, the first one was proxied to [::ffff:127.0.0.1]:80 (502 here: nothing listens)
+  for (const host of ['[::ffff:127.0.0.1]', '127.0.0.1', '10.0.0.1', 'nosuch', 'nosuch.example.com', 'legacy']) {
+    t.equal((await through(host)).status, 404, host)
+  }
+  t.notMatch(readFileSync(log, 'utf8').slice(before), /upstream|connect\(\)|resolve/, 'no proxy attempt logged')
+  t.equal((await through('web')).status, 200)
+  t.equal((await through('web.example.com')).status, 200)
+})
+
 t.test('an unchanged render never reloads', async (t) => {
   await renderer.idle()
   const gen = renderer.generation
@@ -153,7 +165,7 @@ t.test('a service that would render invalid config is held back; others keep upd
   t.ok((await nginx.test()).ok)
   // removing the culprit clears the hold
   await kv.endpoints.delete(legacy[0])
-  await waitFor(() => renderer.status().heldBack.length === 0, { what: 'hold cleared' })
+  await waitFor(() => renderer.status().heldBack.length === 0 && renderer.lastError == null, { what: 'hold cleared' })
 })
 
 t.test('an invalid template leaves nginx serving the previous config; fixing it recovers without restart', async (t) => {

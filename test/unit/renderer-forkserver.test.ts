@@ -60,6 +60,7 @@ t.test('a run past its timeout is killed with its shell; the next run gets a new
   const r = await fs.run()
   t.equal(r.code, -1)
   t.match(r.output, /did not finish within 300 ms/)
+  t.equal(r.failure, 'timeout', 'a timeout is not a verdict')
   t.ok(Date.now() - t0 < 3000)
   await new Promise((resolve) => setTimeout(resolve, 100))
   let left = ''
@@ -74,7 +75,7 @@ t.test('close: idempotent, later runs fail cleanly, no shell left', async (t) =>
   const pid = Number((await fs.run()).output.trim())
   fs.close()
   fs.close()
-  t.same(await fs.run(), { code: -1, output: 'fork server closed' })
+  t.same(await fs.run(), { code: -1, output: 'fork server closed', failure: 'closed' })
   await new Promise((resolve) => setTimeout(resolve, 100))
   t.notOk(existsSync(`/proc/${pid}`), 'shell gone')
 })

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildModel, type Model } from '../../src/renderer/model.js'
-import { TemplateSet, builtinTemplatesDir, ngxToken, fallbackAddresses, HEADER } from '../../src/renderer/render.js'
+import { TemplateSet, builtinTemplatesDir, ngxToken, fallbackAddresses } from '../../src/renderer/templates.js'
+import { HEADER } from '../../src/renderer/file-format.js'
 import { TemplateError } from '../../src/core/index.js'
 import { ep, svc } from './renderer-fixtures.js'
 
@@ -13,7 +14,7 @@ t.test('renders one file per service with the spec options and weights', async (
   const { model } = buildModel([ep('web', 2, { weight: 5 }), ep('web', 1, { port: 8080 })],
     [svc('web', { method: 'least_conn', maxFails: 2, failTimeout: '10s', keepalive: 32 })])
   const files = new TemplateSet([builtin]).renderServices(model, 8597)
-  t.same([...files.keys()], ['web.conf'])
+  t.same([...files.keys()], ['web.conf', '_driftgate.routes'])
   const text = files.get('web.conf') ?? ''
   t.ok(text.startsWith(HEADER))
   t.match(text, /upstream web \{\n {4}least_conn;\n/)

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, readdirSync, readFileSync, writeFileSync, existsSy
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfWriter, isEmptyChange } from '../../src/renderer/writer.js'
-import { HEADER } from '../../src/renderer/render.js'
-import { culpritFile } from '../../src/renderer/apply.js'
+import { HEADER } from '../../src/renderer/file-format.js'
+import { culpritFile } from '../../src/renderer/held-back.js'
 
 const files = (m: Record<string, string>): Map<string, string> => new Map(Object.entries(m).map(([k, v]) => [k, HEADER + v]))
 
