@@ -22,7 +22,7 @@ import { silentLogger, type EndpointRecord, type ServiceRecord } from '../src/co
 import {
   buildModel, TemplateSet, builtinTemplatesDir, ConfWriter, NginxController, STATUS_FILE, createRenderer,
 } from '../src/renderer/index.js'
-import { exampleHttpBody, startBackend } from '../test/integration/renderer-fixtures.js'
+import { closeBackendLan, exampleHttpBody, startBackend } from '../test/integration/renderer-fixtures.js'
 import { encodeJson } from '../src/bus/index.js'
 import { Agent, request } from 'node:http'
 
@@ -137,7 +137,7 @@ async function luaScale (services: number): Promise<string> {
     let t0 = performance.now()
     await pexec(process.execPath, [publisher, nats.url, String(services * PER), '1000', String(services)])
     const probe = endpoint(9_000_000, 'probe')
-    await kv.endpoints.put(probe[0], encodeJson({ ...probe[1], ip: '127.0.0.1', port: backends[0].port }))
+    await kv.endpoints.put(probe[0], encodeJson({ ...probe[1], ip: backends[0].host, port: backends[0].port }))
     await waitFor(() => renderer.applied?.containers.length === services * PER + 1, { what: 'state loaded', timeoutMs: 600_000, intervalMs: 50 })
     await renderer.idle()
     const loadMs = ms(t0)
@@ -148,7 +148,7 @@ async function luaScale (services: number): Promise<string> {
     for (let i = 1; i <= MOVES; i++) {
       const to = backends[i % 2]
       t0 = performance.now()
-      await kv.endpoints.put(probe[0], encodeJson({ ...probe[1], ip: '127.0.0.1', port: to.port, seq: i }))
+      await kv.endpoints.put(probe[0], encodeJson({ ...probe[1], ip: to.host, port: to.port, seq: i }))
       // poll through nginx until the new backend answers (bounded)
       for (let k = 0; k < 100_000; k++) if ((await fetchBody(nginx.port, 'probe')) === `${i % 2 === 0 ? 'A' : 'B'}\n`) break
       served.push(ms(t0))
@@ -174,6 +174,7 @@ async function luaScale (services: number): Promise<string> {
   } finally {
     await renderer.close(); await nc.close(); await nginx.stop(); await nats.stop()
     await Promise.all(backends.map(async (b) => await b.close()))
+    await closeBackendLan()
     rmSync(out, { recursive: true, force: true })
   }
 }

@@ -16,7 +16,8 @@ export const MAX_HOSTS = 6
  * range of host i; .2-.9 and .32-.63 are left for tests (shims, static IPs).
  */
 export function layoutTestbed(id: string, subnet: string, hosts: number, name: string, ownerPid: number | null): TestbedRecord {
-  if (hosts < 1 || hosts > MAX_HOSTS) throw new Error(`hosts must be 1..${MAX_HOSTS}`)
+  // 0 hosts: the LAN alone (bridge and gateway address), for plain processes listening on it.
+  if (hosts < 0 || hosts > MAX_HOSTS) throw new Error(`hosts must be 0..${MAX_HOSTS}`)
   const dir = `/tmp/driftgate-tb-${id}`
   const hostList: HostRecord[] = []
   for (let i = 1; i <= hosts; i++) {

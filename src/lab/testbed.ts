@@ -108,6 +108,7 @@ export class Testbed {
 
   private async build(network: boolean): Promise<void> {
     const r = this.record
+    if (this.hosts.length === 0) { await createBridge(r.bridge, `${r.gateway}/24`); return }
     const tar = imageTarball()
     tar.catch(() => undefined) // awaited below; avoid an unhandled rejection meanwhile
     await createBridge(r.bridge, `${r.gateway}/24`)

@@ -15,15 +15,16 @@ import { createLogger, silentLogger } from '../../src/core/index.js'
 import { createRenderer, type Renderer, type RendererConfig } from '../../src/renderer/index.js'
 import { NginxController } from '../../src/renderer/nginx.js'
 import { ep } from '../unit/renderer-fixtures.js'
-import { exampleHttpBody, startBackend, get } from './renderer-fixtures.js'
+import { closeBackendLan, exampleHttpBody, startBackend, get } from './renderer-fixtures.js'
 
 const nats = await startNats()
 const nc: NatsConnection = await connect({ servers: nats.url })
 const kv = await ensureBuckets(nc)
 const backend = await startBackend('b1')
+t.teardown(closeBackendLan)
 const tmp = mkdtempSync(join(tmpdir(), 'dg-fail-'))
 const log = process.env.DG_TEST_LOG != null ? createLogger({ level: 'debug' }) : silentLogger()
-await kv.endpoints.put(...(([k, v]) => [k, encodeJson(v)] as const)(ep('web', 1, { ip: '127.0.0.1', port: backend.port })))
+await kv.endpoints.put(...(([k, v]) => [k, encodeJson(v)] as const)(ep('web', 1, { ip: backend.host, port: backend.port })))
 
 t.teardown(async () => {
   await nc.close()

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import { createServer, request, type Server } from 'node:http'
 import { join } from 'node:path'
 import { projectRoot } from '../../src/cli/version.js'
+import { Testbed } from '../../src/lab/index.js'
 
 /**
  * The inner text of nginx/nginx.conf's http {} block, minus its include (the
@@ -21,18 +22,36 @@ export function exampleHttpBody (extra = ''): string {
     .replace('listen 80 default_server;', 'listen 127.0.0.1:{{port}} default_server;') + extra
 }
 
-export interface Backend { port: number, hits: number, connections: number, close: () => Promise<void> }
+export interface Backend { host: string, port: number, hits: number, connections: number, close: () => Promise<void> }
 
-/** A loopback HTTP server answering its own name. */
+/**
+ * The address backends listen on: a testbed LAN with no Docker host (a bridge
+ * with its gateway address in 10.240.0.0/13), because endpoint addresses in
+ * 127.0.0.0/8 are refused (a loopback endpoint would make nginx proxy to the
+ * machine itself). One per test process, torn down with it.
+ */
+let lan: Promise<Testbed> | undefined
+export async function backendAddress (): Promise<string> {
+  lan ??= Testbed.create({ hosts: 0, network: false, name: 'backends' })
+  return (await lan).gateway
+}
+export async function closeBackendLan (): Promise<void> {
+  const tb = await lan
+  lan = undefined
+  await tb?.teardown()
+}
+
+/** An HTTP server on the backend LAN answering its own name. */
 export async function startBackend (name: string, port = 0): Promise<Backend> {
-  const b = { port: 0, hits: 0, connections: 0, close: async () => {} }
+  const host = await backendAddress()
+  const b = { host, port: 0, hits: 0, connections: 0, close: async () => {} }
   const server: Server = createServer((req, res) => {
     b.hits++
     req.resume()
     res.writeHead(200, { 'content-type': 'text/plain' }).end(`${name}\n`)
   })
   server.on('connection', () => { b.connections++ })
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()))
+  await new Promise<void>((resolve) => server.listen(port, host, () => resolve()))
   const addr = server.address()
   b.port = typeof addr === 'object' && addr != null ? addr.port : 0
   b.close = async () => { server.closeAllConnections(); await new Promise<void>((resolve) => server.close(() => resolve())) }

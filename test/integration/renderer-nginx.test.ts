@@ -11,7 +11,7 @@ import { ensureBuckets, encodeJson, decodeJson } from '../../src/bus/index.js'
 import { createLogger, silentLogger, type AppliedMessage } from '../../src/core/index.js'
 import { createRenderer, builtinTemplatesDir, type Renderer } from '../../src/renderer/index.js'
 import { ep, svc } from '../unit/renderer-fixtures.js'
-import { exampleHttpBody, startBackend, get, type Backend } from './renderer-fixtures.js'
+import { closeBackendLan, exampleHttpBody, startBackend, get, type Backend } from './renderer-fixtures.js'
 
 const nats = await startNats()
 const out = mkdtempSync(join(tmpdir(), 'dg-render-out-'))
@@ -23,6 +23,7 @@ const statusPort = await freePort()
 const nc: NatsConnection = await connect({ servers: nats.url })
 const kv = await ensureBuckets(nc)
 const backends: Backend[] = await Promise.all(['b1', 'b2', 'b3'].map(async (n) => await startBackend(n)))
+t.teardown(closeBackendLan)
 const applied: AppliedMessage[] = []
 const sub = nc.subscribe('driftgate.applied.edge1')
 void (async () => { for await (const m of sub) { const d = decodeJson(m.data); if (d.ok) applied.push(d.value as AppliedMessage) } })()
@@ -40,7 +41,7 @@ t.teardown(async () => {
 })
 
 const put = async (bucket: KV, [key, value]: [string, unknown]): Promise<void> => { await bucket.put(key, encodeJson(value)) }
-const backendEp = (service: string, i: number, over = {}) => ep(service, i + 1, { ip: '127.0.0.1', port: backends[i].port, ...over })
+const backendEp = (service: string, i: number, over = {}) => ep(service, i + 1, { ip: backends[i].host, port: backends[i].port, ...over })
 const counter = async (name: string, labels = ''): Promise<number> => {
   const text = await renderer.registry.metrics()
   const m = new RegExp(`^${name}\\{${labels}[^}]*\\} (\\S+)$`, 'm').exec(text) ?? new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
@@ -74,7 +75,7 @@ t.test('renders endpoints, reloads, serves them and announces the generation', a
   for (let i = 0; i < 10; i++) seen.add((await through('web.example.com')).body.trim())
   t.same([...seen].sort(), ['b1', 'b2'])
   const text = readFileSync(join(out, 'web.conf'), 'utf8')
-  t.match(text, `server 127.0.0.1:${backends[0].port} weight=1`)
+  t.match(text, `server ${backends[0].host}:${backends[0].port} weight=1`)
   t.match(text, 'least_conn;')
   await waitFor(() => applied.some((a) => a.generation === renderer.generation && a.containers.length === 2), { what: 'applied message' })
   const last = applied[applied.length - 1]
@@ -147,7 +148,7 @@ t.test('a service losing its last endpoint answers 503 and nginx stays reloadabl
 
 t.test('a service that would render invalid config is held back; others keep updating', async (t) => {
   const rejected = await counter('driftgate_renderer_rejected_total')
-  const legacy = ep('legacy', 50, { ip: '127.0.0.1', port: backends[0].port })
+  const legacy = ep('legacy', 50, { ip: backends[0].host, port: backends[0].port })
   await put(kv.endpoints, legacy) // duplicate upstream "legacy"
   await waitFor(async () => (await counter('driftgate_renderer_rejected_total')) > rejected, { what: 'rejection' })
   await renderer.idle()
