@@ -3,7 +3,7 @@
 // first, which records a snapshot concerns; correctness comes from the
 // compare-and-set writes, so a mirror a few milliseconds behind is harmless.
 import type { KV, KvEntry, QueuedIterator } from 'nats'
-import type { AllocationRecord, Logger, PoolRecord } from '../../core/index.js'
+import { backoffDelay, type AllocationRecord, type Logger, type PoolRecord } from '../../core/index.js'
 import { decodeAllocation, decodePool, type Versioned } from './store.js'
 import { viewPool, type PoolView } from './pool.js'
 
@@ -20,8 +20,21 @@ export class IpamMirror {
 
   constructor (private readonly kv: KV, private readonly log: Logger, private readonly onInvalid?: (key: string) => void) {}
 
+  /** Entries whose handling threw, and watches that ended and were reopened. */
+  readonly faults = { entries: 0, rewatches: 0 }
+
   /** Resolves once the bucket's current content is loaded. */
   async start (): Promise<void> {
+    await this.watchFrom(0)
+  }
+
+  /**
+   * One watch; when it ends while the mirror is open (a listener threw, NATS
+   * dropped the consumer) a new one starts after a backoff, from the start of
+   * the bucket's history (the apply is idempotent per revision): a mirror that
+   * silently stopped would steer every later choice by stale data.
+   */
+  private async watchFrom (attempt: number): Promise<void> {
     let initialized = false
     let sawLast = false
     let ready!: () => void
@@ -36,13 +49,23 @@ export class IpamMirror {
     this.loop = (async () => {
       try {
         for await (const e of iter) {
-          this.apply(e)
+          try {
+            this.apply(e)
+          } catch (err) {
+            this.faults.entries++
+            this.log.error({ key: e.key, revision: e.revision, err: (err as Error).message }, 'ipam mirror: entry not applied')
+          }
           if (e.delta === 0 && !sawLast) { sawLast = true; if (initialized) ready() }
         }
       } catch (err) {
         if (!this.closed) this.log.error({ err }, 'ipam kv watch ended')
       }
       ready()
+      if (!this.closed) {
+        this.faults.rewatches++
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(attempt + 1, { baseMs: 250, maxMs: 5000 })))
+        if (!this.closed) await this.watchFrom(attempt + 1).catch((err: Error) => { this.log.error({ err: err.message }, 'ipam kv re-watch failed') })
+      }
     })()
     await loaded
   }
