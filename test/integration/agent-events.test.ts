@@ -164,7 +164,7 @@ t.test('the driftgate agent command runs, serves metrics and stops cleanly on SI
   const child = spawn(process.execPath, [
     '--import=./node_modules/@tapjs/typescript/dist/esm/import.mjs', 'src/cli/main.ts', 'agent',
     '--host-id', 'h2', '--nats', fx.nats.url, '--docker', `unix://${h.socketPath}`, '--network', NET,
-    '--host-label', 'rack=r1', '--metrics-port', String(port), '--log-level', 'warn',
+    '--host-label', 'rack=r1', '--metrics-port', String(port), '--log-level', 'warn', '--no-ipam-driver',
   ], { stdio: ['ignore', 'ignore', 'inherit'] })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   try {
