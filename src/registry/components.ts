@@ -9,6 +9,7 @@ import type { Logger } from '../core/index.js'
 import type { RegistryConfig } from './config.js'
 import { startLookup } from './lookup/index.js'
 import { activityRoutes, startActivityPublisher } from './activity/index.js'
+import { consoleRoutes } from './console/routes.js'
 import { startIpamAllocator, ipamRoutes } from './ipam/index.js'
 import { startPlacement, serviceRoutes, historyRoutes } from '../placement/index.js'
 import { parseDuration } from '../core/index.js'
@@ -74,7 +75,7 @@ export const lookupComponent: SubComponentStarter = {
       apiReadToken: ctx.config.apiReadToken,
     },
     plugins: [ipamRoutes({ kv: ctx.kv.ipam, log: ctx.log }), serviceRoutes({ kv: ctx.kv, log: ctx.log }), historyRoutes({ kv: ctx.kv, log: ctx.log }),
-      activityRoutes({ nc: ctx.nc, log: ctx.log, prefix: ctx.config.prefix })],
+      activityRoutes({ nc: ctx.nc, log: ctx.log, prefix: ctx.config.prefix }), consoleRoutes()],
   }),
 }
 
