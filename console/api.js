@@ -1,3 +1,4 @@
+/* global sessionStorage */
 // The registry API from the browser: same origin, the token from this tab's
 // sessionStorage (never localStorage: it must not outlive the tab), and a
 // clear error for every failure (a 401 says so; nothing fails silently).

@@ -1,3 +1,4 @@
+/* global location, addEventListener, removeEventListener, document */
 // The console shell: header with navigation and the token form, hash routes
 // (#/, #/services/<name>, #/hosts, #/pools), and the live loop: one blocking
 // query on the activity feed (GET /v1/events?since=&wait=) at a time; each

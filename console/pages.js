@@ -52,12 +52,14 @@ export function PoolsTable ({ detail = false }) {
     <${ErrorNote} error=${p.error} />
     ${pools.length === 0 && p.data ? html`<p>No IPAM pools.</p>` : null}
     ${pools.map((pool) => html`<div class="pool"><h3>${pool.name} <small>${pool.subnet ?? ''}</small></h3>
-      <p>${usageText(pool.usage)}</p>${detail ? html`<${Addresses} pool=${pool.name} />` : null}</div>`)}</section>`
+      <${PoolUse} pool=${pool} />${detail ? html`<${Addresses} pool=${pool.name} />` : null}</div>`)}</section>`
 }
 
-function usageText (u) {
-  if (!u || typeof u !== 'object') return ''
-  return Object.entries(u).map(([k, v]) => `${k}: ${v}`).join(', ')
+function PoolUse ({ pool }) {
+  const u = pool.usage ?? { size: 0, reserved: 0, bound: 0, quarantined: 0 }
+  const used = u.reserved + u.bound + u.quarantined
+  return html`<p class="pool-use"><${Bar} label=${`pool ${pool.name}`} used=${used} cap=${u.size} />
+    <span> ${used} used (${u.bound} bound, ${u.reserved} reserved, ${u.quarantined} quarantined), ${Math.max(0, u.size - used)} free</span></p>`
 }
 
 function Addresses ({ pool }) {

@@ -1,3 +1,4 @@
+/* global sessionStorage */
 // One service: scale control, replicas (ps), spec, history with a diff
 // between any two versions and Rollback (with a confirm step), and its
 // activity. Writes ask for the write token once when none is set.

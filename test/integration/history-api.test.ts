@@ -79,7 +79,7 @@ t.test('apply --dry-run prints the diff and applies nothing', async (t) => {
   const out = await cli('apply', '--dry-run', '-f', file)
   t.match(out, /web: would change/)
   t.match(out, /- image: web:2\n\s+\+ image: web:3/)
-  t.equal((await client.get<{ version: number }>('/v1/services/web/history')).current ?? 0, 5, 'still version 5')
+  t.equal((await client.get<{ current: number }>('/v1/services/web/history')).current, 5, 'still version 5')
   writeFileSync(file, 'name: api\nimage: api:1\nreplicas: 1\nport: 80\nnetwork: mv0\n')
   t.match(await cli('apply', '--dry-run', '-f', file), /api: would be created\n.*\+ image: api:1/s)
   await t.rejects(anon.get('/v1/services/api'), { code: 'NOT_FOUND' }, 'nothing created')

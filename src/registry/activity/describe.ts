@@ -48,3 +48,22 @@ export function specEvent (key: string, c: Change<ServiceRecord>, at: number): A
 export function appliedEvent (m: AppliedMessage, at: number): ActivityEvent {
   return { kind: 'render', at, renderer: m.renderer, message: `renderer ${m.renderer} applied generation ${m.generation} (${m.containers.length} containers)`, data: { generation: m.generation } }
 }
+
+/**
+ * IPAM bucket changes, undecoded (pools `pool.<name>`, addresses
+ * `<pool>.<ip-with-dashes>`): a pool defined or removed, an address changing
+ * state. The value is read only for its `state` and `owner.host`.
+ */
+export function ipamEvent (key: string, value: unknown, previous: unknown, at: number): ActivityEvent | null {
+  const v = value as { state?: string, owner?: { host?: string } } | undefined
+  const p = previous as { state?: string } | undefined
+  if (key.startsWith('pool.')) {
+    const pool = key.slice(5)
+    return { kind: 'ipam', at, message: `pool ${pool} ${v === undefined ? 'removed' : p === undefined ? 'created' : 'changed'}`, data: { pool } }
+  }
+  const dot = key.indexOf('.')
+  if (dot < 0 || v?.state === p?.state) return null
+  const ip = key.slice(dot + 1).replace(/-/g, '.')
+  const host = v?.owner?.host
+  return { kind: 'ipam', at, host, message: `${ip} ${p?.state ?? 'free'} → ${v?.state ?? 'free'}${host !== undefined ? ` (${host})` : ''}`, data: { pool: key.slice(0, dot), ip } }
+}

@@ -9,11 +9,11 @@ import {
   type AppliedMessage, type AssignmentRecord, type EndpointRecord, type HostRecord, type Logger, type ServiceRecord,
 } from '../../core/index.js'
 import { KvTable, decodeJson, ensureActivityStream, publishActivity, subjects, type ActivityEvent, type TableChange } from '../../bus/index.js'
-import { appliedEvent, assignmentEvent, endpointEvent, hostEvent, specEvent } from './describe.js'
+import { appliedEvent, assignmentEvent, endpointEvent, hostEvent, ipamEvent, specEvent } from './describe.js'
 
 export interface ActivityPublisherOptions {
   nc: NatsConnection
-  kv: { endpoints: KV, hosts: KV, assignments: KV, services: KV }
+  kv: { endpoints: KV, hosts: KV, assignments: KV, services: KV, ipam: KV }
   log: Logger
   prefix?: string
   replicas?: number
@@ -40,6 +40,8 @@ export async function startActivityPublisher (opts: ActivityPublisherOptions): P
     hosts: new KvTable<HostRecord>({ kv: opts.kv.hosts, log, decode: valid(checkHostRecord) }),
     assignments: new KvTable<AssignmentRecord>({ kv: opts.kv.assignments, log, decode: valid(checkAssignmentRecord) }),
     services: new KvTable<ServiceRecord>({ kv: opts.kv.services, log, decode: valid(checkServiceRecord) }),
+    // Only looked at for a pool's existence and an address's state: no schema needed here.
+    ipam: new KvTable<unknown>({ kv: opts.kv.ipam, log, decode: (v) => v }),
   }
   await Promise.all(Object.values(tables).map(async (t) => { await t.start() }))
   // Listeners after the initial load: only changes from now on are activity.
@@ -47,6 +49,7 @@ export async function startActivityPublisher (opts: ActivityPublisherOptions): P
   tables.hosts.on('change', (c: TableChange<HostRecord>) => { send(hostEvent(c, now()), `h:${c.key}:${c.revision}`) })
   tables.assignments.on('change', (c: TableChange<AssignmentRecord>) => { send(assignmentEvent(c, now()), `a:${c.key}:${c.revision}`) })
   tables.services.on('change', (c: TableChange<ServiceRecord>) => { send(specEvent(c.key, c, now()), `s:${c.key}:${c.revision}`) })
+  tables.ipam.on('change', (c: TableChange<unknown>) => { send(ipamEvent(c.key, c.value, c.previous, now()), `i:${c.key}:${c.revision}`) })
 
   // A renderer announces every few seconds; only a new generation is news (the first one heard is not).
   const generations = new Map<string, number>()
