@@ -72,6 +72,8 @@ export async function readActivity (jsm: JetStreamManager, since: number | undef
   }
   const first = state.first_seq
   const last = state.last_seq
+  // A cursor from before the stream was re-created: start again from its end.
+  if (since !== undefined && since > last) return { events: [], next: last, first, last }
   const from = since === undefined ? Math.max(first, last - limit + 1) : Math.max(first, since + 1)
   const to = Math.min(last, from + limit - 1)
   const seqs: number[] = []

@@ -212,12 +212,36 @@ t.test('rollback to version 1 through the page: the old spec runs, 0 failed requ
   t.same(nginxErrors, [], 'no nginx crit/alert')
 })
 
+t.test('CLI: rollback --to 3 --wait follows the rollout to the end, 0 failed requests under load', async (t) => {
+  const load = startLoad()
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  const { execFile } = await import('node:child_process')
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, [join(here, '../../dist/src/cli/main.js'), 'rollback', 'web', '--to', '3', '--wait', '--timeout', '180s', '--api', api, '--token', TOKEN],
+      { timeout: 200_000 }, (err, stdout, stderr) => { if (err !== null) reject(new Error(`${err.message}\n${stdout}${stderr}`)); else resolve(stdout) })
+  })
+  t.match(out, /web: version 3 applied again as version 5 \(was 4\)/)
+  t.match(out, /web: 5\/5 on version 5 and healthy\n$/, 'progress ends when every replica runs version 5')
+  t.ok(out.split('\n').length > 3, 'progress lines on the way')
+  const c = await webContainers()
+  t.ok(c.every((x) => x.Image === 'driftgate-test:v2'), 'the v2 image again')
+  await waitFor(async () => (await webContainers()).length === 5 && routed().length === 5, { timeoutMs: 60_000, what: '5 routed' })
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  const samples = await load.stop()
+  const failed = samples.filter((s) => s[2] < 200 || s[2] > 299)
+  t.comment(`CLI rollback under load: ${samples.length} requests, ${failed.length} failed; progress:\n${out}`)
+  t.equal(failed.length, 0, '0 failed requests')
+})
+
 t.test('pools page: a pool created through the API appears with used/free, without a reload', async (t) => {
   await page.locator('a', { hasText: 'Pools' }).click()
   await page.getByRole('heading', { name: 'Pools' }).waitFor()
+  const t0 = Date.now()
   await client.put('/v1/ipam/pools/lab', { subnet: '10.246.1.0/24' })
   const use = page.locator('.pool-use')
   await use.filter({ hasText: /0 used .* free/ }).waitFor({ timeout: 10_000 })
+  const ms = Date.now() - t0
+  t.ok(ms < 1000, `on the open page ${ms} ms after the write (live, within 1 s)`)
   t.match(await page.locator('.pool h3').textContent(), /lab/)
   t.ok(await notReloaded())
   await page.locator('a', { hasText: 'Hosts' }).click()
