@@ -12,6 +12,8 @@ export const Buckets = {
   ipam: 'driftgate_ipam',
   assignments: 'driftgate_assignments',
   leases: 'driftgate_leases',
+  /** `<service>.<version>`: every applied spec, the last HISTORY_KEEP per service (src/placement/history.ts). */
+  history: 'driftgate_history',
 } as const
 export type BucketName = (typeof Buckets)[keyof typeof Buckets]
 

@@ -15,6 +15,10 @@ export {
   Buckets, STREAM, ensureBuckets, ensureStream, openBucket, type BucketName, type BusLayoutOptions,
 } from './buckets.js'
 export {
+  ACTIVITY_STREAM, ACTIVITY_MAX_AGE_MS, ACTIVITY_MAX_MSGS, activitySubject, allActivity, ensureActivityStream, publishActivity, readActivity,
+  type ActivityEvent, type ActivityKind, type ActivityPage, type StoredActivity,
+} from './activity.js'
+export {
   KvTable, type KvTableOptions, type TableChange,
 } from './table.js'
 export {

@@ -5,6 +5,7 @@
 // checks that the README table says the same.
 import { Buckets, STREAM } from './buckets.js'
 import { subjects } from './subjects.js'
+import { allActivity } from './activity.js'
 
 export type NatsRole = 'agent' | 'registry' | 'renderer'
 
@@ -61,9 +62,9 @@ export function rolePermissions (role: NatsRole, id: RoleIdentity = {}): RolePer
   return {
     publish: [
       '$JS.API.>',
-      ...[Buckets.endpoints, Buckets.services, Buckets.hosts, Buckets.ipam, Buckets.assignments, Buckets.leases].map((b) => `$KV.${b}.>`),
-      `$JS.ACK.${STREAM}.>`, '$JS.FC.>', '_INBOX.>',
+      ...[Buckets.endpoints, Buckets.services, Buckets.hosts, Buckets.ipam, Buckets.assignments, Buckets.leases, Buckets.history].map((b) => `$KV.${b}.>`),
+      `$JS.ACK.${STREAM}.>`, '$JS.FC.>', '_INBOX.>', allActivity(id.prefix),
     ],
-    subscribe: [s.allHeartbeats, s.allIpam, s.allSnapshots, '_INBOX.>'],
+    subscribe: [s.allHeartbeats, s.allIpam, s.allSnapshots, '_INBOX.>', s.allApplied, allActivity(id.prefix)],
   }
 }

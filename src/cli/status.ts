@@ -45,16 +45,36 @@ export function register (program: Command): void {
   const cmd = program.command('status')
     .description('services with desired/running/healthy replicas, hosts with capacity and use, unschedulable replicas')
     .option('--json', 'print the placement status as JSON')
+    .option('--watch', 'redraw whenever something changes (blocking queries on the activity feed, not polling); Ctrl-C stops')
   addClientOptions(cmd)
   cmd.addHelpText('after', `
 Example:
   driftgate status --api http://10.0.0.5:7070`)
-  cmd.action(async (o: ClientOptions & { json?: boolean }) => {
+  cmd.action(async (o: ClientOptions & { json?: boolean, watch?: boolean }) => {
     const client = new ApiClient(o)
-    const [placement, services] = await Promise.all([
-      client.get<PlacementStatus>('/v1/placement'),
-      client.get<{ services: ServiceSummary[] }>('/v1/services'),
-    ])
-    process.stdout.write(o.json === true ? JSON.stringify({ ...placement, endpoints: services.services }, null, 2) + '\n' : renderStatus(placement, services.services))
+    const draw = async (): Promise<string> => {
+      const [placement, services] = await Promise.all([
+        client.get<PlacementStatus>('/v1/placement'),
+        client.get<{ services: ServiceSummary[] }>('/v1/services'),
+      ])
+      return o.json === true ? JSON.stringify({ ...placement, endpoints: services.services }, null, 2) + '\n' : renderStatus(placement, services.services)
+    }
+    if (o.watch !== true) { process.stdout.write(await draw()); return }
+    await watch(client, draw, (s) => process.stdout.write(s))
   })
+}
+
+/** Draws, then parks on the activity feed and draws again after each change; `rounds` bounds it (tests). */
+export async function watch (client: ApiClient, draw: () => Promise<string>, out: (s: string) => void, rounds = Infinity): Promise<void> {
+  let cursor = (await client.nextEvents(undefined, 1000)).next
+  let last = ''
+  for (let i = 0; i < rounds; i++) {
+    const text = await draw()
+    if (text !== last) {
+      // Clear the screen on a terminal; a pipe gets the frames one after another.
+      out((process.stdout.isTTY ? '\x1b[H\x1b[2J' : '') + `${new Date().toISOString()}  (watching; Ctrl-C stops)\n\n` + text + '\n')
+      last = text
+    }
+    cursor = (await client.nextEvents(cursor, 30_000)).next
+  }
 }

@@ -4,22 +4,31 @@
 // what went wrong inside.
 import { DriftgateError, ErrorCodes, UnauthorizedError, ValidationError, type ErrorCode, type FieldProblem } from '../core/index.js'
 
+export interface ActivityPage {
+  events: Array<{ seq: number, kind: string, at: number, message: string, service?: string, host?: string }>
+  next: number
+  first: number
+}
+
 export const DEFAULT_API = 'http://127.0.0.1:7070'
 
-export interface ClientOptions { api?: string, token?: string, timeoutMs?: number }
+/** `client` goes to the registry as X-Driftgate-Client: history records it as who made a change (default cli). */
+export interface ClientOptions { api?: string, token?: string, timeoutMs?: number, client?: string }
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCodes))
 
 export class ApiClient {
   readonly base: string
   private readonly token?: string
-  private readonly timeoutMs: number
+  private timeoutMs: number
+  private readonly client: string
 
   constructor (o: ClientOptions = {}, env: NodeJS.ProcessEnv = process.env) {
     this.base = (o.api ?? env.DRIFTGATE_API ?? DEFAULT_API).replace(/\/+$/, '')
     const token = o.token ?? env.DRIFTGATE_TOKEN
     this.token = token !== undefined && token !== '' ? token : undefined
     this.timeoutMs = o.timeoutMs ?? 15_000
+    this.client = o.client ?? 'cli'
     if (!/^https?:\/\/[^/]+/.test(this.base)) {
       throw new DriftgateError(ErrorCodes.CONFIG_INVALID, `--api "${this.base}" is not an http(s) URL, e.g. ${DEFAULT_API}`)
     }
@@ -30,8 +39,26 @@ export class ApiClient {
   async patch<T> (path: string, body: unknown): Promise<T> { return await this.call<T>('PATCH', path, body) }
   async delete<T> (path: string): Promise<T> { return await this.call<T>('DELETE', path) }
 
+  async post<T> (path: string, body: unknown): Promise<T> { return await this.call<T>('POST', path, body) }
+
+  /**
+   * Blocks until the activity feed moves past `since` or `waitMs` pass: the
+   * next cursor and the events (a blocking query, not polling).
+   */
+  async nextEvents (since: number | undefined, waitMs: number, service?: string): Promise<ActivityPage> {
+    const q = new URLSearchParams()
+    if (since !== undefined) q.set('since', String(since))
+    if (service !== undefined) q.set('service', service)
+    q.set('wait', `${Math.max(1, Math.round(waitMs / 1000))}s`)
+    const saved = this.timeoutMs
+    try {
+      this.timeoutMs = waitMs + 15_000
+      return await this.call<ActivityPage>('GET', `/v1/events?${q.toString()}`)
+    } finally { this.timeoutMs = saved }
+  }
+
   async call<T> (method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' }
+    const headers: Record<string, string> = { accept: 'application/json', 'x-driftgate-client': this.client }
     // No content-type without a body: fastify refuses an empty JSON body.
     if (body !== undefined) headers['content-type'] = 'application/json'
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`

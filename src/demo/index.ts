@@ -163,6 +163,8 @@ The demo runs in the background (state and logs in ${s.dir}). Try:
   dig @127.0.0.1 -p ${s.ports.dns} web.service.driftgate SRV +short
   curl -s http://127.0.0.1:${s.ports.http}/v1/services/web/endpoints
 
+The console: http://127.0.0.1:${s.ports.http}/ui/   (writes ask once for the token in ${join(s.dir, 'api-token')})
+
 When done: ${cli} demo down${s.dir === '/tmp/driftgate-demo' ? '' : ` --dir ${s.dir}`}   (removes every process, namespace, link and file of the demo)
 `
 }

@@ -5,7 +5,7 @@
 //   PATCH  /v1/services/:name   JSON merge patch, e.g. {"replicas":5}
 //   DELETE /v1/services/:name
 //   GET    /v1/placement        desired/assigned per service, host use, unschedulable
-import type { FastifyInstance, FastifyPluginAsync, onRequestHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, onRequestHookHandler } from 'fastify'
 import type { KV } from 'nats'
 import { parse as parseYaml } from 'yaml'
 import {
@@ -16,11 +16,12 @@ import { KvTable } from '../bus/index.js'
 import { patchSpec, specFromBody } from './spec-input.js'
 import { deleteSpec, writeSpec } from './spec-store.js'
 import { readLease } from './leader.js'
+import { whoOf } from './history-routes.js'
 import { placementStatus } from './status.js'
 import type { PlacementTables } from './loop.js'
 
 export interface ServiceRoutesOptions {
-  kv: { services: KV, leases: KV, hosts?: KV, assignments?: KV }
+  kv: { services: KV, leases: KV, hosts?: KV, assignments?: KV, history?: KV }
   /** Mirrors to answer GET /v1/placement from (e.g. startPlacement's); else the plugin makes its own from kv. */
   tables?: PlacementTables
   log: Logger
@@ -60,6 +61,12 @@ async function ownTables (opts: ServiceRoutesOptions): Promise<PlacementTables> 
   return tables
 }
 
+/** "scale to 5" for a patch of replicas alone, else "patch". */
+function patchReason (body: unknown): string {
+  const b = body as Record<string, unknown> | null
+  return b !== null && typeof b === 'object' && Object.keys(b).length === 1 && typeof b.replicas === 'number' ? `scale to ${b.replicas}` : 'patch'
+}
+
 export function serviceRoutes (opts: ServiceRoutesOptions): FastifyPluginAsync {
   return async function (app: FastifyInstance): Promise<void> {
     installParsers(app)
@@ -73,12 +80,15 @@ export function serviceRoutes (opts: ServiceRoutesOptions): FastifyPluginAsync {
     const requireWrite: onRequestHookHandler = app.hasDecorator('requireWrite')
       ? app.requireWrite
       : (_req, _reply, done) => { done(new UnauthorizedError('writes are disabled: no token check is configured')) }
+    // Each write is recorded as a version (who, why) when the history bucket is given.
+    const history = (request: FastifyRequest, reason: string) =>
+      (opts.kv.history !== undefined ? { kv: opts.kv.history, meta: { by: whoOf(request), reason } } : undefined)
     // onRequest: the token is checked before the body is read or parsed (a YAML bomb without a token costs nothing).
     const write = { onRequest: requireWrite, config: { write: true }, schema: { params: nameParams } }
 
     app.put<{ Params: { name: string }, Body: unknown }>('/v1/services/:name', write, async (request, reply) => {
       const { name } = request.params
-      const result = await writeSpec(kv, name, () => specFromBody(name, request.body), now)
+      const result = await writeSpec(kv, name, () => specFromBody(name, request.body), now, history(request, 'apply'))
       request.log.info({ service: name, version: result.version, changed: result.changed }, 'service spec applied')
       return await reply.code(result.created ? 201 : 200).send(result)
     })
@@ -88,7 +98,7 @@ export function serviceRoutes (opts: ServiceRoutesOptions): FastifyPluginAsync {
       const result = await writeSpec(kv, name, (cur) => {
         if (cur === null) throw new NotFoundError(`service "${name}" (apply it first with PUT or driftgate apply)`)
         return patchSpec(cur, request.body)
-      }, now)
+      }, now, history(request, patchReason(request.body)))
       request.log.info({ service: name, version: result.version, replicas: result.replicas }, 'service spec patched')
       return result
     })

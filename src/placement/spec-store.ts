@@ -6,6 +6,7 @@ import { ConflictError, NotFoundError, checkServiceRecord, specHash, type Servic
 import { decodeJson, encodeJson } from '../bus/index.js'
 import { isConflict } from './leader.js'
 import { sameSpec } from './spec-input.js'
+import { recordHistory, type WriteMeta } from './history.js'
 
 export interface SpecWriteResult {
   service: string
@@ -32,10 +33,11 @@ async function current (kv: KV, name: string): Promise<Current> {
 
 /**
  * Writes the spec that `decide` derives from the current one (null when the
- * service does not exist yet). `decide` throws to refuse.
+ * service does not exist yet). `decide` throws to refuse. With `history`,
+ * the new version is recorded there (who, why) before it is written.
  */
 export async function writeSpec (kv: KV, name: string, decide: (cur: ServiceSpec | null) => ServiceSpec,
-  now: () => number = Date.now): Promise<SpecWriteResult> {
+  now: () => number = Date.now, history?: { kv: KV, meta: WriteMeta }): Promise<SpecWriteResult> {
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     const { rec, revision, exists } = await current(kv, name)
     const spec = decide(rec?.spec ?? null)
@@ -43,6 +45,7 @@ export async function writeSpec (kv: KV, name: string, decide: (cur: ServiceSpec
     if (rec !== null && sameSpec(rec.spec, spec)) return { ...base, version: rec.version, changed: false, created: false }
     const next: ServiceRecord = { v: 1, spec, version: (rec?.version ?? 0) + 1, updatedAt: now() }
     try {
+      if (history !== undefined) await recordHistory(history.kv, spec, next.version, history.meta, next.updatedAt)
       if (!exists) await kv.create(name, encodeJson(next))
       else await kv.update(name, encodeJson(next), revision)
       return { ...base, version: next.version, changed: true, created: rec === null }

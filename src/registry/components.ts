@@ -8,8 +8,10 @@ import type { Buckets } from '../bus/index.js'
 import type { Logger } from '../core/index.js'
 import type { RegistryConfig } from './config.js'
 import { startLookup } from './lookup/index.js'
+import { activityRoutes, startActivityPublisher } from './activity/index.js'
+import { consoleRoutes } from './console/routes.js'
 import { startIpamAllocator, ipamRoutes } from './ipam/index.js'
-import { startPlacement, serviceRoutes } from '../placement/index.js'
+import { startPlacement, serviceRoutes, historyRoutes } from '../placement/index.js'
 import { parseDuration } from '../core/index.js'
 
 export interface RegistryContext {
@@ -81,8 +83,17 @@ export const lookupComponent: SubComponentStarter = {
       apiTokenFile: ctx.config.apiTokenFile,
       apiReadToken: ctx.config.apiReadToken,
     },
-    plugins: [ipamRoutes({ kv: ctx.kv.ipam, log: ctx.log }), serviceRoutes({ kv: ctx.kv, log: ctx.log })],
+    plugins: [ipamRoutes({ kv: ctx.kv.ipam, log: ctx.log }), serviceRoutes({ kv: ctx.kv, log: ctx.log }), historyRoutes({ kv: ctx.kv, log: ctx.log }),
+      activityRoutes({ nc: ctx.nc, log: ctx.log, prefix: ctx.config.prefix }), consoleRoutes()],
     ipam: ctx.kv.ipam, // pool subnets may use DNS forwarding (dnsForwardAllow "pools")
+  }),
+}
+
+/** The activity feed's publisher (GET /v1/events reads what it writes). */
+export const activityComponent: SubComponentStarter = {
+  name: 'activity',
+  start: async (ctx) => await startActivityPublisher({
+    nc: ctx.nc, kv: ctx.kv, log: ctx.log, prefix: ctx.config.prefix, replicas: ctx.config.replicas,
   }),
 }
 
@@ -90,4 +101,4 @@ export const lookupComponent: SubComponentStarter = {
  * The built-in sub-components, in start order (closed in reverse).
  * createRegistry(config, { components }) overrides the list (tests).
  */
-export const defaultComponents: SubComponentStarter[] = [ipamComponent, placementComponent, lookupComponent]
+export const defaultComponents: SubComponentStarter[] = [ipamComponent, placementComponent, activityComponent, lookupComponent]

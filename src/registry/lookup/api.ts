@@ -23,6 +23,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** onRequest hook that lets a request through only with a valid write token (before its body is read). */
     requireWrite: onRequestHookHandler
+    /** True when an Authorization header carries a write token (reads that show more to writers, e.g. env values). */
+    allowsWrite: (authorization: string | undefined) => boolean
   }
   interface FastifyContextConfig {
     /** No token needed even when reads are protected (health probes). */
@@ -151,6 +153,7 @@ export async function buildApi (opts: ApiOptions): Promise<FastifyInstance> {
   })
   app.addHook('preClose', (done) => { fast.disable(); done() })
   app.decorate('requireWrite', auth.requireWrite)
+  app.decorate('allowsWrite', auth.allowsWrite)
   protectWrites(app, auth.requireWrite)
   if (auth.readProtected) app.addHook('onRequest', auth.requireRead) // no per-request cost when reads are open
   installErrorHandlers(app)

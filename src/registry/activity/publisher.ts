@@ -1,0 +1,76 @@
+// Feeds the activity stream from what every registry instance already sees:
+// changes of the endpoints, hosts, assignments (placement decisions) and
+// services buckets, and renderers' applied announcements. Every instance
+// publishes; the message id (bucket, key, revision) makes JetStream keep one
+// copy, so no leader is needed and no instance must be up for a fact to land.
+import type { KV, NatsConnection, Subscription } from 'nats'
+import {
+  checkApplied, checkAssignmentRecord, checkEndpointRecord, checkHostRecord, checkServiceRecord,
+  type AppliedMessage, type AssignmentRecord, type EndpointRecord, type HostRecord, type Logger, type ServiceRecord,
+} from '../../core/index.js'
+import { KvTable, decodeJson, ensureActivityStream, publishActivity, subjects, type ActivityEvent, type TableChange } from '../../bus/index.js'
+import { appliedEvent, assignmentEvent, endpointEvent, hostEvent, ipamEvent, specEvent } from './describe.js'
+
+export interface ActivityPublisherOptions {
+  nc: NatsConnection
+  kv: { endpoints: KV, hosts: KV, assignments: KV, services: KV, ipam: KV }
+  log: Logger
+  prefix?: string
+  replicas?: number
+  now?: () => number
+}
+
+const valid = <T>(check: { problems: (v: unknown) => unknown }) => (v: unknown): T | null => (check.problems(v) === null ? v as T : null)
+
+export async function startActivityPublisher (opts: ActivityPublisherOptions): Promise<{ close: () => Promise<void> }> {
+  const { nc, log } = opts
+  const now = opts.now ?? Date.now
+  await ensureActivityStream(await nc.jetstreamManager(), { replicas: opts.replicas, prefix: opts.prefix })
+  const js = nc.jetstream()
+  let failures = 0
+  const send = (event: ActivityEvent | null, id: string): void => {
+    if (event === null) return
+    publishActivity(js, event, id, opts.prefix).catch((err: unknown) => {
+      // The feed is for people: a lost line is logged (once per 100), never retried into a storm.
+      if (failures++ % 100 === 0) log.warn({ err, failures }, 'activity event not published')
+    })
+  }
+  const tables = {
+    endpoints: new KvTable<EndpointRecord>({ kv: opts.kv.endpoints, log, decode: valid(checkEndpointRecord) }),
+    hosts: new KvTable<HostRecord>({ kv: opts.kv.hosts, log, decode: valid(checkHostRecord) }),
+    assignments: new KvTable<AssignmentRecord>({ kv: opts.kv.assignments, log, decode: valid(checkAssignmentRecord) }),
+    services: new KvTable<ServiceRecord>({ kv: opts.kv.services, log, decode: valid(checkServiceRecord) }),
+    // Only looked at for a pool's existence and an address's state: no schema needed here.
+    ipam: new KvTable<unknown>({ kv: opts.kv.ipam, log, decode: (v) => v }),
+  }
+  await Promise.all(Object.values(tables).map(async (t) => { await t.start() }))
+  // Listeners after the initial load: only changes from now on are activity.
+  tables.endpoints.on('change', (c: TableChange<EndpointRecord>) => { send(endpointEvent(c, now()), `e:${c.key}:${c.revision}`) })
+  tables.hosts.on('change', (c: TableChange<HostRecord>) => { send(hostEvent(c, now()), `h:${c.key}:${c.revision}`) })
+  tables.assignments.on('change', (c: TableChange<AssignmentRecord>) => { send(assignmentEvent(c, now()), `a:${c.key}:${c.revision}`) })
+  tables.services.on('change', (c: TableChange<ServiceRecord>) => { send(specEvent(c.key, c, now()), `s:${c.key}:${c.revision}`) })
+  tables.ipam.on('change', (c: TableChange<unknown>) => { send(ipamEvent(c.key, c.value, c.previous, now()), `i:${c.key}:${c.revision}`) })
+
+  // A renderer announces every few seconds; only a new generation is news (the first one heard is not).
+  const generations = new Map<string, number>()
+  const sub: Subscription = nc.subscribe(subjects(opts.prefix).allApplied, {
+    callback: (err, msg) => {
+      if (err !== null) return
+      const d = decodeJson(msg.data)
+      if (!d.ok || checkApplied.problems(d.value) !== null) return
+      const m = d.value as AppliedMessage
+      const before = generations.get(m.renderer)
+      generations.set(m.renderer, m.generation)
+      if (before !== undefined && before !== m.generation) send(appliedEvent(m, now()), `r:${m.renderer}:${m.generation}:${m.appliedAt}`)
+    },
+  })
+  let closed = false
+  return {
+    close: async () => {
+      if (closed) return
+      closed = true
+      sub.unsubscribe()
+      await Promise.all(Object.values(tables).map(async (t) => { await t.close() }))
+    },
+  }
+}

@@ -1,0 +1,257 @@
+// The operator console in real Chromium (Debian's /usr/bin/chromium driven by
+// playwright-core; nothing downloaded) against a real control plane on a
+// 3-host testbed: dockerd ×3, agents with their reconcilers, a registry
+// (placement, activity feed, API with history and the console), a renderer
+// and nginx. One testbed for every step. Screenshots go to a temp dir (kept,
+// its path printed).
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Dockerode from 'dockerode'
+import { connect } from 'nats'
+import { chromium, type Page } from 'playwright-core'
+import { Testbed, startNats, startNginx, freePort, waitFor, TEST_IMAGE } from '../harness/index.js'
+import { silentLogger } from '../../src/core/index.js'
+import { createRenderer } from '../../src/renderer/index.js'
+import { createAgent, resolveAgentConfig } from '../../src/agent/index.js'
+import { createRegistry, resolveRegistryConfig, type SubComponentStarter } from '../../src/registry/index.js'
+import { startLookup } from '../../src/registry/lookup/index.js'
+import { activityRoutes, startActivityPublisher } from '../../src/registry/activity/index.js'
+import { consoleRoutes } from '../../src/registry/console/routes.js'
+import { ipamRoutes } from '../../src/registry/ipam/index.js'
+import { startPlacement, serviceRoutes, historyRoutes, type Placement } from '../../src/placement/index.js'
+import { ApiClient } from '../../src/client/index.js'
+import { exampleHttpBody } from '../integration/renderer-fixtures.js'
+
+const TOKEN = 'e2e-console-token'
+const HOST_GRACE = '5s'
+const here = dirname(fileURLToPath(import.meta.url))
+const log = silentLogger()
+const shots = mkdtempSync(join(tmpdir(), 'dg-console-shots-'))
+t.comment(`screenshots in ${shots}`)
+
+const tb = await Testbed.create({ hosts: 3, name: 'console' })
+t.teardown(async () => await tb.teardown())
+const nats = await startNats()
+t.teardown(async () => await nats.stop())
+const nc = await connect({ servers: nats.url })
+t.teardown(async () => await nc.close())
+
+let placement: Placement | undefined
+let api = ''
+const components: SubComponentStarter[] = [
+  { name: 'placement', start: async (ctx) => (placement = await startPlacement({ nc: ctx.nc, kv: ctx.kv, log, metrics: ctx.metrics, config: { leaseMs: 3000, debounceMs: 100 } })) },
+  { name: 'activity', start: async (ctx) => await startActivityPublisher({ nc: ctx.nc, kv: ctx.kv, log }) },
+  {
+    name: 'lookup',
+    start: async (ctx) => {
+      const l = await startLookup({
+        nc: ctx.nc, kv: { endpoints: ctx.kv.endpoints, hosts: ctx.kv.hosts, services: ctx.kv.services }, log, metrics: ctx.metrics,
+        config: { httpPort: 0, httpHost: '127.0.0.1', dnsPort: 0, dnsHost: '127.0.0.1', apiToken: [TOKEN] },
+        plugins: [ipamRoutes({ kv: ctx.kv.ipam, log }), serviceRoutes({ kv: ctx.kv, tables: placement?.tables, log }), historyRoutes({ kv: ctx.kv, log }),
+          activityRoutes({ nc: ctx.nc, log }), consoleRoutes()],
+      })
+      api = `http://127.0.0.1:${l.httpPort}`
+      return l
+    },
+  },
+]
+const registry = createRegistry(resolveRegistryConfig({ httpPort: 0, dnsPort: 0, nats: nats.url, heartbeatInterval: '1s', hostGrace: HOST_GRACE }), { nc, log, components })
+await registry.start()
+t.teardown(async () => await registry.close())
+
+const dockers = tb.hosts.map((h) => new Dockerode({ socketPath: h.socketPath }))
+async function startHost (i: number): Promise<{ close: () => Promise<void> }> {
+  const h = tb.hosts[i]
+  const agent = createAgent(resolveAgentConfig({ ipamDriver: false, hostId: h.name, docker: h.socketPath, nats: nats.url, network: 'mv0', heartbeatInterval: '1s' }), {
+    log, reconcilerTimings: { intervalMs: 2000, warmupMs: 1000, drainTimeoutMs: 15_000, rendererSilentMs: 12_000 },
+  })
+  await agent.start()
+  return agent
+}
+const hostSides = await Promise.all(tb.hosts.map(async (_, i) => await startHost(i)))
+t.teardown(async () => { await Promise.all(hostSides.map(async (s) => await s.close())) })
+
+const out = mkdtempSync(join(tmpdir(), 'dg-console-out-'))
+t.teardown(() => rmSync(out, { recursive: true, force: true }))
+const nginx = await startNginx({ includeDir: out, conf: exampleHttpBody() })
+t.teardown(async () => await nginx.stop())
+const renderer = createRenderer({
+  id: 'console', prefix: 'driftgate', out, nginxConf: nginx.confPath, nginxPrefix: `${nginx.prefix}/`, nginxBin: '/usr/sbin/nginx',
+  statusPort: await freePort(), minWaitMs: 50, maxWaitMs: 1000, reloadTimeoutMs: 10_000, announceIntervalMs: 5000,
+}, { nc, log })
+await renderer.start()
+t.teardown(async () => await renderer.close())
+
+const client = new ApiClient({ api, token: TOKEN })
+const routed = (): string[] => renderer.applied?.containers ?? []
+const webContainers = async (): Promise<Array<{ Id: string, Image: string }>> =>
+  (await Promise.all(dockers.map(async (d) => await d.listContainers({ filters: { label: ['driftgate.service=web', 'driftgate.managed=true'] } }).catch(() => [])))).flat()
+
+type Sample = [number, number, number, number, string | null]
+function startLoad (): { stop: () => Promise<Sample[]> } {
+  const child = spawn(process.execPath, [join(here, 'load-client.mjs'), String(nginx.port), 'web.example.com', '4', '600000', 'keepalive'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  let text = ''
+  child.stdout.setEncoding('utf8').on('data', (c: string) => { text += c })
+  const done = new Promise<Sample[]>((resolve) => child.on('exit', () => { resolve(text === '' ? [] : (JSON.parse(text) as { samples: Sample[] }).samples) }))
+  t.teardown(() => { if (child.exitCode == null) child.kill('SIGKILL') })
+  return { stop: async () => { child.stdin.end(); return await done } }
+}
+
+const profile = mkdtempSync(join(tmpdir(), 'dg-console-chromium-'))
+const browser = await chromium.launchPersistentContext(profile, {
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  viewport: { width: 1100, height: 900 },
+})
+t.teardown(async () => { await browser.close(); rmSync(profile, { recursive: true, force: true }) })
+const page: Page = await browser.newPage()
+const pageErrors: string[] = []
+page.on('pageerror', (e) => { pageErrors.push(e.message) })
+const shot = async (name: string): Promise<void> => { await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true }) }
+/** Set on the window once: still there later means the page was never reloaded. */
+const mark = async (): Promise<void> => { await page.evaluate(() => { (globalThis as unknown as { dgMark: number }).dgMark = 42 }) }
+const notReloaded = async (): Promise<boolean> => await page.evaluate(() => (globalThis as unknown as { dgMark?: number }).dgMark === 42)
+const cell = (service: string, col: string) => page.locator(`tr[data-service="${service}"] td.${col}`)
+
+const spec = { name: 'web', image: TEST_IMAGE, replicas: 3, port: 80, network: 'mv0', resources: { cpu: 0.05, memory: '32Mi' }, health: { http: '/healthz', interval: '2s' }, stopGracePeriod: '2s' }
+
+t.test('overview: web with 3 replicas on 3 hosts; first load within 200 KB', async (t) => {
+  await waitFor(async () => placement?.isLeader() === true, { timeoutMs: 15_000, what: 'placement leader' })
+  await waitFor(async () => (await client.get<{ hosts: unknown[] }>('/v1/hosts')).hosts.length === 3, { timeoutMs: 15_000, what: '3 hosts' })
+  await client.put('/v1/services/web', spec)
+  await waitFor(() => routed().length === 3, { timeoutMs: 90_000, what: 'nginx routes 3' })
+  let bytes = 0
+  page.on('response', (r) => { void r.body().then((b) => { bytes += b.length }, () => {}) })
+  await page.goto(`${api}/ui/`)
+  await page.waitForLoadState('networkidle').catch(() => {})
+  await cell('web', 'healthy').filter({ hasText: /^3$/ }).waitFor({ timeout: 15_000 })
+  t.equal(await cell('web', 'desired').textContent(), '3')
+  t.equal(await cell('web', 'running').textContent(), '3')
+  t.match(await page.locator('tr[data-service="web"]').textContent(), /h1:1 h2:1 h3:1/, 'one replica on each host')
+  t.match(await page.locator('tr[data-service="web"]').textContent(), /healthy/)
+  t.equal(await page.locator('tr[data-host] .badge.up').count(), 3, '3 hosts up')
+  t.ok(bytes > 10_000 && bytes <= 200_000, `first load ${bytes} bytes`)
+  await shot('overview')
+  await mark()
+})
+
+t.test('a wrong token shows the error; nothing changes', async (t) => {
+  await page.locator('tr[data-service="web"] a').click()
+  await page.getByRole('spinbutton', { name: /Replicas/ }).waitFor()
+  await page.locator('#token').fill('wrong-token-123')
+  await page.getByRole('button', { name: 'Save' }).click()
+  await page.getByRole('spinbutton', { name: /Replicas/ }).fill('5')
+  await page.getByRole('button', { name: 'Scale' }).click()
+  const alert = page.locator('form.scale [role="alert"]')
+  await alert.waitFor({ timeout: 10_000 })
+  t.match(await alert.textContent(), /401.*wrong bearer token/i)
+  await shot('wrong-token')
+  t.equal((await client.get<{ version: number }>('/v1/services/web')).version, 1, 'still version 1')
+})
+
+t.test('scale to 5 through the page: 5 running without a reload', async (t) => {
+  await page.locator('#token').fill(TOKEN)
+  await page.getByRole('button', { name: 'Save' }).click()
+  await page.getByRole('button', { name: 'Scale' }).click()
+  await page.getByRole('status').filter({ hasText: /Scaled to 5/ }).waitFor({ timeout: 10_000 })
+  await page.locator('a', { hasText: 'Overview' }).click()
+  await cell('web', 'running').filter({ hasText: /^5$/ }).waitFor({ timeout: 90_000 })
+  await cell('web', 'healthy').filter({ hasText: /^5$/ }).waitFor({ timeout: 60_000 })
+  t.ok(await notReloaded(), 'the same page, never reloaded')
+  t.equal(await cell('web', 'desired').textContent(), '5')
+  await shot('scaled-5')
+})
+
+t.test('a stopped host shows down and its replicas move', async (t) => {
+  const victim = 2
+  const name = tb.hosts[victim].name
+  await hostSides[victim].close()
+  await tb.stopDockerd(victim + 1)
+  await page.locator(`tr[data-host="${name}"] .badge.down`).waitFor({ timeout: 30_000 })
+  await page.locator('tr[data-service="web"]').filter({ hasNotText: new RegExp(`${name}:`) }).waitFor({ timeout: 60_000 })
+  await cell('web', 'healthy').filter({ hasText: /^5$/ }).waitFor({ timeout: 90_000 })
+  t.ok(await notReloaded())
+  await shot('host-down')
+  await tb.startDockerd(victim + 1)
+  hostSides[victim] = await startHost(victim)
+  await page.locator(`tr[data-host="${name}"] .badge.up`).waitFor({ timeout: 30_000 })
+  t.pass(`${name} down, replicas moved, back up`)
+})
+
+t.test('rollback to version 1 through the page: the old spec runs, 0 failed requests under load', async (t) => {
+  for (let i = 1; i <= 3; i++) await tb.docker(i)('tag', TEST_IMAGE, 'driftgate-test:v2')
+  await client.put('/v1/services/web', { ...spec, replicas: 5, image: 'driftgate-test:v2' })
+  await waitFor(async () => { const c = await webContainers(); return c.length === 5 && c.every((x) => x.Image === 'driftgate-test:v2') && routed().length === 5 },
+    { timeoutMs: 180_000, intervalMs: 500, what: 'v2 everywhere' })
+  await page.locator('tr[data-service="web"] a').click()
+  const row = page.locator('tr[data-version="1"]')
+  await row.waitFor({ timeout: 10_000 })
+  const load = startLoad()
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  await row.getByRole('button', { name: 'Rollback to 1' }).click()
+  await row.getByRole('button', { name: 'Confirm rollback' }).click()
+  await page.getByRole('status').filter({ hasText: /Rolled back to version 1/ }).waitFor({ timeout: 10_000 })
+  await waitFor(async () => { const c = await webContainers(); return c.length === 3 && c.every((x) => x.Image === TEST_IMAGE) && routed().length === 3 },
+    { timeoutMs: 180_000, intervalMs: 500, what: 'version 1 (3 replicas of the first image) everywhere' })
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  const samples = await load.stop()
+  const failed = samples.filter((s) => s[2] < 200 || s[2] > 299)
+  t.comment(`rollback under load: ${samples.length} requests, ${failed.length} failed`)
+  t.ok(samples.length > 0)
+  t.equal(failed.length, 0, '0 failed requests')
+  await page.locator('tr[data-version="4"]').filter({ hasText: 'rollback to 1' }).waitFor({ timeout: 10_000 })
+  await page.locator('tr.replica').filter({ hasText: /running\s*healthy/ }).nth(2).waitFor({ timeout: 30_000 })
+  t.ok(await notReloaded())
+  await shot('rolled-back')
+  const nginxErrors = readFileSync(nginx.errorLog, 'utf8').split('\n').filter((l) => /\[(crit|alert|emerg)\]/.test(l))
+  t.same(nginxErrors, [], 'no nginx crit/alert')
+})
+
+t.test('CLI: rollback --to 3 --wait follows the rollout to the end, 0 failed requests under load', async (t) => {
+  const load = startLoad()
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  const { execFile } = await import('node:child_process')
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, [join(here, '../../dist/src/cli/main.js'), 'rollback', 'web', '--to', '3', '--wait', '--timeout', '180s', '--api', api, '--token', TOKEN],
+      { timeout: 200_000 }, (err, stdout, stderr) => { if (err !== null) reject(new Error(`${err.message}\n${stdout}${stderr}`)); else resolve(stdout) })
+  })
+  t.match(out, /web: version 3 applied again as version 5 \(was 4\)/)
+  t.match(out, /web: 5\/5 on version 5 and healthy\n$/, 'progress ends when every replica runs version 5')
+  t.ok(out.split('\n').length > 3, 'progress lines on the way')
+  const c = await webContainers()
+  t.ok(c.every((x) => x.Image === 'driftgate-test:v2'), 'the v2 image again')
+  await waitFor(async () => (await webContainers()).length === 5 && routed().length === 5, { timeoutMs: 60_000, what: '5 routed' })
+  await new Promise((resolve) => setTimeout(resolve, 1000))
+  const samples = await load.stop()
+  const failed = samples.filter((s) => s[2] < 200 || s[2] > 299)
+  t.comment(`CLI rollback under load: ${samples.length} requests, ${failed.length} failed; progress:\n${out}`)
+  t.equal(failed.length, 0, '0 failed requests')
+})
+
+t.test('pools page: a pool created through the API appears with used/free, without a reload', async (t) => {
+  await page.locator('a', { hasText: 'Pools' }).click()
+  await page.getByRole('heading', { name: 'Pools' }).waitFor()
+  const t0 = Date.now()
+  await client.put('/v1/ipam/pools/lab', { subnet: '10.246.1.0/24' })
+  const use = page.locator('.pool-use')
+  await use.filter({ hasText: /0 used .* free/ }).waitFor({ timeout: 10_000 })
+  const ms = Date.now() - t0
+  t.ok(ms < 1000, `on the open page ${ms} ms after the write (live, within 1 s)`)
+  t.match(await page.locator('.pool h3').textContent(), /lab/)
+  t.ok(await notReloaded())
+  await page.locator('a', { hasText: 'Hosts' }).click()
+  await page.locator('tr[data-host] .badge.up').nth(2).waitFor({ timeout: 10_000 })
+  await page.setViewportSize({ width: 420, height: 900 })
+  await shot('hosts-narrow')
+  await page.setViewportSize({ width: 1100, height: 900 })
+  await page.locator('a', { hasText: 'Overview' }).click()
+  await page.locator('tr[data-service="web"]').waitFor()
+  await shot('overview-end')
+})
+
+t.test('no script errors on the page', async (t) => { t.same(pageErrors, []) })
