@@ -31,6 +31,7 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
 COPY templates ./templates
 COPY nginx ./nginx
+COPY console ./console
 # registry: runs as this user. agent: needs the Docker socket and the IPAM
 # plugin folder, run it with `--user 0 -v /var/run/docker.sock:/var/run/docker.sock
 # -v /run/docker/plugins:/run/docker/plugins`. edge: nginx and the renderer
