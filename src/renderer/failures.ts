@@ -2,11 +2,11 @@
 // label, and the retry with backoff for failures that may heal by themselves
 // (nginx not running yet, a disk that frees up). A template or nginx -t
 // rejection waits for the next change instead: retrying it cannot help.
-import { ErrorCodes, NginxRejectedError, TemplateError, type Logger } from '../core/index.js'
+import { backoffDelay, ErrorCodes, NginxRejectedError, TemplateError, type Logger } from '../core/index.js'
 import { setLastError, type ErrorReason, type RendererMetrics } from './metrics.js'
 
-const RETRY_MIN_MS = 1000
-const RETRY_MAX_MS = 30_000
+// The one backoff of every role (core/backoff.ts): 1 s doubling to 30 s, ±20 %.
+const RETRY = { baseMs: 1000, maxMs: 30_000 }
 
 export function errorReason (err: unknown): ErrorReason {
   if (err instanceof TemplateError) return 'template'
@@ -26,7 +26,7 @@ const RELOAD_FAILED = new Set<ErrorReason>(['reload', 'write'])
 
 export class Failures {
   lastError: string | null = null
-  private retryMs = RETRY_MIN_MS
+  private attempt = 0
   private timer?: NodeJS.Timeout
 
   constructor (private readonly log: Logger, private readonly metrics: RendererMetrics, private readonly retry: () => void) {}
@@ -36,30 +36,31 @@ export class Failures {
    * template kept at its previous version, services held back).
    */
   succeeded (problem: { reason: ErrorReason, message: string } | null): void {
-    if (problem == null && (this.lastError != null || this.retryMs !== RETRY_MIN_MS)) this.log.info('renderer recovered')
+    if (problem == null && (this.lastError != null || this.attempt > 0)) this.log.info('renderer recovered')
     this.lastError = problem?.message ?? null
-    this.retryMs = RETRY_MIN_MS
+    this.attempt = 0
     setLastError(this.metrics, problem?.reason ?? null)
   }
 
   /** An apply failed: nginx keeps serving what it served. Returns the reason; retries those in RETRIED. */
   failed (err: unknown, cause: string): ErrorReason {
     const reason = errorReason(err)
+    const retryMs = backoffDelay(this.attempt + 1, RETRY)
     this.lastError = (err as Error).message
     setLastError(this.metrics, reason)
     if (reason === 'template') this.metrics.rejected.inc()
     if (reason === 'not_running') {
       // The start order operators use: renderer first, nginx later from these files.
-      this.log.warn({ reason, detail: (err as Error).message, retryMs: this.retryMs }, 'nginx is not running: validated files written, reload skipped')
+      this.log.warn({ reason, detail: (err as Error).message, retryMs }, 'nginx is not running: validated files written, reload skipped')
     } else {
-      this.log.error({ err, reason, retryMs: RETRIED.has(reason) ? this.retryMs : undefined }, 'apply failed: nginx keeps serving the previous configuration')
+      this.log.error({ err, reason, retryMs: RETRIED.has(reason) ? retryMs : undefined }, 'apply failed: nginx keeps serving the previous configuration')
     }
     if (!RETRIED.has(reason)) return reason
     if (RELOAD_FAILED.has(reason)) this.metrics.reloads.inc({ result: 'failed', cause })
     clearTimeout(this.timer)
-    this.timer = setTimeout(this.retry, this.retryMs)
+    this.timer = setTimeout(this.retry, retryMs)
     this.timer.unref()
-    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS)
+    this.attempt++
     return reason
   }
 
