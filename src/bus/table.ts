@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events'
 import type { KV, KvEntry, QueuedIterator } from 'nats'
 import { Counter, type Registry } from 'prom-client'
 import { decodeJson } from './codec.js'
-import type { Logger } from '../core/index.js'
+import { backoffDelay, type Logger } from '../core/index.js'
 
 export interface TableChange<T> { key: string, value: T | undefined, previous: T | undefined, revision: number }
 
@@ -77,16 +77,16 @@ export class KvTable<T> extends EventEmitter {
   /** Consumes the watch; when it ends while open, waits and opens it again after the last revision seen. */
   private async run (first: QueuedIterator<KvEntry>): Promise<void> {
     let iter: QueuedIterator<KvEntry> | undefined = first
-    let delay = this.opts.rewatchDelayMs ?? 250
+    const backoff = { baseMs: this.opts.rewatchDelayMs ?? 250, maxMs: MAX_REWATCH_DELAY_MS }
+    let attempt = 0
     while (!this.closed) {
       if (iter !== undefined) {
         const applied = await this.consume(iter)
         if (this.closed) return
         this.fault('watch', new Error('kv watch ended'))
-        if (applied) delay = this.opts.rewatchDelayMs ?? 250
+        if (applied) attempt = 0
       }
-      await this.pause(delay)
-      delay = Math.min(delay * 2, MAX_REWATCH_DELAY_MS)
+      await this.pause(backoffDelay(++attempt, backoff))
       if (this.closed) return
       iter = await this.opts.kv.watch({ key: '>', resumeFromRevision: this.revision + 1 })
         .catch((err: unknown) => { this.fault('watch', err); return undefined })
