@@ -22,8 +22,8 @@ export interface PushResult {
   ms: number
 }
 
-/** How often nginx is asked for its boot id (a restart is noticed within this). */
-const WATCH_MS = 250
+/** How often nginx is asked for its boot id (a restart is noticed within this; one loopback GET). */
+const WATCH_MS = 100
 
 export class LuaPusher {
   readonly channel: ControlChannel
