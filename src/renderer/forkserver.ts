@@ -10,8 +10,11 @@
 //
 // The argv is fixed when the shell starts and passed as its positional
 // parameters, never through a command line, so nothing is ever parsed by the
-// shell. Each run writes one line to the shell's stdin; the shell runs the
-// command and prints its output, then a line with a per-shell random nonce
+// shell. The first line on the shell's stdin is a per-shell random nonce
+// (stdin, not argv or env: `ps` and /proc/<pid>/cmdline show arguments to
+// every user, and a command's output that could guess the nonce could fake
+// an exit code). Each run then writes one line to the shell's stdin; the
+// shell runs the command and prints its output, then a line with the nonce
 // and the exit code. A run that does not finish in time kills the shell (and
 // the command) and the next run starts a new one.
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -25,7 +28,7 @@ export interface RunResult {
 }
 
 const SCRIPT = [
-  'nonce=$1; shift',
+  'IFS= read -r nonce || exit 1',
   'while IFS= read -r _; do',
   '  out=$("$@" 2>&1 </dev/null); rc=$?',
   '  printf "%s\\n%s %s\\n" "$out" "$nonce" "$rc"',
@@ -57,12 +60,13 @@ export class ForkServer {
   private start (): ChildProcess {
     this.nonce = `__driftgate_end_${randomBytes(12).toString('hex')}`
     this.buf = ''
-    const child = spawn(this.shell, ['-c', SCRIPT, 'driftgate-forkserver', this.nonce, ...this.argv], {
+    const child = spawn(this.shell, ['-c', SCRIPT, 'driftgate-forkserver', ...this.argv], {
       stdio: ['pipe', 'pipe', 'ignore'], detached: true, // own process group: a timeout kills the command too
     })
     child.stdout!.setEncoding('utf8')
     child.stdout!.on('data', (chunk: string) => { if (this.child === child) this.onData(chunk) })
     child.stdin!.on('error', () => undefined) // EPIPE when the shell died: handled by 'exit'
+    child.stdin!.write(`${this.nonce}\n`)
     child.on('error', (err) => {
       if (this.child === child) this.child = null
       this.finish({ code: -1, output: `cannot start ${this.shell}: ${err.message}`, failure: 'crashed' }, child)

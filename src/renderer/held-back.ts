@@ -36,6 +36,8 @@ export class HeldBack {
   readonly files = new Map<string, string>()
   /** Service → container ids in the files nginx serves. */
   private routed = new Map<string, string[]>()
+  /** When nothing was held: the model whose containers were routed (routed is then empty). */
+  private routedModel: Model | null = null
 
   has (file: string): boolean { return this.files.has(file) }
   names (): string[] { return [...this.files.keys()] }
@@ -56,12 +58,23 @@ export class HeldBack {
   }
 
   /**
-   * Containers nginx routes now. A held-back service still serves its
-   * previous file, so its previous containers are reported, never the new
-   * ones: drain-before-stop must not see a container as gone while nginx
-   * still routes it.
+   * Containers nginx routes now, built on first call of the returned
+   * function. A held-back service still serves its previous file, so its
+   * previous containers are reported, never the new ones: drain-before-stop
+   * must not see a container as gone while nginx still routes it. With
+   * nothing held, that is the model's own list, so nothing is walked here
+   * (lua mode's endpoint change at 10,000 services).
    */
-  routedContainers (model: Model): string[] {
+  routedContainers (model: Model): () => string[] {
+    if (this.files.size === 0) {
+      this.routedModel = model
+      this.routed.clear()
+      return () => model.containers
+    }
+    if (this.routedModel != null) {
+      for (const s of this.routedModel.services) this.routed.set(s.name, s.servers.map((e) => e.containerId))
+      this.routedModel = null
+    }
     const next = new Map<string, string[]>()
     for (const s of model.services) {
       next.set(s.name, this.has(serviceFile(s.name)) ? this.routed.get(s.name) ?? [] : s.servers.map((e) => e.containerId))
@@ -71,6 +84,6 @@ export class HeldBack {
     // unsorted (50,000 ids sort in tens of ms): the applied message is used as a set
     const out: string[] = []
     for (const ids of next.values()) for (const id of ids) out.push(id)
-    return out
+    return () => out
   }
 }

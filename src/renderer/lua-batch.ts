@@ -47,3 +47,31 @@ export function buildBatch (model: Model, pushed: ReadonlyMap<string, string>, g
   }
   return { text: full || changed > 0 ? out.join('\n') + '\n' : null, lines, changed }
 }
+
+export interface Delta {
+  /** The text to POST; null when nothing changed. */
+  text: string | null
+  /** Service → its new line, or null when it is deleted. */
+  updates: Map<string, string | null>
+  changed: number
+}
+
+/**
+ * The batch for the services `names` only (O(changed), not O(services)):
+ * what the renderer knows changed since the last successful push.
+ * `lookup(name)` gives a service's model, undefined when it is gone.
+ */
+export function buildDelta (names: Iterable<string>, lookup: (name: string) => UpstreamModel | undefined,
+  pushed: ReadonlyMap<string, string>, generation: number): Delta {
+  const out: string[] = ['driftgate 1', `gen ${generation}`]
+  const updates = new Map<string, string | null>()
+  for (const name of names) {
+    const up = lookup(name)
+    const was = pushed.get(name)
+    if (up != null) {
+      const line = serviceLine(up)
+      if (line !== was) { out.push(line); updates.set(name, line) }
+    } else if (was !== undefined) { out.push(`del ${name}`); updates.set(name, null) }
+  }
+  return { text: updates.size > 0 ? out.join('\n') + '\n' : null, updates, changed: updates.size }
+}

@@ -18,7 +18,7 @@ import { Applier, type ApplyOutcome } from './apply.js'
 import { HeldBack } from './held-back.js'
 import { RejectionLog } from './rejections.js'
 import { Failures } from './failures.js'
-import { LuaPusher, type PushResult } from './lua-push.js'
+import { LuaPusher, type ChangeHint, type PushResult } from './lua-push.js'
 import { detectMode, type ResolvedMode } from './mode.js'
 import { TemplatesWatch } from './templates-watch.js'
 import { createRendererMetrics, registerNginxStats, setLastError, type RendererMetrics } from './metrics.js'
@@ -199,8 +199,15 @@ export class Renderer {
   /** The last apply failed: the files on disk may not be what the model renders. */
   private filesSuspect = true
 
+  /** What the last buildModel rebuilt (lua mode's O(changed) delta). */
+  private hint: ChangeHint | undefined
+  /** Endpoints in the last model (without materialising its container list). */
+  private endpointCount = 0
+  /** Containers in `applied` when known without building the list. */
+  private appliedCount: number | null = null
+
   private buildModel (): Model {
-    const { model, invalid, luaFilesChanged } = this.models.model({
+    const { model, invalid, luaFilesChanged, changed, lookup, endpoints } = this.models.model({
       all: () => {
         // a full build re-seeds the per-service index from the tables
         this.byService = new Map()
@@ -214,6 +221,8 @@ export class Renderer {
       this.once.warn(`${i.key}:${i.reason}`, { key: i.key, reason: i.reason }, 'record dropped from the model')
     }
     this.filesUnchanged = this.mode === 'lua' && !luaFilesChanged
+    this.hint = { changed, lookup }
+    this.endpointCount = endpoints
     return model
   }
 
@@ -258,12 +267,17 @@ export class Renderer {
         if (since != null) this.metrics.convergence.observe((performance.now() - since) / 1000)
       }
       this.metrics.upstreams.set(model.services.length)
-      this.metrics.endpoints.set(model.containers.length)
+      this.metrics.endpoints.set(this.endpointCount)
       this.succeeded()
+      // the container list is built when first read (announce, tests):
+      // 50,000 ids at 10,000 × 5 are too many for one NATS message anyway
+      const routed = this.held.routedContainers(model)
+      let ids: string[] | undefined
       this.applied = {
         v: 1, renderer: this.config.id, generation: this.generation, endpointsRevision: revision,
-        containers: this.held.routedContainers(model), appliedAt: Date.now(),
+        get containers (): string[] { return (ids ??= routed()) }, appliedAt: Date.now(),
       }
+      this.appliedCount = this.held.names().length === 0 ? this.endpointCount : null
       this.announce()
       this.filesSuspect = false
     } catch (err) {
@@ -280,7 +294,7 @@ export class Renderer {
   private async push (model: Model, generation: number): Promise<PushResult | Error | null> {
     if (this.pusher == null) return null
     try {
-      const r = await this.pusher.push(model, generation)
+      const r = await this.pusher.push(model, generation, this.hint)
       if (r.pushed) {
         this.metrics.pushes.inc({ result: 'ok', kind: r.full ? 'full' : 'delta' })
         this.metrics.pushDuration.observe(r.ms / 1000)
@@ -310,7 +324,7 @@ export class Renderer {
   private onReloaded (outcome: Extract<ApplyOutcome, { kind: 'applied' }>, cause: string, model: Model): void {
     this.metrics.reloads.inc({ result: 'ok', cause })
     this.metrics.reloadDuration.observe(outcome.reloadMs / 1000)
-    this.log.info({ generation: outcome.generation, cause, reloadMs: Math.round(outcome.reloadMs), upstreams: model.services.length, endpoints: model.containers.length }, 'nginx reloaded')
+    this.log.info({ generation: outcome.generation, cause, reloadMs: Math.round(outcome.reloadMs), upstreams: model.services.length, endpoints: this.endpointCount }, 'nginx reloaded')
   }
 
   /**
@@ -346,8 +360,9 @@ export class Renderer {
     // 64-hex ids, quoted, comma: a list that cannot fit one NATS message is
     // not even encoded (at 50,000 ids that costs tens of ms per apply).
     const max = this.nc.info?.max_payload ?? 1024 * 1024
-    if (this.applied.containers.length * 67 > max) {
-      this.once.warn('announce-size', { containers: this.applied.containers.length, maxPayload: max },
+    const count = this.appliedCount ?? this.applied.containers.length
+    if (count * 67 > max) {
+      this.once.warn('announce-size', { containers: count, maxPayload: max },
         'cannot announce the applied generation: too many containers for one NATS message')
       return
     }

@@ -8,7 +8,9 @@
 // reconciler does) and moves (a `docker kill` can only lose what was in
 // flight on the killed container: reported). file: the
 // keep-alive client may retry a GET on an idle connection a reload closed.
-//   env: DG_CHURN_MODES (lua,file), DG_CHURN_CYCLES (50), DG_CHURN_FILE_CYCLES (15)
+//   env: DG_CHURN_MODES (lua,file), DG_CHURN_CYCLES (50), DG_CHURN_FILE_CYCLES (15),
+//   DG_CHURN_CONNS (16: keep-alive connections of the GET client; the POST
+//   client has half, the one-connection-per-request client a quarter)
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -28,6 +30,10 @@ const CYCLES = Number(process.env.DG_CHURN_CYCLES ?? 50)
 const FILE_CYCLES = Number(process.env.DG_CHURN_FILE_CYCLES ?? 15)
 const MODES = (process.env.DG_CHURN_MODES ?? 'lua,file').split(',') as Array<'lua' | 'file'>
 const STEADY_MS = 5000
+// The keep-alive test image answers in well under a millisecond: the clients'
+// request rate is bounded by their connections (closed loops), so they get
+// enough to load the path ≥ 10× the fork-per-request image's ~326 req/s.
+const CONNS = Math.max(4, Math.min(64, Number(process.env.DG_CHURN_CONNS ?? 16)))
 const here = dirname(fileURLToPath(import.meta.url))
 const log = silentLogger()
 
@@ -124,13 +130,14 @@ async function churn (t: Test, mode: 'lua' | 'file', CYCLES: number, nginx: Ngin
   await renderer.idle()
   await nginx.settled()
 
-  // lua: keep-alive GETs never retried (4 connections), POSTs never retried
-  // (2), one connection per request (2). file: keep-alive GETs retried once
-  // on an idle connection a reload closed (4), one connection per request (2).
+  // lua: keep-alive GETs never retried (CONNS connections), POSTs never
+  // retried (CONNS/2), one connection per request (CONNS/4). file: keep-alive
+  // GETs retried once on an idle connection a reload closed (CONNS), one
+  // connection per request (CONNS/4).
   const clients = mode === 'lua' ? (['noretry', 'post', 'close'] as const) : (['keepalive', 'close'] as const)
   const loads = clients.map((mode) => {
     const child = spawn(process.execPath, [join(here, 'load-client.mjs'), String(nginx.port), 'web.example.com',
-      mode === 'keepalive' || mode === 'noretry' ? '4' : '2', '900000', mode], { stdio: ['pipe', 'pipe', 'inherit'] })
+      String(mode === 'keepalive' || mode === 'noretry' ? CONNS : mode === 'post' ? CONNS / 2 : CONNS / 4), '900000', mode], { stdio: ['pipe', 'pipe', 'inherit'] })
     let text = ''
     child.stdout.setEncoding('utf8').on('data', (c: string) => { text += c })
     const done = new Promise<Sample[]>((resolve) => child.on('exit', () => {

@@ -1,7 +1,7 @@
 // ForkServer: one fixed command run again and again through a long-lived
 // /bin/sh. Real processes (sh, echo, sleep), no nginx needed.
 import t from 'tap'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
@@ -91,4 +91,19 @@ t.test('busybox sh (the Docker image\'s /bin/sh) runs the same script', async (t
   t.teardown(() => fs.close())
   t.same(await fs.run(), { code: 4, output: 'a b\nerr\n' })
   t.same(await fs.run(), { code: 4, output: 'a b\nerr\n' })
+})
+
+t.test('the nonce is in no process argument or environment (issue 15, hole 7)', async (t) => {
+  const fs = new ForkServer(['/bin/sh', '-c', 'echo $PPID'], 5000)
+  t.teardown(() => fs.close())
+  const pid = Number((await fs.run()).output.trim())
+  // private field read on purpose: the secret to look for
+  const nonce = (fs as unknown as { nonce: string }).nonce
+  t.match(nonce, /^__driftgate_end_[0-9a-f]{24}$/, 'the shell has a nonce')
+  const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
+  t.ok(ps.split('\n').some((l) => l.trim().startsWith(`${pid} `) && l.includes('driftgate-forkserver')), 'the shell is in ps')
+  t.notOk(ps.includes(nonce.slice('__driftgate_end_'.length)), 'ps -eo args shows no nonce')
+  t.notOk(readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(nonce), 'nor its cmdline')
+  t.notOk(readFileSync(`/proc/${pid}/environ`, 'utf8').includes(nonce), 'nor its environment')
+  t.same(await fs.run(), { code: 0, output: `${pid}\n` }, 'still answers')
 })

@@ -2,7 +2,7 @@
 // the mode detection and the fork-server failure classification.
 import t from 'tap'
 import { buildModel } from '../../src/renderer/model.js'
-import { buildBatch, serviceLine } from '../../src/renderer/lua-batch.js'
+import { buildBatch, buildDelta, serviceLine } from '../../src/renderer/lua-batch.js'
 import { TemplateSet, builtinTemplatesDir, ngxPath } from '../../src/renderer/templates.js'
 import { HEADER, ROUTES_FILE } from '../../src/renderer/file-format.js'
 import { loadsLua } from '../../src/renderer/mode.js'
@@ -27,6 +27,19 @@ t.test('batches: full first, then only what changed, deletions for services gone
   t.equal(delta.changed, 3)
   const empty = buildModel([ep('a', 1, { state: 'draining' })], []).model
   t.equal(buildBatch(empty, delta.lines, 10, false).text, 'driftgate 1\ngen 10\nsvc a round_robin 1 10000\ndel c\n', 'no live endpoint: an empty set, not a deletion')
+})
+
+t.test('a delta over the changed names only equals the scanned delta', async (t) => {
+  const one = buildModel([ep('a', 1), ep('b', 2), ep('z', 9)], []).model
+  const first = buildBatch(one, new Map(), 7, true)
+  const two = buildModel([ep('a', 1), ep('a', 3), ep('c', 4), ep('z', 9)], []).model
+  const byName = new Map(two.services.map((s) => [s.name, s]))
+  // z is named but unchanged: not sent; x is named, never pushed and gone: nothing
+  const d = buildDelta(['a', 'b', 'c', 'z', 'x'], (n) => byName.get(n), first.lines, 9)
+  const lines = (text: string | null): string[] => (text ?? '').split('\n').sort()
+  t.same(lines(d.text), lines(buildBatch(two, first.lines, 9, false).text), 'the same lines (order differs: nginx applies a batch as a whole)')
+  t.same([...d.updates], [['a', serviceLine(byName.get('a')!)], ['b', null], ['c', serviceLine(byName.get('c')!)]])
+  t.equal(buildDelta(['z'], (n) => byName.get(n), first.lines, 10).text, null, 'nothing changed: nothing to push')
 })
 
 t.test('lua templates: the upstream file holds no endpoint, only what needs a reload', async (t) => {

@@ -32,9 +32,13 @@ t.test('incremental updates equal a full build over 300 random changes', async (
       services.set(k, v)
     } else services.delete(name)
     cache.touch(name)
-    const inc = cache.model(src).model
+    const r = cache.model(src)
+    const inc = r.model
     const full = buildModel(endpoints, services).model
     t.same(inc.services, full.services, `change ${i}`)
+    t.same(r.changed, [name], `changed names ${i}`)
+    t.equal(r.endpoints, full.containers.length, `endpoint count ${i}`)
+    t.equal(r.lookup(name), full.services.find((s) => s.name === name) != null ? inc.services.find((s) => s.name === name) : undefined, `lookup ${i}`)
     t.same([...inc.containers].sort(), full.containers, `containers ${i}`)
   }
 })
@@ -51,4 +55,5 @@ t.test('an untouched service keeps its object', async (t) => {
   t.equal(two.model.services[1], one.model.services[1], 'b is the same object')
   t.not(two.model.services[0], one.model.services[0], 'a was rebuilt')
   t.equal(two.namesChanged, false)
+  t.equal(one.model.services[0].servers[0].ip, ep('a', 1)[1].ip, 'an earlier model is not changed by a later one')
 })
