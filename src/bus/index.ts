@@ -12,7 +12,7 @@ export {
   MAX_MESSAGE_BYTES, decodeJson, encodeJson, type DecodeResult,
 } from './codec.js'
 export {
-  Buckets, STREAM, ensureBuckets, ensureStream, openBucket, type BucketName, type BusLayoutOptions,
+  Buckets, LOG_STREAM, STREAM, ensureBuckets, ensureLogStream, ensureStream, openBucket, type BucketName, type BusLayoutOptions, type LogStreamOptions,
 } from './buckets.js'
 export {
   KvTable, type KvTableOptions, type TableChange,

@@ -25,6 +25,8 @@ export const registrySchema: RoleSchema = {
     domain: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$', default: 'driftgate', arg: '<domain>', description: 'DNS zone: <service>.service.<domain>' },
     ipamQuarantine: duration('60s', 'a released address waits this long before reuse'),
     placement: { type: 'boolean', default: true, description: 'do not run the placement leader loop in this instance' },
+    logsMaxAge: duration('24h', 'service logs (stream DRIFTGATE_LOGS) are kept this long, oldest dropped first', { arg: '<duration>' }),
+    logsMaxBytes: { type: 'integer', minimum: 1048576, default: 1073741824, arg: '<bytes>', description: 'service logs are kept up to this many bytes, oldest dropped first' },
     ...commonRoleProperties,
     // Tuning knobs, config file / env only: the defaults suit production.
     heartbeatInterval: duration('2s', 'agents\' heartbeat interval; a host is suspect after 3 missed', { cli: false }),
@@ -58,6 +60,9 @@ export interface RegistryConfig extends CommonRoleConfig {
   /** Run the placement leader loop (one leader among the registry instances). */
   placement: boolean
   placementLease: string
+  /** DRIFTGATE_LOGS limits, applied when the registry starts. */
+  logsMaxAge: string
+  logsMaxBytes: number
   domain: string
   ackWait: string
   maxAckPending: number
