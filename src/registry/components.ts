@@ -7,7 +7,7 @@ import type { Registry as PromRegistry } from 'prom-client'
 import type { Buckets } from '../bus/index.js'
 import type { Logger } from '../core/index.js'
 import type { RegistryConfig } from './config.js'
-import { startLookup } from './lookup/index.js'
+import { logsRoutes, startLookup } from './lookup/index.js'
 import { startIpamAllocator, ipamRoutes } from './ipam/index.js'
 import { startPlacement, serviceRoutes } from '../placement/index.js'
 import { parseDuration } from '../core/index.js'
@@ -72,7 +72,7 @@ export const lookupComponent: SubComponentStarter = {
       apiTokenFile: ctx.config.apiTokenFile,
       apiReadToken: ctx.config.apiReadToken,
     },
-    plugins: [ipamRoutes({ kv: ctx.kv.ipam, log: ctx.log }), serviceRoutes({ kv: ctx.kv, log: ctx.log })],
+    plugins: [ipamRoutes({ kv: ctx.kv.ipam, log: ctx.log }), serviceRoutes({ kv: ctx.kv, log: ctx.log }), logsRoutes({ nc: ctx.nc, prefix: ctx.config.prefix })],
   }),
 }
 

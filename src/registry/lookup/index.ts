@@ -23,6 +23,7 @@ export { DnsServer, type DnsServerOptions } from './dns/server.js'
 export { answerQuery, type AnswerConfig } from './dns/answer.js'
 export { errorBody, statusOf } from './errors.js'
 export { INDEX_HEADER } from './routes/endpoints.js'
+export { logsRoutes } from './routes/logs.js'
 
 export interface LookupConfig {
   httpPort: number
