@@ -8,9 +8,10 @@ import { register as apply } from './apply.js'
 import { register as scale } from './scale.js'
 import { register as status } from './status.js'
 import { register as rm } from './rm.js'
+import { register as logs } from './logs.js'
 import { register as up } from './up.js'
 import { register as demo } from './demo.js'
 
 export type Register = (program: Command) => void
 
-export const commands: Register[] = [up, demo, agent, registry, renderer, ipam, apply, scale, status, rm]
+export const commands: Register[] = [up, demo, agent, registry, renderer, ipam, apply, scale, status, logs, rm]
