@@ -23,3 +23,6 @@ export {
 export {
   redactUrls,
 } from './redact.js'
+export {
+  openLogReader, type LogReader,
+} from './log-reader.js'

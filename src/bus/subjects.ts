@@ -39,7 +39,7 @@ export function subjects (prefix = DEFAULT_PREFIX): Subjects {
     allApplied: `${prefix}.applied.*`,
     allIpam: `${prefix}.ipam.*.*`,
     logs: (svc, h, c) => `${prefix}.logs.${svc}.${h}.${c}`,
-    serviceLogs: (svc) => `${prefix}.logs.${svc}.>`,
+    serviceLogs: (svc) => `${prefix}.logs.${svc}.*.*`,
     allLogs: `${prefix}.logs.*.*.*`,
     streamSubjects: [`${prefix}.events.*`, `${prefix}.snapshot.*`],
   }

@@ -1,14 +1,13 @@
 // GET /v1/services/:name/logs: the service's lines from DRIFTGATE_LOGS,
 // every replica merged by Docker's timestamp, as NDJSON (default) or
 // server-sent events (`Accept: text/event-stream`). `follow=true` keeps the
-// response open with lines as agents ship them. Read through an ordered
-// (ephemeral) consumer filtered by the service's subjects from a start time,
+// response open with lines as agents ship them. Read through an
+// ephemeral consumer filtered by the service's subjects from a start time,
 // so lines of removed containers are listed until the stream's limits drop them.
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { JsMsg, NatsConnection } from 'nats'
-import { DeliverPolicy } from 'nats'
 import { DNS_LABEL_PATTERN, ValidationError, durationMs, sortByTime, type LogEntry } from '../../../core/index.js'
-import { decodeJson, LOG_STREAM, subjects as makeSubjects } from '../../../bus/index.js'
+import { decodeJson, openLogReader, subjects as makeSubjects } from '../../../bus/index.js'
 import { nameParams } from './shapes.js'
 import { errorSchema } from '../errors.js'
 
@@ -73,11 +72,8 @@ export function logsRoutes (o: { nc: NatsConnection, prefix?: string }) {
       const q = request.query
       const start = startTime(q.since)
       const filter = q.host !== undefined ? subj.logs(request.params.name, q.host, '*') : subj.serviceLogs(request.params.name)
-      const consumer = await o.nc.jetstream().consumers.get(LOG_STREAM, {
-        filterSubjects: filter,
-        ...(start !== undefined ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: start.toISOString() } : { deliver_policy: DeliverPolicy.All }),
-      })
-      const pending = (await consumer.info()).num_pending
+      const reader = await openLogReader(o.nc, { filter, startTime: start })
+      const pending = reader.pending
       const sse = (request.headers.accept ?? '').includes('text/event-stream')
       reply.hijack()
       reply.raw.writeHead(200, {
@@ -86,10 +82,10 @@ export function logsRoutes (o: { nc: NatsConnection, prefix?: string }) {
       })
       const write = writer(reply, sse)
       const limit = Math.min(q.tail ?? MAX_LOG_LINES, MAX_LOG_LINES)
-      if (pending === 0 && q.follow !== true) { reply.raw.end(); return }
-      const messages = await consumer.consume({ max_messages: 256 })
+      if (pending === 0 && q.follow !== true) { await reader.close(); reply.raw.end(); return }
+      const messages = reader.messages
       const keepalive = sse ? setInterval(() => { reply.raw.write(': keepalive\n\n') }, 15_000) : undefined
-      request.raw.on('close', () => { void messages.close() })
+      request.raw.on('close', () => { void reader.close() })
       // History first, merged by timestamp; then (follow) each batch as it arrives.
       let history: LogEntry[] | undefined = pending > 0 ? [] : undefined
       const endHistory = (): void => {
@@ -114,7 +110,7 @@ export function logsRoutes (o: { nc: NatsConnection, prefix?: string }) {
       } finally {
         endHistory()
         if (keepalive !== undefined) clearInterval(keepalive)
-        await messages.close()
+        await reader.close()
         reply.raw.end()
       }
     })
