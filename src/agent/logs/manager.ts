@@ -27,6 +27,8 @@ export const DEFAULT_LOG_BUDGETS: LogBudgets = {
   bufferBytes: 64 * 1024 * 1024, ratePerSecond: 10_000, rateBurst: 20_000, batchDelayMs: 100, batchBytes: 64 * 1024,
 }
 
+const RETRY_MS = 2000
+
 export interface LogManagerOptions {
   nc: NatsConnection
   docker: Dockerode
@@ -93,7 +95,9 @@ export class LogManager {
       await f.start()
     } catch (err) {
       this.followers.delete(id)
-      this.o.log.warn({ container: id.slice(0, 12), err: (err as Error).message }, 'logs: cannot follow container (retried on the next listing)')
+      this.o.log.warn({ container: id.slice(0, 12), err: (err as Error).message }, 'logs: cannot follow container yet, retrying')
+      // NATS away (no cursor) or Docker busy: try again; follow() drops a container that no longer runs.
+      if (!this.closed) setTimeout(() => { void this.follow(id) }, RETRY_MS).unref()
     }
   }
 
