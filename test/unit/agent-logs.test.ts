@@ -110,3 +110,26 @@ t.test('shipper: in order, retried while NATS is away, buffer budget drops count
   t.equal(c.buffered, 0)
   s.close()
 })
+
+t.test('demux: frames split anywhere, stdout/stderr apart, tty raw', async (t) => {
+  const { LogDemuxer } = await import('../../src/agent/logs/demux.js')
+  const frame = (kind: number, s: string): Buffer => {
+    const p = Buffer.from(s)
+    const h = Buffer.alloc(8)
+    h[0] = kind
+    h.writeUInt32BE(p.length, 4)
+    return Buffer.concat([h, p])
+  }
+  const got: string[] = []
+  const d = new LogDemuxer((s, l) => got.push(`${s}:${l}`))
+  const all = Buffer.concat([frame(1, 'T1 héllo\n'), frame(2, 'T2 oops\n'), frame(1, 'T3 par'), frame(1, 'tial\n'), frame(1, 'T4 no newline')])
+  for (let i = 0; i < all.length; i += 3) d.push(all.subarray(i, i + 3)) // 3-byte chunks: headers and UTF-8 split
+  t.same(got, ['out:T1 héllo', 'err:T2 oops', 'out:T3 partial'])
+  d.end()
+  t.same(got.at(-1), 'out:T4 no newline', 'the last line without newline at the end')
+  const tty: string[] = []
+  const d2 = new LogDemuxer((s, l) => tty.push(`${s}:${l}`), true)
+  d2.push(Buffer.from('a\nb'))
+  d2.push(Buffer.from('c\n'))
+  t.same(tty, ['out:a', 'out:bc'])
+})

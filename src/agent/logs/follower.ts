@@ -3,11 +3,10 @@
 // with timestamps, demultiplexes stdout/stderr, skips what the stream has,
 // rate-limits, batches and hands batches to the shipper. Ends when Docker
 // ends the stream (container stopped) or on stop().
-import { PassThrough } from 'node:stream'
 import type Dockerode from 'dockerode'
 import type { Logger } from '../../core/index.js'
-import { LineSplitter } from '../docker/events.js'
 import { Batcher } from './batcher.js'
+import { LogDemuxer } from './demux.js'
 import { resumeFilter, type Cursor } from './cursor.js'
 import { LineRateLimit } from './rate-limit.js'
 import { parseDockerLine, sinceParam, type LogLine } from './record.js'
@@ -45,7 +44,7 @@ export class Follower {
     const limit = new LineRateLimit(this.o.rate.perSecond, this.o.rate.burst)
     let limited = 0
     const batcher = new Batcher({ ...this.o.batch, flush: (lines, bytes) => { this.o.shipper.offer(c, lines, bytes) } })
-    const onLine = (s: 'out' | 'err') => (raw: string): void => {
+    const onLine = (s: 'out' | 'err', raw: string): void => {
       const p = parseDockerLine(raw)
       if (p == null) return
       const line: LogLine = { t: p.t, s, m: p.m }
@@ -59,11 +58,13 @@ export class Follower {
       ...(cursor !== undefined ? { since: sinceParam(cursor.t) as unknown as number } : {}),
     }) as unknown as Readable
     this.stream = stream
-    const out = this.lines(onLine('out'))
-    const err = this.lines(onLine('err'))
-    if (this.o.tty) stream.pipe(out)
-    else this.o.docker.modem.demuxStream(stream, out, err)
+    const demux = new LogDemuxer(onLine, this.o.tty)
+    stream.on('data', (chunk: Buffer) => { demux.push(chunk) })
+    let ended = false
     const end = (): void => {
+      if (ended) return
+      ended = true
+      demux.end()
       if (limited > 0) { this.o.shipper.noteDropped(c, limited, 'rate'); limited = 0 }
       batcher.close()
       this.finish()
@@ -72,13 +73,6 @@ export class Follower {
     stream.on('close', end)
     stream.on('error', (e: Error) => { this.o.log.warn({ container: c.head.container, err: e.message }, 'logs: follow stream failed'); end() })
     if (this.stopped) stream.destroy?.()
-  }
-
-  private lines (onLine: (raw: string) => void): PassThrough {
-    const split = new LineSplitter()
-    const p = new PassThrough()
-    p.on('data', (chunk: Buffer) => { for (const l of split.push(chunk.toString('utf8'))) onLine(l) })
-    return p
   }
 
   stop (): void {
