@@ -13,17 +13,24 @@ export interface Cursor {
 
 const key = (l: LogLine): string => `${l.s}\u0000${l.m}`
 
-/** The cursor after a batch (or undefined for a batch of markers only). */
+/**
+ * The cursor after a batch (or `prev` for a batch of markers only). Runs for
+ * every batch, so it walks back from the end: Docker writes one container's
+ * lines in time order, and equal times are equal strings (RFC3339Nano, UTC).
+ */
 export function cursorAfter (lines: readonly LogLine[], prev?: Cursor): Cursor | undefined {
-  let cur = prev
-  for (const l of lines) {
-    if (l.s === 'drop') continue
-    if (cur === undefined || compareTs(l.t, cur.t) > 0) cur = { t: l.t, atT: new Map() }
-    else if (compareTs(l.t, cur.t) < 0) continue
-    else if (cur === prev) cur = { t: cur.t, atT: new Map(cur.atT) } // never mutate the caller's
-    cur.atT.set(key(l), (cur.atT.get(key(l)) ?? 0) + 1)
+  let last = lines.length - 1
+  while (last >= 0 && lines[last].s === 'drop') last--
+  if (last < 0) return prev
+  const t = lines[last].t
+  const c = prev === undefined ? 1 : compareTs(t, prev.t)
+  if (c < 0) return prev
+  const atT = c === 0 && prev !== undefined ? new Map(prev.atT) : new Map<string, number>()
+  // Same timestamp in this batch, oldest first (the counts do not depend on the order).
+  for (let k = last; k >= 0 && (lines[k].t === t || lines[k].s === 'drop'); k--) {
+    if (lines[k].s !== 'drop') atT.set(key(lines[k]), (atT.get(key(lines[k])) ?? 0) + 1)
   }
-  return cur
+  return { t, atT }
 }
 
 export function cursorOfBatch (b: LogBatch | undefined): Cursor | undefined {

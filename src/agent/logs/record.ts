@@ -46,6 +46,13 @@ export function tsNanos (t: string): bigint {
   return BigInt(sec) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'))
 }
 
+/** `…:07.5Z` → `…:07.500000000Z`. */
+function utcKey (t: string): string {
+  const dot = t.indexOf('.', 17)
+  const frac = dot < 0 ? '' : t.slice(dot + 1, -1)
+  return `${dot < 0 ? t.slice(0, -1) : t.slice(0, dot)}.${frac.padEnd(9, '0')}`
+}
+
 /** Docker's `since` takes `<seconds>.<nanoseconds>`. */
 export function sinceParam (t: string): string {
   const n = tsNanos(t)
@@ -53,6 +60,13 @@ export function sinceParam (t: string): string {
 }
 
 export function compareTs (a: string, b: string): number {
+  if (a === b) return 0
+  // Docker writes UTC: fixed-width strings compare as times, without BigInt.
+  if (a.endsWith('Z') && b.endsWith('Z')) {
+    const x = utcKey(a)
+    const y = utcKey(b)
+    return x < y ? -1 : x > y ? 1 : 0
+  }
   const x = tsNanos(a)
   const y = tsNanos(b)
   return x < y ? -1 : x > y ? 1 : 0
