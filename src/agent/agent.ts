@@ -20,6 +20,7 @@ import { Publisher } from './publisher.js'
 import { SnapshotTaker } from './docker/snapshotter.js'
 import { IpamBinder } from './ipam/binder.js'
 import { bindByMac, startIpamDriver, type IpamDriver } from './ipam/index.js'
+import { LogManager, DEFAULT_LOG_BUDGETS, type LogBudgets } from './logs/index.js'
 import { runReconciler, type ReconcileRunner, type ReconcilerTimingOptions } from './reconciler/runner.js'
 
 export interface AgentDeps {
@@ -31,6 +32,8 @@ export interface AgentDeps {
   onTrace?: (t: Trace) => void
   /** Reconciler timings (tests shorten the drain and warm-up waits). */
   reconcilerTimings?: ReconcilerTimingOptions
+  /** Log shipping budgets beyond the config's (tests shrink the buffer and the batch delay). */
+  logBudgets?: Partial<LogBudgets>
 }
 
 export interface Agent {
@@ -69,6 +72,7 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
   let ipamDriver: IpamDriver | undefined
   let binder: IpamBinder | undefined
   let reconciler: ReconcileRunner | undefined
+  let logs: LogManager | undefined
   let started = false
   let closed = false
 
@@ -125,13 +129,21 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
       }),
       send: (msg) => publisher?.heartbeat(msg),
     })
+    if (s.logs) {
+      logs = new LogManager({
+        nc: conn, docker, subjects: subj, host: s.hostId, log: componentLogger(log, 'logs'), metrics: registry,
+        budgets: { ...DEFAULT_LOG_BUDGETS, bufferBytes: s.logsBufferBytes, ratePerSecond: s.logsRateLimit, rateBurst: 2 * s.logsRateLimit, ...deps.logBudgets },
+      })
+    }
     const h = handler
     const snaps = snapshots
+    const shipLogs = logs
     watcher = new DockerWatcher({
       docker, log, now,
       watchdogMs: s.watchdogMs,
-      onEvent: (ev, at) => { h.onEvent(ev, at); bind?.onEvent(ev) },
+      onEvent: (ev, at) => { h.onEvent(ev, at); bind?.onEvent(ev); shipLogs?.onEvent(ev) },
       onAttached: ({ first }) => {
+        void shipLogs?.resync().catch((err: Error) => { log.warn({ err: err.message }, 'logs: listing containers failed') })
         if (!first) { metrics.reconnects.inc({ target: 'docker' }); heartbeat?.invalidate() }
         void snaps.request(first ? 'start' : 'docker reconnected')
       },
@@ -177,6 +189,7 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
       { name: 'handler', close: async () => await handler?.close(1000) },
       { name: 'ipam-binder', close: async () => await binder?.close(500) },
       { name: 'ipam-driver', close: async () => await ipamDriver?.close() },
+      { name: 'logs', close: async () => await logs?.close(1000) },
       { name: 'publisher', close: async () => await publisher?.drain(1000) },
       { name: 'nats', close: async () => { if (deps.nc == null && nc != null) await nc.close() } },
     ], CLOSE_BUDGET_MS, (step, err) => { log.warn({ step, err: err.message }, 'close step abandoned') })

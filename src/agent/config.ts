@@ -28,7 +28,11 @@ export const agentSchema: RoleSchema = {
     ipamSocketDir: { type: 'string', minLength: 1, default: '/run/docker/plugins', arg: '<dir>', description: 'folder dockerd reads plugin sockets from (the socket is mode 0660)' },
     ipamDriver: { type: 'boolean', default: true, description: 'do not serve the Docker IPAM driver' },
     reconcile: { type: 'boolean', default: true, description: 'do not run the replicas placement assigns to this host' },
+    logs: { type: 'boolean', default: true, description: 'do not ship the output of driftgate containers to the DRIFTGATE_LOGS stream' },
     ...commonRoleProperties,
+    // Log budgets, config file / env only: the defaults suit production.
+    logsBufferBytes: { type: 'integer', minimum: 4096, maximum: 4294967296, default: 67108864, cli: false, description: 'memory for log batches waiting while NATS is away (all containers); beyond it lines are dropped and counted' },
+    logsRateLimit: { type: 'integer', minimum: 1, maximum: 10000000, default: 10000, cli: false, description: 'log lines per second per container (bursts of twice that); beyond it lines are dropped and counted' },
   },
 }
 
@@ -46,6 +50,9 @@ export interface AgentConfig extends CommonRoleConfig {
   ipamSocketDir: string
   ipamDriver: boolean
   reconcile: boolean
+  logs: boolean
+  logsBufferBytes: number
+  logsRateLimit: number
 }
 
 /** What createAgent runs with: the validated options and what is derived from them once. */

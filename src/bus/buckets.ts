@@ -43,6 +43,50 @@ export async function ensureStream (jsm: JetStreamManager, opts: BusLayoutOption
   }
 }
 
+export const LOG_STREAM = 'DRIFTGATE_LOGS'
+
+export interface LogStreamOptions extends BusLayoutOptions {
+  /** Oldest lines are dropped after this long (ms); default 24 h. */
+  maxAgeMs?: number
+  /** ... or once the stream holds this many bytes; default 1 GiB. */
+  maxBytes?: number
+}
+
+/**
+ * Idempotent: creates DRIFTGATE_LOGS, or updates the limits of an existing
+ * one (an operator changing --logs-max-age sees it applied on the next start).
+ * Direct get is on: agents read their cursor (last message per subject) with it.
+ */
+export async function ensureLogStream (jsm: JetStreamManager, opts: LogStreamOptions = {}): Promise<void> {
+  const limits = {
+    max_age: nanos(opts.maxAgeMs ?? 24 * 3600_000),
+    max_bytes: opts.maxBytes ?? 1024 * 1024 * 1024,
+  }
+  let existing
+  try { existing = await jsm.streams.info(LOG_STREAM) } catch { /* missing: create below */ }
+  if (existing !== undefined) {
+    const c = existing.config
+    if (c.max_age !== limits.max_age || c.max_bytes !== limits.max_bytes) await jsm.streams.update(LOG_STREAM, { ...c, ...limits })
+    return
+  }
+  try {
+    await jsm.streams.add({
+      name: LOG_STREAM,
+      subjects: [makeSubjects(opts.prefix).allLogs],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      num_replicas: opts.replicas ?? 1,
+      allow_direct: true,
+      // A batch re-sent after a lost ack carries the same Nats-Msg-Id: stored once.
+      duplicate_window: nanos(120_000),
+      ...limits,
+    })
+  } catch (err) {
+    if (!/already in use|exists/i.test((err as Error).message)) throw err
+  }
+}
+
 const HISTORY: Partial<Record<BucketName, number>> = { [Buckets.services]: 5 }
 
 /** Opens (creating when missing) one bucket. */

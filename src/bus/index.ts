@@ -12,7 +12,7 @@ export {
   MAX_MESSAGE_BYTES, decodeJson, encodeJson, type DecodeResult,
 } from './codec.js'
 export {
-  Buckets, STREAM, ensureBuckets, ensureStream, openBucket, type BucketName, type BusLayoutOptions,
+  Buckets, LOG_STREAM, STREAM, ensureBuckets, ensureLogStream, ensureStream, openBucket, type BucketName, type BusLayoutOptions, type LogStreamOptions,
 } from './buckets.js'
 export {
   ACTIVITY_STREAM, ACTIVITY_MAX_AGE_MS, ACTIVITY_MAX_MSGS, activitySubject, allActivity, ensureActivityStream, publishActivity, readActivity,
@@ -27,3 +27,6 @@ export {
 export {
   redactUrls,
 } from './redact.js'
+export {
+  openLogReader, type LogReader,
+} from './log-reader.js'

@@ -3,7 +3,7 @@
 // `permissions` block (a list is an allow list). `driftgate up` and
 // `driftgate demo` give every role a user with exactly these; a unit test
 // checks that the README table says the same.
-import { Buckets, STREAM } from './buckets.js'
+import { Buckets, LOG_STREAM, STREAM } from './buckets.js'
 import { subjects } from './subjects.js'
 import { allActivity } from './activity.js'
 
@@ -46,6 +46,8 @@ export function rolePermissions (role: NatsRole, id: RoleIdentity = {}): RolePer
     return {
       publish: [
         s.events(host), s.snapshot(host), s.heartbeat(host), `${s.prefix}.ipam.${host}.>`,
+        // Logs only under its own host, and its cursor (last message per subject) only for its own containers.
+        s.logs('*', host, '*'), `$JS.API.DIRECT.GET.${LOG_STREAM}.${s.logs('*', host, '*')}`,
         ...kvReader([Buckets.assignments, Buckets.services]),
         ...[Buckets.assignments, Buckets.services].map((b) => `$JS.API.DIRECT.GET.${kv(b)}.>`), '$JS.FC.>',
       ],

@@ -15,6 +15,12 @@ export interface Subjects {
   allHeartbeats: string
   allApplied: string
   allIpam: string
+  /** `<prefix>.logs.<service>.<host>.<container>`: one subject per container, so the stream's last message for it is the agent's cursor. */
+  logs: (service: string, host: string, container: string) => string
+  /** Every container of one service (the registry's log reads). */
+  serviceLogs: (service: string) => string
+  /** Subjects captured by the DRIFTGATE_LOGS stream. */
+  allLogs: string
   /** Subjects captured by the DRIFTGATE_EVENTS stream. */
   streamSubjects: string[]
 }
@@ -32,6 +38,9 @@ export function subjects (prefix = DEFAULT_PREFIX): Subjects {
     allHeartbeats: `${prefix}.heartbeat.*`,
     allApplied: `${prefix}.applied.*`,
     allIpam: `${prefix}.ipam.*.*`,
+    logs: (svc, h, c) => `${prefix}.logs.${svc}.${h}.${c}`,
+    serviceLogs: (svc) => `${prefix}.logs.${svc}.*.*`,
+    allLogs: `${prefix}.logs.*.*.*`,
     streamSubjects: [`${prefix}.events.*`, `${prefix}.snapshot.*`],
   }
 }

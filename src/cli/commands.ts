@@ -11,9 +11,10 @@ import { register as rm } from './rm.js'
 import { register as history } from './history.js'
 import { register as rollback } from './rollback.js'
 import { register as ps } from './ps.js'
+import { register as logs } from './logs.js'
 import { register as up } from './up.js'
 import { register as demo } from './demo.js'
 
 export type Register = (program: Command) => void
 
-export const commands: Register[] = [up, demo, agent, registry, renderer, ipam, apply, scale, status, ps, history, rollback, rm]
+export const commands: Register[] = [up, demo, agent, registry, renderer, ipam, apply, scale, status, ps, history, rollback, logs, rm]

@@ -57,6 +57,24 @@ export class ApiClient {
     } finally { this.timeoutMs = saved }
   }
 
+  /** A GET whose body the caller reads as it streams (logs); failures are thrown as for call(). */
+  async open (path: string, signal?: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/x-ndjson', 'x-driftgate-client': this.client }
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`
+    let res: Response
+    try {
+      res = await fetch(`${this.base}${path}`, { headers, signal })
+    } catch (err) {
+      if (signal?.aborted === true) throw err
+      throw new DriftgateError(ErrorCodes.NATS_UNAVAILABLE, `cannot reach the registry API at ${this.base} (${(err as Error).message}): is \`driftgate registry\` running there?`)
+    }
+    if (res.ok) return res
+    const text = await res.text()
+    let data: unknown
+    try { data = JSON.parse(text) } catch { data = undefined }
+    throw this.failure('GET', path, res.status, data, text)
+  }
+
   async call<T> (method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json', 'x-driftgate-client': this.client }
     // No content-type without a body: fastify refuses an empty JSON body.

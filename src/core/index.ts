@@ -67,3 +67,6 @@ export {
 export {
   closeInOrder, settleWithin, withTimeout, type CloseStep,
 } from './settle.js'
+export {
+  entryPrefix, formatEntry, sortByTime, timeKey, type LogEntry,
+} from './log-entries.js'

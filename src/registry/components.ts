@@ -7,7 +7,7 @@ import type { Registry as PromRegistry } from 'prom-client'
 import type { Buckets } from '../bus/index.js'
 import type { Logger } from '../core/index.js'
 import type { RegistryConfig } from './config.js'
-import { startLookup } from './lookup/index.js'
+import { logsRoutes, startLookup } from './lookup/index.js'
 import { activityRoutes, startActivityPublisher } from './activity/index.js'
 import { consoleRoutes } from './console/routes.js'
 import { startIpamAllocator, ipamRoutes } from './ipam/index.js'
@@ -84,7 +84,8 @@ export const lookupComponent: SubComponentStarter = {
       apiReadToken: ctx.config.apiReadToken,
     },
     plugins: [ipamRoutes({ kv: ctx.kv.ipam, log: ctx.log }), serviceRoutes({ kv: ctx.kv, log: ctx.log }), historyRoutes({ kv: ctx.kv, log: ctx.log }),
-      activityRoutes({ nc: ctx.nc, log: ctx.log, prefix: ctx.config.prefix }), consoleRoutes()],
+      activityRoutes({ nc: ctx.nc, log: ctx.log, prefix: ctx.config.prefix }), consoleRoutes(),
+      logsRoutes({ nc: ctx.nc, prefix: ctx.config.prefix })],
     ipam: ctx.kv.ipam, // pool subnets may use DNS forwarding (dnsForwardAllow "pools")
   }),
 }

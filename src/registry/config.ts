@@ -33,6 +33,8 @@ export const registrySchema: RoleSchema = {
     httpMaxBlockingPerClient: { type: 'integer', minimum: 1, maximum: 10000000, default: 256, description: 'blocking queries parked at once per client address; more get 429' },
     ipamQuarantine: duration('60s', 'a released address waits this long before reuse'),
     placement: { type: 'boolean', default: true, description: 'do not run the placement leader loop in this instance' },
+    logsMaxAge: duration('24h', 'service logs (stream DRIFTGATE_LOGS) are kept this long, oldest dropped first', { arg: '<duration>' }),
+    logsMaxBytes: { type: 'integer', minimum: 1048576, default: 1073741824, arg: '<bytes>', description: 'service logs are kept up to this many bytes, oldest dropped first' },
     ...commonRoleProperties,
     // Tuning knobs, config file / env only: the defaults suit production.
     dnsUdpMax: { type: 'integer', minimum: 512, maximum: 4096, default: 1232, cli: false, description: 'largest UDP DNS reply in bytes, whatever EDNS size a client asks for (512 without EDNS; TC set when cut)' },
@@ -79,6 +81,9 @@ export interface RegistryConfig extends CommonRoleConfig {
   /** Run the placement leader loop (one leader among the registry instances). */
   placement: boolean
   placementLease: string
+  /** DRIFTGATE_LOGS limits, applied when the registry starts. */
+  logsMaxAge: string
+  logsMaxBytes: number
   domain: string
   ackWait: string
   maxAckPending: number

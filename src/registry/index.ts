@@ -4,8 +4,8 @@
 // everything is in JetStream KV, so any instance can die at any time.
 import type { KV, NatsConnection } from 'nats'
 import type { Registry as PromRegistry } from 'prom-client'
-import { closeInOrder, componentLogger, createLogger, createMetricsRegistry, checkEndpointRecord, checkHostRecord, type EndpointRecord, type HostRecord, type Logger } from '../core/index.js'
-import { connectNats, ensureBuckets, ensureStream, subjects as makeSubjects, type Buckets, natsOptionsFrom } from '../bus/index.js'
+import { closeInOrder, componentLogger, parseDuration, createLogger, createMetricsRegistry, checkEndpointRecord, checkHostRecord, type EndpointRecord, type HostRecord, type Logger } from '../core/index.js'
+import { connectNats, ensureBuckets, ensureLogStream, ensureStream, subjects as makeSubjects, type Buckets, natsOptionsFrom } from '../bus/index.js'
 import type { ResolvedRegistryConfig } from './config.js'
 import { createRegistryMetrics, type RegistryMetrics } from './metrics.js'
 import { VersionedStore } from './store.js'
@@ -66,6 +66,9 @@ export function createRegistry (config: Readonly<ResolvedRegistryConfig>, deps: 
       self.nc = nc
       if (ownsNc) closers.push({ name: 'nats', close: async () => { await nc.drain().catch(async () => await nc.close()) } })
       await ensureStream(await nc.jetstreamManager(), { replicas: config.replicas, prefix: config.prefix })
+      await ensureLogStream(await nc.jetstreamManager(), {
+        replicas: config.replicas, prefix: config.prefix, maxAgeMs: parseDuration(config.logsMaxAge), maxBytes: config.logsMaxBytes,
+      })
       const kv = await ensureBuckets(nc, { replicas: config.replicas, prefix: config.prefix })
       self.kv = kv
 

@@ -121,6 +121,27 @@ t.test('an agent cannot speak for another host', async (t) => {
   t.same(info.state.subjects ?? {}, {}, 'nothing stored for the other host')
 })
 
+t.test('an agent ships its own logs and cannot publish or read log cursors of another host (issue 18)', async (t) => {
+  const admin = await as('admin')
+  t.teardown(async () => { await admin.close() })
+  const jsm = await admin.jetstreamManager()
+  // The web container of the first test served requests: its lines are in the stream under this host.
+  await waitFor(async () => Object.keys((await jsm.streams.info('DRIFTGATE_LOGS', { subjects_filter: `driftgate.logs.web.${host}.*` })).state.subjects ?? {}).length > 0,
+    { what: 'the agent\'s log batches stored', timeoutMs: 10_000 })
+  t.pass('lines stored under the agent\'s own host')
+  const nc = await as(`agent-${host}`)
+  t.teardown(async () => { await nc.close() })
+  const v0 = violations().length
+  nc.publish('driftgate.logs.web.other-host.abcdef012345', encodeJson({ v: 1, service: 'web', host: 'other-host', container: 'abcdef012345', lines: [] }))
+  await nc.flush()
+  await waitFor(() => violations().length >= v0 + 1, { what: 'a publish violation', timeoutMs: 5000 })
+  t.match(violations().slice(v0).join('\n'), /driftgate\.logs\.web\.other-host/, 'logs for another host: permission violation')
+  await t.rejects(nc.request('$JS.API.DIRECT.GET.DRIFTGATE_LOGS.driftgate.logs.web.other-host.abcdef012345', new Uint8Array(0), { timeout: 2000 }),
+    'another host\'s cursor cannot be read')
+  const info = await jsm.streams.info('DRIFTGATE_LOGS', { subjects_filter: 'driftgate.logs.*.other-host.*' })
+  t.same(info.state.subjects ?? {}, {}, 'nothing stored for the other host')
+})
+
 t.test('a renderer cannot write the endpoint table', async (t) => {
   const nc = await as('renderer-edge1')
   t.teardown(async () => { await nc.close() })

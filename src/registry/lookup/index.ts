@@ -24,6 +24,7 @@ export { DnsServer, type DnsServerOptions } from './dns/server.js'
 export { answerQuery, type AnswerConfig } from './dns/answer.js'
 export { errorBody, statusOf } from './errors.js'
 export { INDEX_HEADER } from './routes/endpoints.js'
+export { logsRoutes } from './routes/logs.js'
 
 /** Where the API and DNS listen unless told otherwise: loopback (like Consul's client address). */
 export const DEFAULT_LISTEN_HOST = '127.0.0.1'
