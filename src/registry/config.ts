@@ -97,6 +97,12 @@ export interface RegistryTimings {
   ackWaitMs: number
   tombstoneTtlMs: number
   sweepMs: number
+  ipamQuarantineMs: number
+  ipamReserveGraceMs: number
+  ipamDownGraceMs: number
+  placementLeaseMs: number
+  dnsTcpIdleMs: number
+  httpRequestTimeoutMs: number
 }
 
 export function timings (cfg: RegistryConfig): RegistryTimings {
@@ -108,6 +114,12 @@ export function timings (cfg: RegistryConfig): RegistryTimings {
     ackWaitMs: parseDuration(cfg.ackWait),
     tombstoneTtlMs: parseDuration(cfg.tombstoneTtl),
     sweepMs: parseDuration(cfg.sweepInterval),
+    ipamQuarantineMs: parseDuration(cfg.ipamQuarantine),
+    ipamReserveGraceMs: parseDuration(cfg.ipamReserveGrace),
+    ipamDownGraceMs: parseDuration(cfg.ipamDownGrace),
+    placementLeaseMs: parseDuration(cfg.placementLease),
+    dnsTcpIdleMs: parseDuration(cfg.dnsTcpIdle),
+    httpRequestTimeoutMs: parseDuration(cfg.httpRequestTimeout),
   }
 }
 
