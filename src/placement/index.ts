@@ -27,29 +27,44 @@ export type { ScheduleInput, ScheduleResult, SpecEntry, Unschedulable } from './
 export type PlacementBuckets = Record<'services' | 'hosts' | 'assignments' | 'leases', KV>
 
 export interface PlacementConfig {
-  /** Lease length; the leader renews every third of it (default 10 s). */
+  /** Lease length; the leader renews every third of it (the registry's placementLease). */
   leaseMs?: number
-  /** Quiet time before a scheduler run after a change (default 200 ms). */
+  /** Quiet time before a scheduler run after a change. */
   debounceMs?: number
-  /** A full run this often while leader (default 30 s). */
+  /** A full run this often while leader. */
   resyncMs?: number
   /** Shown as the lease holder; a random suffix keeps it unique per process. */
   name?: string
 }
 
-export interface PlacementOptions {
+/** Placement's timings when the registry does not set them: the one place they are written. */
+export const PLACEMENT_DEFAULTS = Object.freeze({ leaseMs: 10_000, debounceMs: 200, resyncMs: 30_000 })
+
+export type ResolvedPlacementConfig = Readonly<Required<Omit<PlacementConfig, 'name'>> & Pick<PlacementConfig, 'name'>>
+
+export function resolvePlacementConfig (cfg: PlacementConfig = {}): ResolvedPlacementConfig {
+  return Object.freeze({ ...PLACEMENT_DEFAULTS, ...Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) })
+}
+
+/** What placement runs on: the registry's connection, buckets, logger and metrics. */
+export interface PlacementDeps {
   nc: NatsConnection
   /** The buckets (e.g. from ensureBuckets); missing ones are opened. */
   kv?: Partial<PlacementBuckets>
   log: Logger
   metrics: PromRegistry
+}
+
+export interface PlacementOptions extends PlacementDeps {
   config?: PlacementConfig
 }
 
 export interface Placement {
+  start: () => Promise<void>
   close: () => Promise<void>
   isLeader: () => boolean
   holder: string
+  /** The table mirrors (after start). */
   tables: PlacementTables
   /** The leader's last scheduler result (undefined on followers). */
   last: () => ScheduleResult | undefined
@@ -61,9 +76,37 @@ async function bucket (nc: NatsConnection, kv: Partial<PlacementBuckets> | undef
   return kv?.[k] ?? await openBucket(nc, Buckets[k] as BucketName)
 }
 
+/** The role contract: `createPlacement(config, deps) → { start(), close() }`. */
+export function createPlacement (config: PlacementConfig, deps: PlacementDeps): Placement {
+  const cfg = resolvePlacementConfig(config)
+  let running: Omit<Placement, 'start'> | undefined
+  let closed = false
+  const self: Placement = {
+    async start () {
+      if (running !== undefined || closed) return
+      running = await run(cfg, deps)
+      self.holder = running.holder
+      self.tables = running.tables
+    },
+    async close () { closed = true; await running?.close() },
+    isLeader: () => running?.isLeader() ?? false,
+    holder: '',
+    tables: undefined as unknown as PlacementTables,
+    last: () => running?.last(),
+    trigger: () => { running?.trigger() },
+  }
+  return self
+}
+
+/** createPlacement(opts.config, opts) and start it. */
 export async function startPlacement (opts: PlacementOptions): Promise<Placement> {
+  const p = createPlacement(opts.config ?? {}, opts)
+  await p.start()
+  return p
+}
+
+async function run (cfg: ResolvedPlacementConfig, opts: PlacementDeps): Promise<Omit<Placement, 'start'>> {
   const log = componentLogger(opts.log, 'placement')
-  const cfg = opts.config ?? {}
   const metrics = createPlacementMetrics(opts.metrics)
   const [services, hosts, assignments, leases] = await Promise.all(
     (['services', 'hosts', 'assignments', 'leases'] as const).map(async (k) => await bucket(opts.nc, opts.kv, k)))
@@ -89,8 +132,8 @@ export async function startPlacement (opts: PlacementOptions): Promise<Placement
     log,
     metrics,
     isLeader: () => lease?.isLeader() ?? false,
-    debounceMs: cfg.debounceMs ?? 200,
-    resyncMs: cfg.resyncMs ?? 30_000,
+    debounceMs: cfg.debounceMs,
+    resyncMs: cfg.resyncMs,
   })
   loop.attach()
   const started: Array<{ close: () => Promise<void> }> = []
@@ -111,7 +154,7 @@ export async function startPlacement (opts: PlacementOptions): Promise<Placement
     lease = new Lease({
       kv: leases,
       holder,
-      leaseMs: cfg.leaseMs ?? 10_000,
+      leaseMs: cfg.leaseMs,
       log,
       onChange: (leader) => {
         metrics.leader.set(leader ? 1 : 0)
@@ -124,7 +167,7 @@ export async function startPlacement (opts: PlacementOptions): Promise<Placement
     await close()
     throw err
   }
-  log.info({ holder, leaseMs: cfg.leaseMs ?? 10_000 }, 'placement started')
+  log.info({ holder, leaseMs: cfg.leaseMs }, 'placement started')
   return {
     close,
     isLeader: () => lease?.isLeader() ?? false,

@@ -6,20 +6,19 @@ import type { KV, NatsConnection } from 'nats'
 import type { Registry as PromRegistry } from 'prom-client'
 import type { Buckets } from '../bus/index.js'
 import type { Logger } from '../core/index.js'
-import type { RegistryConfig } from './config.js'
+import type { ResolvedRegistryConfig } from './config.js'
 import { logsRoutes, startLookup } from './lookup/index.js'
 import { activityRoutes, startActivityPublisher } from './activity/index.js'
 import { consoleRoutes } from './console/routes.js'
 import { startIpamAllocator, ipamRoutes } from './ipam/index.js'
-import { startPlacement, serviceRoutes, historyRoutes } from '../placement/index.js'
-import { parseDuration } from '../core/index.js'
+import { createPlacement, serviceRoutes, historyRoutes } from '../placement/index.js'
 
 export interface RegistryContext {
   nc: NatsConnection
   kv: Record<keyof typeof Buckets, KV>
   log: Logger
   metrics: PromRegistry
-  config: Readonly<RegistryConfig>
+  config: Readonly<ResolvedRegistryConfig>
 }
 
 export interface SubComponent { close: () => Promise<void> }
@@ -35,9 +34,9 @@ export const ipamComponent: SubComponentStarter = {
     nc: ctx.nc, kv: { ipam: ctx.kv.ipam, hosts: ctx.kv.hosts }, log: ctx.log, metrics: ctx.metrics,
     config: {
       prefix: ctx.config.prefix,
-      quarantineMs: parseDuration(ctx.config.ipamQuarantine),
-      reserveGraceMs: parseDuration(ctx.config.ipamReserveGrace),
-      downGraceMs: parseDuration(ctx.config.ipamDownGrace),
+      quarantineMs: ctx.config.ms.ipamQuarantineMs,
+      reserveGraceMs: ctx.config.ms.ipamReserveGraceMs,
+      downGraceMs: ctx.config.ms.ipamDownGraceMs,
     },
   }),
 }
@@ -47,10 +46,10 @@ export const placementComponent: SubComponentStarter = {
   name: 'placement',
   start: async (ctx) => {
     if (!ctx.config.placement) return { close: async () => {} }
-    return await startPlacement({
-      nc: ctx.nc, kv: ctx.kv, log: ctx.log, metrics: ctx.metrics,
-      config: { name: ctx.config.name, leaseMs: parseDuration(ctx.config.placementLease) },
-    })
+    const placement = createPlacement({ name: ctx.config.name, leaseMs: ctx.config.ms.placementLeaseMs },
+      { nc: ctx.nc, kv: ctx.kv, log: ctx.log, metrics: ctx.metrics })
+    await placement.start()
+    return placement
   },
 }
 
@@ -74,8 +73,8 @@ export const lookupComponent: SubComponentStarter = {
       dnsRateLimit: ctx.config.dnsRateLimit,
       dnsRateBurst: ctx.config.dnsRateBurst,
       dnsTcpMaxConnections: ctx.config.dnsTcpMaxConnections,
-      dnsTcpIdleMs: parseDuration(ctx.config.dnsTcpIdle),
-      httpRequestTimeoutMs: parseDuration(ctx.config.httpRequestTimeout),
+      dnsTcpIdleMs: ctx.config.ms.dnsTcpIdleMs,
+      httpRequestTimeoutMs: ctx.config.ms.httpRequestTimeoutMs,
       maxBlockingQueries: ctx.config.httpMaxBlocking,
       maxBlockingQueriesPerClient: ctx.config.httpMaxBlockingPerClient,
       domain: ctx.config.domain,

@@ -102,6 +102,12 @@ export interface RegistryTimings {
   ackWaitMs: number
   tombstoneTtlMs: number
   sweepMs: number
+  ipamQuarantineMs: number
+  ipamReserveGraceMs: number
+  ipamDownGraceMs: number
+  placementLeaseMs: number
+  dnsTcpIdleMs: number
+  httpRequestTimeoutMs: number
 }
 
 export function timings (cfg: RegistryConfig): RegistryTimings {
@@ -113,6 +119,12 @@ export function timings (cfg: RegistryConfig): RegistryTimings {
     ackWaitMs: parseDuration(cfg.ackWait),
     tombstoneTtlMs: parseDuration(cfg.tombstoneTtl),
     sweepMs: parseDuration(cfg.sweepInterval),
+    ipamQuarantineMs: parseDuration(cfg.ipamQuarantine),
+    ipamReserveGraceMs: parseDuration(cfg.ipamReserveGrace),
+    ipamDownGraceMs: parseDuration(cfg.ipamDownGrace),
+    placementLeaseMs: parseDuration(cfg.placementLease),
+    dnsTcpIdleMs: parseDuration(cfg.dnsTcpIdle),
+    httpRequestTimeoutMs: parseDuration(cfg.httpRequestTimeout),
   }
 }
 

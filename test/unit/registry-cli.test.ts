@@ -32,7 +32,8 @@ for (const [desc, args, field] of bad) {
 t.test('defaults and derived timings', async (t) => {
   const cfg = resolveRegistryConfig()
   t.match(cfg, { replicas: 1, hostGrace: '30s', httpPort: 7070, dnsPort: 8600, domain: 'driftgate', nats: 'nats://127.0.0.1:4222' })
-  t.same(timings(cfg), { hostGraceMs: 30_000, heartbeatMs: 2000, suspectMs: 6000, ackWaitMs: 30_000, tombstoneTtlMs: 600_000, sweepMs: 1000 })
+  t.match(timings(cfg), { hostGraceMs: 30_000, heartbeatMs: 2000, suspectMs: 6000, ackWaitMs: 30_000, tombstoneTtlMs: 600_000, sweepMs: 1000, ipamQuarantineMs: 60_000, placementLeaseMs: 10_000, httpRequestTimeoutMs: 30_000 })
+  t.same(cfg.ms, timings(cfg), 'resolved once into ms')
   t.equal(resolveRegistryConfig({}, { DRIFTGATE_HOST_GRACE: '45s' }).hostGrace, '45s', 'env is read')
   t.throws(() => resolveRegistryConfig({ replicas: 0 }), ConfigError)
 })
