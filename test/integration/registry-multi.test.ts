@@ -88,6 +88,11 @@ t.test('two instances racing on the same container end in the newest state', asy
   const stores: Array<VersionedStore<EndpointRecord>> = []
   const appliers: EndpointApplier[] = []
   const conns: NatsConnection[] = []
+  // Also when an apply or an assertion throws: a failure must not leave the process hanging.
+  t.teardown(async () => {
+    for (const s of stores) await s.close()
+    for (const c of conns) await c.close()
+  })
   for (let i = 0; i < 2; i++) {
     const c = await natsConnect({ servers: nats.url })
     conns.push(c)
@@ -108,6 +113,4 @@ t.test('two instances racing on the same container end in the newest state', asy
   const rec = (await (await openBucket(nc, Buckets.endpoints)).get(`race.${cid(7)}`))?.json<EndpointRecord>()
   t.equal(rec?.seq, last.seq, 'newest version')
   t.equal(rec?.ip, last.endpoint?.ip)
-  for (const s of stores) await s.close()
-  for (const c of conns) await c.close()
 })
