@@ -59,44 +59,37 @@ export class ApiClient {
 
   /** A GET whose body the caller reads as it streams (logs); failures are thrown as for call(). */
   async open (path: string, signal?: AbortSignal): Promise<Response> {
-    const headers: Record<string, string> = { accept: 'application/x-ndjson', 'x-driftgate-client': this.client }
-    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`
-    let res: Response
-    try {
-      res = await fetch(`${this.base}${path}`, { headers, signal })
-    } catch (err) {
-      if (signal?.aborted === true) throw err
-      throw new DriftgateError(ErrorCodes.NATS_UNAVAILABLE, `cannot reach the registry API at ${this.base} (${(err as Error).message}): is \`driftgate registry\` running there?`)
-    }
+    const res = await this.send('GET', path, 'application/x-ndjson', undefined, signal)
     if (res.ok) return res
     const text = await res.text()
-    let data: unknown
-    try { data = JSON.parse(text) } catch { data = undefined }
-    throw this.failure('GET', path, res.status, data, text)
+    throw this.failure('GET', path, res.status, parseJson(text), text)
   }
 
   async call<T> (method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json', 'x-driftgate-client': this.client }
+    const res = await this.send(method, path, 'application/json', body, AbortSignal.timeout(this.timeoutMs))
+    const text = await res.text()
+    const data = text === '' ? {} : parseJson(text)
+    if (res.ok) return data as T
+    throw this.failure(method, path, res.status, data, text)
+  }
+
+  /** One request with the client's headers; an unreachable registry becomes an error that says what to do. */
+  private async send (method: string, path: string, accept: string, body: unknown, signal: AbortSignal | undefined): Promise<Response> {
+    const headers: Record<string, string> = { accept, 'x-driftgate-client': this.client }
     // No content-type without a body: fastify refuses an empty JSON body.
     if (body !== undefined) headers['content-type'] = 'application/json'
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`
-    let res: Response
     try {
-      res = await fetch(`${this.base}${path}`, {
-        method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs),
-      })
+      return await fetch(`${this.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal })
     } catch (err) {
+      // The caller stopped (following logs): not a failure. A timeout is one.
+      if (signal?.aborted === true && (signal.reason as Error | undefined)?.name !== 'TimeoutError') throw err
       const c = (err as { cause?: { code?: string, message?: string, errors?: Array<{ code?: string }> } }).cause
       const cause = c?.code ?? c?.errors?.[0]?.code ?? c?.message ?? (err as Error).message
       throw new DriftgateError(ErrorCodes.NATS_UNAVAILABLE,
         `cannot reach the registry API at ${this.base} (${cause}): is \`driftgate registry\` running there? ` +
         'Point --api or DRIFTGATE_API at it.')
     }
-    const text = await res.text()
-    let data: unknown
-    try { data = text === '' ? {} : JSON.parse(text) } catch { data = undefined }
-    if (res.ok) return data as T
-    throw this.failure(method, path, res.status, data, text)
   }
 
   private failure (method: string, path: string, status: number, data: unknown, text: string): DriftgateError {
@@ -114,4 +107,8 @@ export class ApiClient {
     const code = (e?.code !== undefined && KNOWN_CODES.has(e.code) ? e.code : ErrorCodes.VALIDATION) as ErrorCode
     return new DriftgateError(code, message)
   }
+}
+
+function parseJson (text: string): unknown {
+  try { return JSON.parse(text) } catch { return undefined }
 }
