@@ -13,10 +13,8 @@ import { fileURLToPath } from 'node:url'
 import Dockerode from 'dockerode'
 import { connect } from 'nats'
 import { chromium, type Page } from 'playwright-core'
-import { Testbed, startNats, startNginx, freePort, waitFor, TEST_IMAGE } from '../harness/index.js'
+import { Testbed, startNats, waitFor, TEST_IMAGE } from '../harness/index.js'
 import { silentLogger } from '../../src/core/index.js'
-import { createRenderer } from '../../src/renderer/index.js'
-import { createAgent, resolveAgentConfig } from '../../src/agent/index.js'
 import { createRegistry, resolveRegistryConfig, type SubComponentStarter } from '../../src/registry/index.js'
 import { startLookup } from '../../src/registry/lookup/index.js'
 import { activityRoutes, startActivityPublisher } from '../../src/registry/activity/index.js'
@@ -24,7 +22,7 @@ import { consoleRoutes } from '../../src/registry/console/routes.js'
 import { ipamRoutes } from '../../src/registry/ipam/index.js'
 import { startPlacement, serviceRoutes, historyRoutes, type Placement } from '../../src/placement/index.js'
 import { ApiClient } from '../../src/client/index.js'
-import { exampleHttpBody } from '../integration/renderer-fixtures.js'
+import { startEdge, startHost as startHostOf } from './placement-fixtures.js'
 
 const TOKEN = 'e2e-console-token'
 const HOST_GRACE = '5s'
@@ -64,27 +62,11 @@ await registry.start()
 t.teardown(async () => await registry.close())
 
 const dockers = tb.hosts.map((h) => new Dockerode({ socketPath: h.socketPath }))
-async function startHost (i: number): Promise<{ close: () => Promise<void> }> {
-  const h = tb.hosts[i]
-  const agent = createAgent(resolveAgentConfig({ ipamDriver: false, hostId: h.name, docker: h.socketPath, nats: nats.url, network: 'mv0', heartbeatInterval: '1s' }), {
-    log, reconcilerTimings: { intervalMs: 2000, warmupMs: 1000, drainTimeoutMs: 15_000, rendererSilentMs: 12_000 },
-  })
-  await agent.start()
-  return agent
-}
+const startHost = async (i: number): Promise<{ close: () => Promise<void> }> => await startHostOf(tb, i, nats.url, log)
 const hostSides = await Promise.all(tb.hosts.map(async (_, i) => await startHost(i)))
 t.teardown(async () => { await Promise.all(hostSides.map(async (s) => await s.close())) })
 
-const out = mkdtempSync(join(tmpdir(), 'dg-console-out-'))
-t.teardown(() => rmSync(out, { recursive: true, force: true }))
-const nginx = await startNginx({ includeDir: out, conf: exampleHttpBody() })
-t.teardown(async () => await nginx.stop())
-const renderer = createRenderer({
-  id: 'console', prefix: 'driftgate', out, nginxConf: nginx.confPath, nginxPrefix: `${nginx.prefix}/`, nginxBin: '/usr/sbin/nginx',
-  statusPort: await freePort(), minWaitMs: 50, maxWaitMs: 1000, reloadTimeoutMs: 10_000, announceIntervalMs: 5000,
-}, { nc, log })
-await renderer.start()
-t.teardown(async () => await renderer.close())
+const { nginx, renderer } = await startEdge(t, 'console', nc, log)
 
 const client = new ApiClient({ api, token: TOKEN })
 const routed = (): string[] => renderer.applied?.containers ?? []

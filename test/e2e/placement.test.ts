@@ -7,16 +7,14 @@
 // (placement + API), renderer, nginx.
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Dockerode from 'dockerode'
 import { connect } from 'nats'
-import { Testbed, startNats, startNginx, freePort, waitFor, TEST_IMAGE } from '../harness/index.js'
+import { Testbed, startNats, waitFor, TEST_IMAGE } from '../harness/index.js'
 import { silentLogger } from '../../src/core/index.js'
-import { createRenderer } from '../../src/renderer/index.js'
-import { createAgent, resolveAgentConfig } from '../../src/agent/index.js'
 import { createRegistry, resolveRegistryConfig, type SubComponentStarter } from '../../src/registry/index.js'
 import { startLookup } from '../../src/registry/lookup/index.js'
 import { startPlacement, serviceRoutes, type Placement } from '../../src/placement/index.js'
@@ -25,7 +23,8 @@ import { applyFiles } from '../../src/cli/apply.js'
 import { scaleServices } from '../../src/cli/scale.js'
 import { renderStatus } from '../../src/cli/status.js'
 import type { PlacementStatus } from '../../src/placement/status.js'
-import { exampleHttpBody, get } from '../integration/renderer-fixtures.js'
+import { startEdge, startHost as startHostOf } from './placement-fixtures.js'
+import { get } from '../integration/renderer-fixtures.js'
 
 const TOKEN = 'e2e-placement-token'
 const BENCH_REPLICAS = Number(process.env.DG_PLACEMENT_BENCH_REPLICAS ?? 30)
@@ -85,28 +84,11 @@ nc.subscribe('driftgate.events.*', {
 })
 
 const dockers = tb.hosts.map((h) => new Dockerode({ socketPath: h.socketPath }))
-// One Docker host's driftgate side: the agent, which runs its assignments (reconcile defaults to on).
-async function startHost (i: number): Promise<{ close: () => Promise<void> }> {
-  const h = tb.hosts[i]
-  const agent = createAgent(resolveAgentConfig({ ipamDriver: false, hostId: h.name, docker: h.socketPath, nats: nats.url, network: 'mv0', heartbeatInterval: '1s' }), {
-    log, reconcilerTimings: { intervalMs: 2000, warmupMs: 1000, drainTimeoutMs: 15_000, rendererSilentMs: 12_000 },
-  })
-  await agent.start()
-  return agent
-}
+const startHost = async (i: number): Promise<{ close: () => Promise<void> }> => await startHostOf(tb, i, nats.url, log)
 const hostSides = await Promise.all(tb.hosts.map(async (_, i) => await startHost(i)))
 t.teardown(async () => { await Promise.all(hostSides.map(async (s) => await s.close())) })
 
-const out = mkdtempSync(join(tmpdir(), 'dg-placement-out-'))
-t.teardown(() => rmSync(out, { recursive: true, force: true }))
-const nginx = await startNginx({ includeDir: out, conf: exampleHttpBody() })
-t.teardown(async () => await nginx.stop())
-const renderer = createRenderer({
-  id: 'placement', prefix: 'driftgate', out, nginxConf: nginx.confPath, nginxPrefix: `${nginx.prefix}/`, nginxBin: '/usr/sbin/nginx',
-  statusPort: await freePort(), minWaitMs: 50, maxWaitMs: 1000, reloadTimeoutMs: 10_000, announceIntervalMs: 5000,
-}, { nc, log })
-await renderer.start()
-t.teardown(async () => await renderer.close())
+const { nginx, renderer } = await startEdge(t, 'placement', nc, log)
 
 const client = new ApiClient({ api, token: TOKEN })
 const quiet = (): void => {}
@@ -149,7 +131,7 @@ function startLoad (): { stop: () => Promise<Sample[]> } {
   return { stop: async () => { child.stdin.end(); return await done } }
 }
 
-const specFile = join(out, '..', `dg-placement-web-${process.pid}.yaml`)
+const specFile = join(tmpdir(), `dg-placement-web-${process.pid}.yaml`)
 writeFileSync(specFile, `name: web
 image: ${TEST_IMAGE}
 replicas: 3

@@ -1,0 +1,39 @@
+// What the placement and console end-to-end tests both run beside their
+// registry: one agent per testbed host (it runs its assignments, drain
+// timings shortened for tests) and an edge (nginx + a renderer).
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { NatsConnection } from 'nats'
+import { startNginx, freePort, type NginxServer, type Testbed } from '../harness/index.js'
+import type { Logger } from '../../src/core/index.js'
+import { createAgent, resolveAgentConfig } from '../../src/agent/index.js'
+import { createRenderer, type Renderer } from '../../src/renderer/index.js'
+import { exampleHttpBody } from '../integration/renderer-fixtures.js'
+
+interface Teardown { teardown: (fn: () => unknown) => void }
+
+/** One Docker host's driftgate side: the agent, which runs its assignments (reconcile defaults to on). */
+export async function startHost (tb: Testbed, i: number, natsUrl: string, log: Logger): Promise<{ close: () => Promise<void> }> {
+  const h = tb.hosts[i]
+  const agent = createAgent(resolveAgentConfig({ ipamDriver: false, hostId: h.name, docker: h.socketPath, nats: natsUrl, network: 'mv0', heartbeatInterval: '1s' }), {
+    log, reconcilerTimings: { intervalMs: 2000, warmupMs: 1000, drainTimeoutMs: 15_000, rendererSilentMs: 12_000 },
+  })
+  await agent.start()
+  return agent
+}
+
+/** nginx with the example config and a file-free renderer `id` driving it, torn down with the test. */
+export async function startEdge (t: Teardown, id: string, nc: NatsConnection, log: Logger): Promise<{ nginx: NginxServer, renderer: Renderer }> {
+  const out = mkdtempSync(join(tmpdir(), `dg-${id}-out-`))
+  t.teardown(() => rmSync(out, { recursive: true, force: true }))
+  const nginx = await startNginx({ includeDir: out, conf: exampleHttpBody() })
+  t.teardown(async () => await nginx.stop())
+  const renderer = createRenderer({
+    id, prefix: 'driftgate', out, nginxConf: nginx.confPath, nginxPrefix: `${nginx.prefix}/`, nginxBin: '/usr/sbin/nginx',
+    statusPort: await freePort(), minWaitMs: 50, maxWaitMs: 1000, reloadTimeoutMs: 10_000, announceIntervalMs: 5000,
+  }, { nc, log })
+  await renderer.start()
+  t.teardown(async () => await renderer.close())
+  return { nginx, renderer }
+}
