@@ -28,7 +28,7 @@ export {
   hostRecordSchema, snapshotSchema,
 } from './schemas.js'
 export {
-  serviceRecordSchema, serviceSpecSchema, specDemand, specGraceMs, specHash, stableStringify,
+  HIDDEN, redactSpec, serviceRecordSchema, serviceSpecSchema, specDemand, specGraceMs, specHash, stableStringify,
   type ServiceRecord, type ServiceSpec,
 } from './spec.js'
 export {

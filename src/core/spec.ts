@@ -129,3 +129,11 @@ export function stableStringify (value: unknown): string {
   }
   return JSON.stringify(value)
 }
+
+export const HIDDEN = '<hidden>'
+
+/** A spec as a caller without the write token may see it: env keys kept, values hidden (they are often secrets). */
+export function redactSpec<T extends { env?: Record<string, string> }> (spec: T): T {
+  if (spec.env === undefined) return spec
+  return { ...spec, env: Object.fromEntries(Object.keys(spec.env).map((k) => [k, HIDDEN])) }
+}

@@ -9,11 +9,11 @@ import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, onRequestHookHandler } from 'fastify'
 import type { KV } from 'nats'
 import {
-  DNS_LABEL_PATTERN, NotFoundError, UnauthorizedError, ValidationError, checkAssignmentRecord, checkEndpointRecord, specHash,
+  DNS_LABEL_PATTERN, NotFoundError, UnauthorizedError, redactSpec, ValidationError, checkAssignmentRecord, checkEndpointRecord, specHash,
   type AssignmentRecord, type EndpointRecord, type Logger,
 } from '../core/index.js'
 import { decodeJson } from '../bus/index.js'
-import { hideEnv, listHistory, readHistory, type HistoryEntry, type WriteMeta } from './history.js'
+import { listHistory, readHistory, type HistoryEntry, type WriteMeta } from './history.js'
 import { readSpec, writeSpec } from './spec-store.js'
 
 export interface HistoryRoutesOptions {
@@ -99,7 +99,7 @@ export function historyRoutes (opts: HistoryRoutesOptions): FastifyPluginAsync {
       const e = version <= rec.version ? await readHistory(kv.history, name, version) : null
       if (e === null) throw new NotFoundError(`version ${version} of service "${name}" (see GET /v1/services/${name}/history)`)
       const writer = isWriter(request)
-      return { ...summary(e), service: name, current: rec.version, spec: writer ? e.spec : hideEnv(e.spec) }
+      return { ...summary(e), service: name, current: rec.version, spec: writer ? e.spec : redactSpec(e.spec) }
     })
 
     app.post<{ Params: { name: string }, Body: { to?: unknown } | undefined }>('/v1/services/:name/rollback',

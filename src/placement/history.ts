@@ -62,7 +62,3 @@ export async function listHistory (kv: KV, service: string, current: number): Pr
   return entries.filter((e): e is HistoryEntry => e !== null).sort((a, b) => b.version - a.version)
 }
 
-/** The env values replaced, keys kept: what a caller without the write token sees. */
-export function hideEnv (spec: ServiceSpec): ServiceSpec {
-  return { ...spec, env: Object.fromEntries(Object.keys(spec.env).map((k) => [k, '<hidden>'])) }
-}

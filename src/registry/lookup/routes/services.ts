@@ -2,20 +2,15 @@
 // secrets (passwords in JAVA_OPTS, API keys): only a caller with the write
 // token sees them; everyone else gets the keys with "<hidden>" values.
 import type { FastifyInstance } from 'fastify'
-import { NotFoundError } from '../../../core/index.js'
+import { HIDDEN, NotFoundError, redactSpec } from '../../../core/index.js'
 import type { LookupView } from '../view.js'
 import type { Auth } from '../auth.js'
 import { nameParams, serviceResponse, servicesResponse, summaryOf } from './shapes.js'
 import { errorSchema } from '../errors.js'
 import { INDEX_HEADER } from './endpoints.js'
 
-export const HIDDEN = '<hidden>'
-
-/** The spec as a caller without the write token may see it: env keys kept, values hidden. */
-export function redactSpec<T extends { env?: Record<string, string> }> (spec: T): T {
-  if (spec.env === undefined) return spec
-  return { ...spec, env: Object.fromEntries(Object.keys(spec.env).map((k) => [k, HIDDEN])) }
-}
+// The one redaction rule lives in core (history answers use it too).
+export { HIDDEN, redactSpec }
 
 export function servicesRoutes (view: LookupView, auth: Pick<Auth, 'allowsWrite'>) {
   return async function (app: FastifyInstance): Promise<void> {
