@@ -19,7 +19,7 @@ import { MacvlanNetworks } from './docker/networks.js'
 import { Publisher } from './publisher.js'
 import { SnapshotTaker } from './docker/snapshotter.js'
 import { IpamBinder } from './ipam/binder.js'
-import { bindByMac, startIpamDriver, type IpamDriver } from './ipam/index.js'
+import { bindByMac, ipamRetriesCounter, startIpamDriver, type IpamDriver } from './ipam/index.js'
 import { LogManager, DEFAULT_LOG_BUDGETS, type LogBudgets } from './logs/index.js'
 import { runReconciler, type ReconcileRunner, type ReconcilerTimingOptions } from './reconciler/runner.js'
 
@@ -88,9 +88,10 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
       // Before the first snapshot: dockerd may already be starting containers on our networks.
       ipamDriver = await startIpamDriver({ nc: conn, host: s.hostId, name: s.ipamDriverName, socketDir: s.ipamSocketDir, log, metrics: registry, prefix: s.prefix })
       self.ipamSocketPath = ipamDriver.socketPath
+      const retries = ipamRetriesCounter(registry)
       binder = new IpamBinder({
         docker, networks, log, driverName: s.ipamDriverName, host: s.hostId, failed: metrics.ipamBindFailed,
-        bind: async (req) => await bindByMac(conn, req, s.prefix),
+        bind: async (req) => await bindByMac(conn, req, s.prefix, (op, why) => retries.inc({ op, why })),
         isRunning: (id) => reservations.isRunning(id),
       })
     }

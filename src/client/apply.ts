@@ -2,29 +2,23 @@
 // YAML documents in one file are several services) to /v1/services/<name>.
 // Shared by `driftgate apply` and the demo.
 import { readFileSync } from 'node:fs'
-import { parseAllDocuments } from 'yaml'
-import { ValidationError, isDnsLabel } from '../core/index.js'
+import { ValidationError, isDnsLabel, readYamlDocuments } from '../core/index.js'
 import type { ApiClient } from './api-client.js'
 
 export interface SpecWrite { service: string, version: number, changed: boolean, created: boolean, replicas: number }
 
 /** The specs in a file's text: one per YAML document (JSON is YAML too). */
 export function specsFromText (text: string, source: string): Array<Record<string, unknown>> {
-  const docs = parseAllDocuments(text)
-  const list = Array.isArray(docs) ? docs : [docs]
   const out: Array<Record<string, unknown>> = []
-  list.forEach((doc, i) => {
-    const where = list.length > 1 ? `${source} (document ${i + 1})` : source
-    if (doc.errors.length > 0) throw new ValidationError(`YAML in ${where}`, [{ field: '/', message: doc.errors[0].message.split('\n')[0] }])
-    const value = doc.toJS({ maxAliasCount: 50 }) as unknown
-    if (value == null) return // an empty document, e.g. after a trailing ---
+  // Empty documents (e.g. after a trailing ---) are skipped.
+  for (const { at: where, value } of readYamlDocuments(text, source)) {
     if (typeof value !== 'object' || Array.isArray(value)) throw new ValidationError(`spec in ${where}`, [{ field: '/', message: 'must be a mapping' }])
     const spec = value as Record<string, unknown>
     if (!isDnsLabel(spec.name)) {
       throw new ValidationError(`spec in ${where}`, [{ field: '/name', message: 'required: a DNS label such as "web" (the service name)' }])
     }
     out.push(spec)
-  })
+  }
   if (out.length === 0) throw new ValidationError(`${source}`, [{ field: '/', message: 'no spec in the file' }])
   return out
 }

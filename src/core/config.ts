@@ -2,9 +2,9 @@
 // schema defaults. Validated once by the role's JSON schema, every problem
 // reported in one error, then frozen.
 import { readFileSync } from 'node:fs'
-import { parse as parseYaml } from 'yaml'
 import { ajv, toProblems } from './validate.js'
-import { ConfigError } from './errors.js'
+import { ConfigError, ValidationError } from './errors.js'
+import { readYaml } from './yaml.js'
 
 export type Json = string | number | boolean | null | Json[] | { [k: string]: Json }
 
@@ -52,7 +52,13 @@ function readFile (path: string, role: string): Record<string, unknown> {
   try { text = readFileSync(path, 'utf8') } catch (err) {
     throw new ConfigError(role, [{ field: '--config', message: `cannot read ${path}: ${(err as Error).message}` }])
   }
-  const doc = parseYaml(text) as unknown
+  let doc: unknown
+  try {
+    doc = readYaml(text, path)
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err
+    throw new ConfigError(role, [{ field: '--config', message: `${path}: ${err.problems.map((p) => p.message).join('; ')}` }])
+  }
   if (doc == null) return {}
   if (typeof doc !== 'object' || Array.isArray(doc)) {
     throw new ConfigError(role, [{ field: '--config', message: `${path} must hold a mapping of options` }])

@@ -70,3 +70,6 @@ export {
 export {
   entryPrefix, formatEntry, sortByTime, timeKey, type LogEntry,
 } from './log-entries.js'
+export {
+  readYaml, readYamlDocuments, type YamlDocument,
+} from './yaml.js'

@@ -7,9 +7,8 @@
 //   GET    /v1/placement        desired/assigned per service, host use, unschedulable
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, onRequestHookHandler } from 'fastify'
 import type { KV } from 'nats'
-import { parse as parseYaml } from 'yaml'
 import {
-  DNS_LABEL_PATTERN, NotFoundError, ValidationError, checkAssignmentRecord, checkHostRecord, checkServiceRecord,
+  DNS_LABEL_PATTERN, NotFoundError, ValidationError, readYaml, checkAssignmentRecord, checkHostRecord, checkServiceRecord,
   UnauthorizedError, type AssignmentRecord, type HostRecord, type Logger, type ServiceRecord,
 } from '../core/index.js'
 import { KvTable } from '../bus/index.js'
@@ -39,9 +38,9 @@ const YAML_TYPES = ['application/yaml', 'application/x-yaml', 'text/yaml', 'text
 function installParsers (app: FastifyInstance): void {
   app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) => {
     try {
-      done(null, parseYaml(body as string, { maxAliasCount: 50 }) as unknown)
+      done(null, readYaml(body as string, 'body'))
     } catch (err) {
-      done(new ValidationError('YAML body', [{ field: '/', message: (err as Error).message.split('\n')[0] }]), undefined)
+      done(err instanceof ValidationError ? err : new ValidationError('YAML body', [{ field: '/', message: (err as Error).message.split('\n')[0] }]), undefined)
     }
   })
   // `kubectl`-style merge patches arrive with their own media type.

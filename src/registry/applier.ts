@@ -1,13 +1,20 @@
 // Applies IngestEvents to driftgate_endpoints: decide() on the cached record,
 // then a CAS write against the revision it decided on; a lost race re-reads
 // and decides again. Same key in series, different keys in parallel.
-import { ConflictError, type EndpointRecord, type Logger } from '../core/index.js'
+import { backoffDelay, ConflictError, type EndpointRecord, type Logger } from '../core/index.js'
 import { decide, keyOf, type Decision, type IngestEvent } from './decide.js'
 import { KeyedSerializer } from './serializer.js'
 import { isCasConflict, type VersionedStore } from './store.js'
 import type { RegistryMetrics } from './metrics.js'
 
-const MAX_ATTEMPTS = 20
+// A writer that keeps winning (another instance applying a burst of the same
+// container's events) can make us lose many times in a row: after the first
+// few losses we step aside with a jittered, growing pause (1, 2, 4 … 50 ms)
+// so its burst ends; 40 attempts span about 1.5 s.
+const MAX_ATTEMPTS = 40
+const FREE_RETRIES = 3
+const BACKOFF = { baseMs: 1, maxMs: 50, jitter: 0.5 }
+const pause = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 export interface ApplierOptions {
   store: VersionedStore<EndpointRecord>
@@ -46,6 +53,7 @@ export class EndpointApplier {
         if (!isCasConflict(err)) throw err
         metrics.writeConflicts.inc()
         if (attempt >= MAX_ATTEMPTS) throw new ConflictError(`endpoint ${key}: gave up after ${attempt} lost compare-and-set writes`)
+        if (attempt > FREE_RETRIES) await pause(backoffDelay(attempt - FREE_RETRIES, BACKOFF))
         cur = await store.refresh(key)
       }
     }

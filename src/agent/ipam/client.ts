@@ -12,6 +12,9 @@ export const IPAM_DEADLINE_MS = 4500
 const ATTEMPT_MS = 1800
 const NO_RESPONDER_WAIT_MS = 200
 
+/** Called before each attempt after the first, with why the last one failed. */
+export type RetryHook = (op: string, why: string) => void
+
 export type IpamCall = (op: string, body: object) => Promise<IpamReply & { ok: true }>
 
 const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
@@ -28,14 +31,16 @@ function unreachable (subject: string, deadlineMs: number, last: string): Driftg
  * refuses a payload naming another host. Resolves with a successful reply or
  * throws the allocator's error (with its code).
  */
-export function ipamClient (nc: NatsConnection, host: string, prefix?: string, deadlineMs = IPAM_DEADLINE_MS): IpamCall {
+export function ipamClient (nc: NatsConnection, host: string, prefix?: string, deadlineMs = IPAM_DEADLINE_MS, onRetry?: RetryHook): IpamCall {
   assertDnsLabel('host id', host)
   const subj = subjects(prefix)
   return async (op, body) => {
     const subject = subj.ipam(host, op)
     const deadline = Date.now() + deadlineMs
     let last = 'no attempt'
-    while (Date.now() < deadline - 20) {
+    for (let attempt = 1; Date.now() < deadline - 20; attempt++) {
+      // A timed-out attempt may still have reached an allocator: counted, so a second request is explained.
+      if (attempt > 1) onRetry?.(op, last)
       const timeout = Math.min(ATTEMPT_MS, deadline - Date.now())
       try {
         const msg = await nc.request(subject, encodeJson(body), { timeout })

@@ -7,11 +7,11 @@ import { join } from 'node:path'
 import type { NatsConnection } from 'nats'
 import { Counter, Histogram, type Registry } from 'prom-client'
 import { assertDnsLabel, componentLogger, type IpamReply, type Logger } from '../../core/index.js'
-import { ipamClient, IPAM_DEADLINE_MS } from './client.js'
+import { ipamClient, IPAM_DEADLINE_MS, type RetryHook } from './client.js'
 import { IpamDriverLogic } from './driver.js'
 import { listenPlugin } from './server.js'
 
-export { ipamClient, IPAM_DEADLINE_MS, type IpamCall } from './client.js'
+export { ipamClient, IPAM_DEADLINE_MS, type IpamCall, type RetryHook } from './client.js'
 export { IpamDriverLogic, GATEWAY_TYPE, MAC_OPTION } from './driver.js'
 export { PLUGIN_CONTENT_TYPE } from './server.js'
 
@@ -48,7 +48,8 @@ export async function startIpamDriver (o: IpamDriverOptions): Promise<IpamDriver
     name: 'driftgate_ipam_driver_duration_seconds', help: 'Time to answer one Docker IPAM plugin call', labelNames: ['method'],
     buckets: [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5], registers: [o.metrics],
   }))
-  const logic = new IpamDriverLogic(o.host, ipamClient(o.nc, o.host, o.prefix, o.deadlineMs ?? IPAM_DEADLINE_MS))
+  const retries = ipamRetriesCounter(o.metrics)
+  const logic = new IpamDriverLogic(o.host, ipamClient(o.nc, o.host, o.prefix, o.deadlineMs ?? IPAM_DEADLINE_MS, (op, why) => retries.inc({ op, why })))
   const socketPath = join(o.socketDir ?? DEFAULT_SOCKET_DIR, `${o.name}.sock`)
   const server = await listenPlugin({
     socketPath,
@@ -82,6 +83,13 @@ export async function startIpamDriver (o: IpamDriverOptions): Promise<IpamDriver
   }
 }
 
+/** Requests to the allocators sent again (after a timeout or no responders), by op: shared by the driver and the binder. */
+export function ipamRetriesCounter (registry: Registry): Counter<'op' | 'why'> {
+  return metric(registry, 'driftgate_agent_ipam_retries_total', () => new Counter({
+    name: 'driftgate_agent_ipam_retries_total', help: 'IPAM requests sent again after a timeout or no responders, by op', labelNames: ['op', 'why'], registers: [registry],
+  }))
+}
+
 export interface BindByMacRequest { host: string, mac: string, ip: string, containerId: string, pool?: string }
 
 /**
@@ -91,6 +99,6 @@ export interface BindByMacRequest { host: string, mac: string, ip: string, conta
  * stays `reserved` and is reclaimed after the reserve grace (unless a
  * snapshot lists the container as a labelled endpoint with that IP and MAC).
  */
-export async function bindByMac (nc: NatsConnection, req: BindByMacRequest, prefix?: string): Promise<IpamReply> {
-  return await ipamClient(nc, req.host, prefix)('bind', { v: 1, ...req, mac: req.mac.toLowerCase() })
+export async function bindByMac (nc: NatsConnection, req: BindByMacRequest, prefix?: string, onRetry?: RetryHook): Promise<IpamReply> {
+  return await ipamClient(nc, req.host, prefix, IPAM_DEADLINE_MS, onRetry)('bind', { v: 1, ...req, mac: req.mac.toLowerCase() })
 }
