@@ -10,15 +10,17 @@
 //   npm run bench -- bench/convergence.ts
 //   env: BENCH_N (default 100), BENCH_MODES (default lua,file).
 //   Goals: lua p50 ≤ 1.0 × a bare reload; renderer's share p50 ≤ 2 ms, p99 ≤ 10 ms.
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { connect } from 'nats'
 import { Testbed, startNats, startNginx, freePort, waitFor } from '../test/harness/index.js'
 import { decodeJson } from '../src/bus/index.js'
 import type { EndpointRecord } from '../src/core/index.js'
-import { silentLogger } from '../src/core/index.js'
+import { createLogger, silentLogger } from '../src/core/index.js'
 import { createRenderer, NginxController, STATUS_FILE, fetchGeneration } from '../src/renderer/index.js'
 import { createAgent, resolveAgentConfig } from '../src/agent/index.js'
 import { createRegistry, resolveRegistryConfig } from '../src/registry/index.js'
@@ -65,8 +67,40 @@ void (async () => {
   }
 })()
 
+/**
+ * The stopwatch (bench/first-served.mjs) in its own process: back-to-back
+ * keep-alive requests with no sleep, so "first request served" is within one
+ * request's time (~0.2 ms) of the moment nginx could serve it, not within a
+ * polling interval of this busy process.
+ */
+function stopwatch (port: number): { watch: (ip: string) => Promise<number>, close: () => void } {
+  const child = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'first-served.mjs'), String(port), 'conv', '2'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const waiting = new Map<string, (at: number) => void>()
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const [what, ip, at] = line.split(' ')
+    if (what === 'served') waiting.get(ip)?.(Number(at))
+  })
+  return {
+    watch: async (ip) => await new Promise<number>((resolve) => {
+      waiting.set(ip, (at) => { waiting.delete(ip); resolve(at) })
+      child.stdin.write(`watch ${ip}\n`)
+    }),
+    close: () => { child.stdin.end(); child.kill() },
+  }
+}
+
 const f = (v: number): string => `${v.toFixed(0)} ms`
 const f1 = (v: number): string => `${v.toFixed(1)} ms`
+
+// When each push left the renderer (its debug line "endpoints pushed" is
+// written synchronously as the push's answer arrives): splits the share into
+// the renderer's part and nginx's part.
+const pushedAt: number[] = []
+const pushLog = createLogger({
+  level: 'debug',
+  destination: { write: (line: string) => { if (line.includes('"endpoints pushed"')) pushedAt.push(now()) } },
+})
+const firstAfter = (times: number[], t: number): number | undefined => times.find((x) => x >= t)
 
 async function runMode (mode: 'lua' | 'file'): Promise<string[]> {
   const out = mkdtempSync(join(tmpdir(), `dg-conv-${mode}-`))
@@ -75,35 +109,35 @@ async function runMode (mode: 'lua' | 'file'): Promise<string[]> {
   const renderer = createRenderer({
     id: 'conv', prefix: 'driftgate', out, nginxConf: nginx.confPath, nginxPrefix: `${nginx.prefix}/`, nginxBin: '/usr/sbin/nginx',
     statusPort, minWaitMs: 50, maxWaitMs: 1000, reloadTimeoutMs: 10_000, announceIntervalMs: 5000, mode,
-  }, { nc, log })
+  }, { nc, log: pushLog })
   try {
     await renderer.start()
     await waitFor(() => renderer.generation > 0, { what: 'first apply' })
     const base = tb.hosts[0].ipRange.split('/')[0].split('.').map(Number)
     const conv: number[] = []
     const share: number[] = []
+    const toPush: number[] = []
+    const toServe: number[] = []
+    const watch = stopwatch(nginx.port)
     for (let i = 0; i < N; i++) {
       const ip = `${base[0]}.${base[1]}.${base[2]}.${base[3] + 2 + (i % 28)}`
       let servedAt = 0
-      let polling = true
-      const poller = (async () => {
-        while (polling) {
-          const r = await get(nginx.port, 'conv', '/', 2000)
-          if (r.status === 200 && r.body.includes(`"${ip}"`)) { servedAt = now(); return }
-          await new Promise((resolve) => setTimeout(resolve, 2))
-        }
-      })()
+      const served = watch.watch(ip).then((at) => { servedAt = at })
       const id = await tb.run(1, { labels: { 'driftgate.service': 'conv' }, ip })
       await waitFor(() => servedAt > 0, { what: `event ${i} served`, timeoutMs: 30_000, intervalMs: 5 })
-      polling = false
-      await poller
+      await served
       const started = await waitFor(() => startTimes.get(id), { what: 'start event', timeoutMs: 10_000 })
       conv.push(servedAt - started)
       const seen = kvSeen.get(id)
-      if (seen != null) share.push(servedAt - seen)
+      if (seen != null) {
+        share.push(servedAt - seen)
+        const pushed = firstAfter(pushedAt, seen)
+        if (pushed != null && pushed <= servedAt) { toPush.push(pushed - seen); toServe.push(servedAt - pushed) }
+      }
       await tb.rm(1, id)
       await waitFor(async () => (await get(nginx.port, 'conv')).status === 503, { what: 'back to 503', timeoutMs: 30_000, intervalMs: 20 })
     }
+    watch.close()
     const m = await renderer.registry.metrics()
     const reloads = [...m.matchAll(/^driftgate_renderer_reloads_total\{[^}]*result="ok"[^}]*\} (\S+)$/gm)].reduce((a, x) => a + Number(x[1]), 0)
     await renderer.close()
@@ -121,10 +155,9 @@ async function runMode (mode: 'lua' | 'file'): Promise<string[]> {
       writeFileSync(statusPath, statusText.replace(/return 200 "\d+\\n";/, `return 200 "${gen}\\n";`))
       const t0 = now()
       process.kill(await ctl.masterPid(), 'SIGHUP')
-      // the same 2 ms polling as the convergence loop above
+      // back-to-back requests, no sleep, like the stopwatch of the loop above
       while ((await fetchGeneration(statusPort)) !== gen) {
         if (now() - t0 > 10_000) throw new Error(`bare reload ${gen} not served after 10 s`)
-        await new Promise((resolve) => setTimeout(resolve, 2))
       }
       bare.push(now() - t0)
     }
@@ -146,6 +179,9 @@ async function runMode (mode: 'lua' | 'file'): Promise<string[]> {
       `${mode}: convergence (Docker start event → first request served by the new container), ${conv.length} events: ` +
         `p50 ${f(pct(conv, 50))}, p90 ${f(pct(conv, 90))}, p99 ${f(pct(conv, 99))}, max ${f(Math.max(...conv))}; ${reloads} reloads in all (start included)`,
       `${mode}: renderer's share (endpoint record on NATS → first request served), ${share.length} events: p50 ${f1(pct(share, 50))}, p99 ${f1(pct(share, 99))}`,
+      ...(toPush.length > 0
+        ? [`${mode}:   of which record seen → push answered ${f1(pct(toPush, 50))} p50, ${f1(pct(toPush, 99))} p99; push answered → served ${f1(pct(toServe, 50))} p50, ${f1(pct(toServe, 99))} p99`]
+        : []),
       `${mode}: bare reload of the same config (SIGHUP → new generation served), ${bare.length} reloads: p50 ${f(pct(bare, 50))}, p99 ${f(pct(bare, 99))}`,
       `${mode}: ratio at p50 convergence / bare reload: ${(pct(conv, 50) / pct(bare, 50)).toFixed(2)}`,
       `${mode}: nginx -t alone, 30 runs: p50 ${pct(tests, 50).toFixed(1)} ms through the fork server, ${pct(spawned, 50).toFixed(1)} ms spawned from this ${rss} MB process`,
