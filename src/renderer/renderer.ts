@@ -24,6 +24,7 @@ import { TemplatesWatch } from './templates-watch.js'
 import { createRendererMetrics, registerNginxStats, setLastError, type RendererMetrics } from './metrics.js'
 import { DEFAULT_STATS_INTERVAL_MS, type RendererConfig } from './config.js'
 import { StatsPublisher } from './stats-publisher.js'
+import { ControlChannel } from './control-channel.js'
 import { STATUS_FILE, generationOfStatus } from './file-format.js'
 
 export interface RendererDeps {
@@ -167,13 +168,17 @@ export class Renderer {
     }
   }
 
-  /** Lua mode: per-service counters for the registry's load rates (file mode has none). */
+  /**
+   * Lua mode: per-service counters for the registry's load rates (file mode
+   * has none). Its own control channel: a stats read stuck on a restarting
+   * nginx must never hold a socket the pushes and the boot watch need.
+   */
   private startStats (nc: NatsConnection): void {
-    const pusher = this.pusher
-    if (pusher == null) return
+    if (this.pusher == null) return
+    const channel = new ControlChannel(this.config.statusPort)
     this.stats = new StatsPublisher({
       nc, id: this.config.id, prefix: this.config.prefix, intervalMs: this.config.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS,
-      read: async () => await pusher.channel.stats(), log: this.log, registry: this.registry,
+      read: async () => await channel.stats(), log: this.log, registry: this.registry, close: () => { channel.close() },
     })
     this.stats.start()
   }

@@ -19,6 +19,8 @@ export interface StatsPublisherOptions {
   log: Logger
   registry: Registry
   now?: () => number
+  /** Frees what `read` uses (its control channel), on close. */
+  close?: () => void
 }
 
 export class StatsPublisher {
@@ -83,5 +85,9 @@ export class StatsPublisher {
     return true
   }
 
-  close (): void { clearInterval(this.timer); this.timer = undefined }
+  close (): void {
+    clearInterval(this.timer)
+    this.timer = undefined
+    this.opts.close?.()
+  }
 }
