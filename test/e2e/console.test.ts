@@ -237,8 +237,9 @@ t.test('rollback to version 1 through the page: the old spec runs, 0 failed requ
   await new Promise((resolve) => setTimeout(resolve, 2000))
   // the service's load under the loop: a non-zero requests/s (lua mode's counters via the registry)
   const rps = page.locator('.load .rps')
+  const tLoad = Date.now()
   await waitFor(async () => parseFloat(await rps.textContent({ timeout: 1000 }).catch(() => '0') ?? '0') > 0, { timeoutMs: 15_000, intervalMs: 250, what: 'requests/s above 0 on the service page' })
-  t.comment(`service page under load: ${(await page.locator('.load').textContent())?.replace(/\s+/g, ' ')}`)
+  t.comment(`service page under load after ${Date.now() - tLoad} ms more: ${(await page.locator('.load').innerText()).replace(/\s+/g, ' ')}`)
   t.match(await page.locator('.load .eps').textContent(), /^[0-9.]+\/s$/, 'upstream errors/s shown')
   await shot('load')
   // keyboard: Enter opens the confirm step with the focus on Cancel, Escape cancels
