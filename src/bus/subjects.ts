@@ -23,6 +23,9 @@ export interface Subjects {
   allLogs: string
   /** Subjects captured by the DRIFTGATE_EVENTS stream. */
   streamSubjects: string[]
+  /** `<prefix>.stats.renderer.<renderer>`: a lua-mode renderer's per-service counters (core NATS, not stored). */
+  rendererStats: (renderer: string) => string
+  allRendererStats: string
 }
 
 export function subjects (prefix = DEFAULT_PREFIX): Subjects {
@@ -42,6 +45,8 @@ export function subjects (prefix = DEFAULT_PREFIX): Subjects {
     serviceLogs: (svc) => `${prefix}.logs.${svc}.*.*`,
     allLogs: `${prefix}.logs.*.*.*`,
     streamSubjects: [`${prefix}.events.*`, `${prefix}.snapshot.*`],
+    rendererStats: (r) => `${prefix}.stats.renderer.${r}`,
+    allRendererStats: `${prefix}.stats.renderer.*`,
   }
 }
 

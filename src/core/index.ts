@@ -73,3 +73,6 @@ export {
 export {
   readYaml, readYamlDocuments, type YamlDocument,
 } from './yaml.js'
+export {
+  MAX_STATS_SERVICES, checkRendererStats, rendererStatsSchema, type RendererStatsMessage, type ServiceCounters,
+} from './stats.js'

@@ -12,6 +12,7 @@ import { activityRoutes, startActivityPublisher } from './activity/index.js'
 import { consoleRoutes } from './console/routes.js'
 import { startIpamAllocator, ipamRoutes } from './ipam/index.js'
 import { createPlacement, serviceRoutes, historyRoutes } from '../placement/index.js'
+import { statsRoutes, type ServiceLoad } from './stats/index.js'
 
 export interface RegistryContext {
   nc: NatsConnection
@@ -19,6 +20,8 @@ export interface RegistryContext {
   log: Logger
   metrics: PromRegistry
   config: Readonly<ResolvedRegistryConfig>
+  /** Requests and upstream errors per second per service, from the renderers' reports (stats/). */
+  load: ServiceLoad
 }
 
 export interface SubComponent { close: () => Promise<void> }
@@ -84,7 +87,8 @@ export const lookupComponent: SubComponentStarter = {
     },
     plugins: [ipamRoutes({ kv: ctx.kv.ipam, log: ctx.log }), serviceRoutes({ kv: ctx.kv, log: ctx.log }), historyRoutes({ kv: ctx.kv, log: ctx.log }),
       activityRoutes({ nc: ctx.nc, log: ctx.log, prefix: ctx.config.prefix }), consoleRoutes(),
-      logsRoutes({ nc: ctx.nc, prefix: ctx.config.prefix })],
+      logsRoutes({ nc: ctx.nc, prefix: ctx.config.prefix }),
+      statsRoutes({ load: ctx.load })],
     ipam: ctx.kv.ipam, // pool subnets may use DNS forwarding (dnsForwardAllow "pools")
   }),
 }
