@@ -52,12 +52,13 @@ t.test('up in a testbed host\'s namespace: the shim serves its own containers, i
   t.teardown(async () => await tb.teardown())
   const h = tb.hosts[0]
   const data = mkdtempSync(join(tmpdir(), 'dg-shim-'))
-  t.teardown(async () => { await cleanupPrevious(data); rmSync(data, { recursive: true, force: true }) })
+  const driver = `dg-shim-${tb.id}`
+  const socket = `/run/docker/plugins/${driver}.sock`
+  t.teardown(async () => { await cleanupPrevious(data); rmSync(data, { recursive: true, force: true }); rmSync(socket, { force: true }) })
   const dns = await outsideResolver(tb.gateway)
   t.teardown(() => dns.close())
   const prefix = tb.subnet.split('.').slice(0, 3).join('.')
   const api = `http://${h.address}:7070`
-  const driver = `dg-shim-${tb.id}`
 
   // Everything of `up` in the host's namespace, listening on the host's LAN address (so this test reaches it).
   const child: ChildProcess = spawn('ip', ['netns', 'exec', h.ns, process.execPath, ...cli, 'up', '--data', data, '--docker', h.socketPath,
@@ -127,7 +128,7 @@ t.test('up in a testbed host\'s namespace: the shim serves its own containers, i
   // Deleted by hand: back within one resync, and nginx serves again.
   const t1 = Date.now()
   await tb.exec(h, ['ip', 'link', 'del', 'dev', s.name])
-  const back = await waitFor(async () => { const x = await shim(); return x?.addr === s.addr && x.routes.length > 0 ? x : undefined }, { timeoutMs: 3 * RESYNC_MS, intervalMs: 50, what: 'the shim repaired' })
+  const back = await waitFor(async () => { const x = await shim(); return x !== undefined && x.addr === s.addr && x.routes.length > 0 ? x : undefined }, { timeoutMs: 3 * RESYNC_MS, intervalMs: 50, what: 'the shim repaired' })
   const repairedMs = Date.now() - t1
   t.equal(back.name, s.name, 'same name')
   t.ok(repairedMs <= RESYNC_MS + 1000, `repaired in ${repairedMs} ms (resync ${RESYNC_MS} ms)`)
@@ -137,5 +138,8 @@ t.test('up in a testbed host\'s namespace: the shim serves its own containers, i
   child.kill('SIGTERM')
   t.equal(await exited, 0, 'up stops on SIGTERM')
   t.equal(await shim(), undefined, 'the shim is removed on a clean shutdown')
+  t.notOk(existsSync(socket), 'no IPAM driver socket left')
+  const log = readFileSync(join(data, 'logs', 'driftgate.log'), 'utf8')
+  t.notMatch(log, /close step abandoned|shim not removed|shim address not released/, 'every close step done in time, the shim\'s address released')
   t.comment(`total ${((Date.now() - t0) / 1000).toFixed(1)} s`)
 })
