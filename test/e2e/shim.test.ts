@@ -131,7 +131,8 @@ t.test('up in a testbed host\'s namespace: the shim serves its own containers, i
   const back = await waitFor(async () => { const x = await shim(); return x !== undefined && x.addr === s.addr && x.routes.length > 0 ? x : undefined }, { timeoutMs: 3 * RESYNC_MS, intervalMs: 50, what: 'the shim repaired' })
   const repairedMs = Date.now() - t1
   t.equal(back.name, s.name, 'same name')
-  t.ok(repairedMs <= RESYNC_MS + 1000, `repaired in ${repairedMs} ms (resync ${RESYNC_MS} ms)`)
+  // The next check after the deletion repairs it: one interval, plus that check's own run time (a few ip calls; longer on a loaded CI machine).
+  t.ok(repairedMs <= RESYNC_MS + 2000, `repaired in ${repairedMs} ms (resync ${RESYNC_MS} ms)`)
   t.ok(await waitFor(viaNginx, { timeoutMs: 5000, what: 'nginx serving again' }), 'nginx serves its own container again')
   t.match(await (await fetch(`${api}/metrics`)).text(), /driftgate_agent_shim_steps_total\{op="add-link"[^}]*\} 2\b/, 'two link creations counted')
 
