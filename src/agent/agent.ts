@@ -22,6 +22,7 @@ import { IpamBinder } from './ipam/binder.js'
 import { bindByMac, ipamRetriesCounter, startIpamDriver, type IpamDriver } from './ipam/index.js'
 import { LogManager, DEFAULT_LOG_BUDGETS, type LogBudgets } from './logs/index.js'
 import { runReconciler, type ReconcileRunner, type ReconcilerTimingOptions } from './reconciler/runner.js'
+import { startShimAndDns, type ShimAndDns } from './shim/wire.js'
 
 export interface AgentDeps {
   nc?: NatsConnection
@@ -73,6 +74,7 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
   let binder: IpamBinder | undefined
   let reconciler: ReconcileRunner | undefined
   let logs: LogManager | undefined
+  let shims: ShimAndDns | undefined
   let started = false
   let closed = false
 
@@ -96,6 +98,11 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
       })
     }
     const bind = binder
+    if (s.shim && !closed) {
+      // Before the first snapshot: it lists the shims' IPAM bindings, so the leak collector keeps them.
+      shims = await startShimAndDns({ config: s, nc: conn, docker, log, metrics: registry, onRetry: (op, why) => ipamRetriesCounter(registry).inc({ op, why }) })
+    }
+    const shim = shims
     publisher = new Publisher({
       nc: conn,
       js: conn.jetstream({ timeout: 5000 }),
@@ -120,6 +127,7 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
       intervalMs: s.resyncMs,
       ensureStream: async () => { await ensureStream(await conn.jetstreamManager(), { prefix: s.prefix }) },
       onListed: bind !== undefined ? (items) => { bind.fromList(items) } : undefined,
+      extraContainers: shim !== undefined ? () => shim.containerIds() : undefined,
     })
     heartbeat = new Heartbeat({
       docker, reservations, log,
@@ -160,6 +168,7 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
       reconciler = runReconciler({
         nc: conn, docker, host: s.hostId, log, metrics: registry, prefix: s.prefix, timings: deps.reconcilerTimings,
         publisher: { markDraining: async (id, service) => { await h.markDraining(id, service) } },
+        containerDns: shim?.containerDns,
       })
       await reconciler.first
     }
@@ -185,6 +194,8 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
       // First: no replica is created or stopped while the rest shuts down.
       { name: 'reconciler', close: async () => await reconciler?.close() },
       { name: 'heartbeat', close: () => { heartbeat?.close(); statusIter?.stop?.() } },
+      // Early, while the budget is whole: links are removed and addresses released (IPAM over NATS).
+      { name: 'shim', close: async () => await shims?.close() },
       { name: 'docker-events', close: async () => await watcher?.close() },
       { name: 'snapshots', close: async () => await snapshots?.close() },
       { name: 'handler', close: async () => await handler?.close(1000) },

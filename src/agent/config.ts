@@ -3,11 +3,14 @@
 // resolveAgentConfig that validates everything before anything connects.
 import {
   ConfigError, DNS_LABEL_PATTERN, DURATION_PATTERN, loadConfig, parseDuration,
-  commonRoleProperties, type CommonRoleConfig, type RoleSchema, type SchemaProp,
+  commonRoleProperties, isIPv4, type CommonRoleConfig, type RoleSchema, type SchemaProp,
 } from '../core/index.js'
+import { parseShimAddresses } from './shim/address.js'
 
 // Docker looks the driver up as /run/docker/plugins/<name>.sock.
 const DRIVER_NAME = '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$'
+const UPSTREAM = '^[0-9.]{7,15}(:[0-9]{1,5})?$'
+const DOMAIN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$'
 // string first: an environment variable arrives as text ("5s"); code may give a number of ms.
 const duration = (def: string, description: string): SchemaProp =>
   ({ type: ['string', 'integer'], minimum: 1, pattern: DURATION_PATTERN, default: def, arg: '<duration>', description })
@@ -29,6 +32,12 @@ export const agentSchema: RoleSchema = {
     ipamDriver: { type: 'boolean', default: true, description: 'do not serve the Docker IPAM driver' },
     reconcile: { type: 'boolean', default: true, description: 'do not run the replicas placement assigns to this host' },
     logs: { type: 'boolean', default: true, description: 'do not ship the output of driftgate containers to the DRIFTGATE_LOGS stream' },
+    // MacVLAN shim and container DNS (issue 19; docs/architecture.md "MacVLAN shim and container DNS").
+    shim: { type: 'boolean', default: true, description: 'do not create the MacVLAN shim interfaces (the host reaching its own containers; needs CAP_NET_ADMIN)' },
+    shimAddress: { type: 'array', items: { type: 'string', pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}=[0-9.]{7,15}$' }, maxItems: 64, default: [], arg: '<network>=<ip>', description: 'shim address on a MacVLAN network whose IPAM driver is not driftgate\'s (outside its container range)' },
+    dnsUpstream: { type: 'array', items: { type: 'string', pattern: UPSTREAM }, maxItems: 8, default: [], arg: '<ip[:port]>', description: 'the registry\'s DNS: replicas resolve <service>.service.<domain> through a stub on the shim address (off when not given)' },
+    dnsForward: { type: 'array', items: { type: 'string', pattern: UPSTREAM }, maxItems: 8, default: [], arg: '<ip[:port]>', description: 'resolver for the containers\' other names (default: the nameservers of /etc/resolv.conf)' },
+    dnsDomain: { type: 'string', pattern: DOMAIN, default: 'driftgate', arg: '<domain>', description: 'the registry\'s DNS zone (its --domain)' },
     ...commonRoleProperties,
     // Log budgets, config file / env only: the defaults suit production.
     logsBufferBytes: { type: 'integer', minimum: 4096, maximum: 4294967296, default: 67108864, cli: false, description: 'memory for log batches waiting while NATS is away (all containers); beyond it lines are dropped and counted' },
@@ -53,6 +62,11 @@ export interface AgentConfig extends CommonRoleConfig {
   logs: boolean
   logsBufferBytes: number
   logsRateLimit: number
+  shim: boolean
+  shimAddress: readonly string[]
+  dnsUpstream: readonly string[]
+  dnsForward: readonly string[]
+  dnsDomain: string
 }
 
 /** What createAgent runs with: the validated options and what is derived from them once. */
@@ -63,6 +77,13 @@ export interface ResolvedAgentConfig extends Omit<AgentConfig, 'ipamDriverName'>
   watchdogMs: number
   /** Set when the IPAM driver runs (`ipamDriver` true). */
   ipamDriverName?: string
+}
+
+function checkUpstream (s: string): void {
+  const [ip, port] = s.split(':')
+  if (!isIPv4(ip) || (port !== undefined && (Number(port) < 1 || Number(port) > 65535))) {
+    throw new ConfigError('agent', [{ field: 'dnsUpstream', message: `${JSON.stringify(s)} is not an IPv4 resolver address (ip or ip:port)` }])
+  }
 }
 
 export function parseHostLabels (value: readonly string[]): Record<string, string> {
@@ -82,6 +103,8 @@ export function parseHostLabels (value: readonly string[]): Record<string, strin
 export function resolveAgentConfig (flags: Partial<AgentConfig> = {}, env: NodeJS.ProcessEnv = {}, file?: string): Readonly<ResolvedAgentConfig> {
   const c = loadConfig<AgentConfig>({ role: 'agent', schema: agentSchema, flags: flags as Record<string, unknown>, env, file })
   dockerOptions(c.docker) // an unusable Docker address fails here, before anything connects
+  parseShimAddresses(c.shimAddress)
+  for (const u of [...c.dnsUpstream, ...c.dnsForward]) checkUpstream(u)
   return Object.freeze({
     ...c,
     hostLabels: parseHostLabels(c.hostLabel),

@@ -2,7 +2,7 @@
 // The work is in src/up/.
 import type { Command } from 'commander'
 import { loadConfig } from '../core/index.js'
-import { explicitFlags, int } from './common.js'
+import { collect, explicitFlags, int } from './common.js'
 
 export function register (program: Command): void {
   const cmd = program.command('up')
@@ -24,6 +24,10 @@ export function register (program: Command): void {
     .option('--api-token <token>', 'write token of the API (default: generated once into <data>/api-token) [env DRIFTGATE_API_TOKEN]')
     .option('--host-grace <duration>', 'a silent host is down after this long (default 30s)')
     .option('--log-level <level>', 'trace, debug, info, warn, error (default info); logs go to <data>/logs/')
+    .option('--no-shim', 'no MacVLAN shim: this host cannot reach its own containers (nor give them the DNS stub)')
+    .option('--shim-address <network=ip>', 'shim address on a MacVLAN network not using driftgate IPAM (repeatable)', collect)
+    .option('--dns-forward <ip[:port]>', 'resolver for the containers\' outside names (default /etc/resolv.conf; repeatable)', collect)
+    .option('--resync-interval <duration>', 'agent snapshot and shim check every (default 30s)')
     .addHelpText('after', `
 Stops everything it started on Ctrl-C (SIGINT) or SIGTERM. Needs root for the
 IPAM driver socket (or --no-ipam-driver), and nginx and nats-server installed

@@ -24,6 +24,8 @@ export const ErrorCodes = {
   TIMEOUT: 'DG_TIMEOUT',
   PREFLIGHT: 'DG_PREFLIGHT',
   TOO_MANY_REQUESTS: 'DG_TOO_MANY_REQUESTS',
+  /** The MacVLAN shim could not be set up (iproute2 refused, no address for it). */
+  SHIM: 'DG_SHIM',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

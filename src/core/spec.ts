@@ -1,6 +1,7 @@
 // The service spec (DESIGN section 5): schema, defaults, normalisation.
 import { createHash } from 'node:crypto'
 import { DNS_LABEL_PATTERN } from './names.js'
+import { specDnsSchema } from './spec-dns.js'
 import { DURATION_PATTERN, MAX_SPEC_DURATION, SIZE_PATTERN, parseDuration, parseSize } from './duration.js'
 
 // Bounds (docs/architecture.md "Spec bounds"): every value accepted here must
@@ -66,6 +67,7 @@ export const serviceSpecSchema = {
       default: { spread: 'host' },
     },
     stopGracePeriod: duration(),
+    dns: specDnsSchema,
   },
   additionalProperties: false,
 } as const
@@ -83,6 +85,7 @@ export interface ServiceSpec {
   upstream: { method?: 'round_robin' | 'least_conn' | 'ip_hash' | 'random', maxFails?: number, failTimeout?: string, keepalive?: number }
   placement: { spread?: string }
   stopGracePeriod?: string
+  dns?: boolean
 }
 
 /** Value of `driftgate_services` `<service>`. */

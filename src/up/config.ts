@@ -26,6 +26,11 @@ export const upSchema: RoleSchema = {
     apiToken: { type: 'string', minLength: 8 },
     hostGrace: { type: 'string', pattern: DURATION_PATTERN, default: '30s' },
     logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info' },
+    // The agent's MacVLAN shim and container DNS (issue 19).
+    shim: { type: 'boolean', default: true },
+    shimAddress: { type: 'array', items: { type: 'string' }, default: [] },
+    dnsForward: { type: 'array', items: { type: 'string' }, default: [] },
+    resyncInterval: { type: 'string', pattern: DURATION_PATTERN, default: '30s' },
   },
 }
 
@@ -46,6 +51,10 @@ export interface UpFileConfig {
   apiToken?: string
   hostGrace: string
   logLevel: string
+  shim?: boolean
+  shimAddress?: string[]
+  dnsForward?: string[]
+  resyncInterval?: string
 }
 
 export interface UpOptions extends Omit<UpFileConfig, 'hostId' | 'ipamDriverName' | 'ipamDriver'> {

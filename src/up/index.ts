@@ -162,6 +162,9 @@ export async function startUp (input: UpOptions, deps: StartUpDeps = {}): Promis
       const agent: Agent = createAgent(resolveAgentConfig({
         hostId: o.hostId, docker: o.docker, nats: natsUrl, ...cred(`agent-${o.hostId}`), network: o.network, logLevel: o.logLevel,
         ipamDriver: o.ipamDriverName !== undefined, ...(o.ipamDriverName !== undefined ? { ipamDriverName: o.ipamDriverName } : {}),
+        // Containers resolve through a stub on the shim that relays to this registry's DNS.
+        shim: o.shim ?? true, shimAddress: o.shimAddress ?? [], dnsForward: o.dnsForward ?? [], ...(o.resyncInterval !== undefined ? { resyncInterval: o.resyncInterval } : {}),
+        dnsUpstream: [`${o.bind === '0.0.0.0' ? '127.0.0.1' : o.bind}:${o.dnsPort}`],
       }), { log, metrics })
       closers.push({ name: 'agent', close: agent.close })
       await agent.start()

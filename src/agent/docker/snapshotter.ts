@@ -26,6 +26,8 @@ export interface SnapshotTakerOptions {
   ensureStream: () => Promise<void>
   /** After the snapshot was handed to NATS: every listed container (the IPAM binder). */
   onListed?: (items: ContainerListItem[]) => void
+  /** Ids listed as containers beside Docker's: the MacVLAN shims' IPAM bindings (kept by the leak collector). */
+  extraContainers?: () => string[]
 }
 
 export class SnapshotTaker {
@@ -88,7 +90,7 @@ export class SnapshotTaker {
       this.o.reservations.resetRunning(items.filter((i) => i.State === 'running' || i.State === 'paused').map((i) => i.Id))
       // Events handled while listing are at least as new as the list: they win.
       const body = applyOverrides(listed, handler.stopRecording())
-      ;({ seq, acked } = publisher.publishSnapshot(body.endpoints, body.containers))
+      ;({ seq, acked } = publisher.publishSnapshot(body.endpoints, [...body.containers, ...this.o.extraContainers?.() ?? []]))
       size = body.endpoints.length
       handler.adoptSnapshot(body)
       this.o.onListed?.(items)

@@ -60,8 +60,11 @@ export function managedOf (item: ListItem): ManagedContainer | null {
 
 const NS = 1e6 // ms → ns
 
+/** The resolver a replica gets: the agent's DNS stub on the network's shim, searching `service.<domain>`. */
+export interface ContainerDns { Dns: string[], DnsSearch: string[] }
+
 /** Docker create options for one replica. The IPAM driver of spec.network hands out its address. */
-export function createOptions (spec: ServiceSpec, replica: number, specHash: string): ContainerCreateOptions {
+export function createOptions (spec: ServiceSpec, replica: number, specHash: string, dns?: ContainerDns): ContainerCreateOptions {
   const demand = specDemand(spec)
   const labels: Record<string, string> = {
     [LABEL.service]: spec.name,
@@ -83,6 +86,7 @@ export function createOptions (spec: ServiceSpec, replica: number, specHash: str
       RestartPolicy: { Name: 'unless-stopped' },
       ...(demand.cpus > 0 ? { NanoCpus: Math.round(demand.cpus * 1e9) } : {}),
       ...(demand.memoryBytes > 0 ? { Memory: demand.memoryBytes } : {}),
+      ...(dns !== undefined ? dns : {}),
     },
     NetworkingConfig: { EndpointsConfig: { [spec.network]: {} } },
   }

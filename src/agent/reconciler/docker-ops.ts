@@ -2,7 +2,7 @@
 // (304 not modified, 404 gone, 409 name taken) turned into success or a retry.
 import type Dockerode from 'dockerode'
 import type { Logger, ServiceSpec } from '../../core/index.js'
-import { createOptions, managedOf, type ManagedContainer } from './container-spec.js'
+import { createOptions, managedOf, type ContainerDns, type ManagedContainer } from './container-spec.js'
 import { LABEL } from '../docker/labels.js'
 
 const status = (err: unknown): number | undefined => (err as { statusCode?: number }).statusCode
@@ -20,8 +20,8 @@ async function pull (docker: Dockerode, image: string): Promise<void> {
 }
 
 /** Creates and starts one replica; resolves with its id. Pulls a missing image once; replaces a leftover of the same name. */
-export async function createAndStart (docker: Dockerode, spec: ServiceSpec, replica: number, specHash: string, log: Logger): Promise<string> {
-  const opts = createOptions(spec, replica, specHash)
+export async function createAndStart (docker: Dockerode, spec: ServiceSpec, replica: number, specHash: string, log: Logger, dns?: ContainerDns): Promise<string> {
+  const opts = createOptions(spec, replica, specHash, dns)
   let container: Dockerode.Container | undefined
   for (let attempt = 1; container === undefined; attempt++) {
     try {

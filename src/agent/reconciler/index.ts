@@ -6,16 +6,17 @@ import type { KV, NatsConnection } from 'nats'
 import type { Registry } from 'prom-client'
 import {
   checkAssignmentRecord, checkServiceRecord, componentLogger, parseAssignmentKey,
-  type AssignmentRecord, type Logger, type ServiceRecord,
+  type AssignmentRecord, type Logger, type ServiceRecord, type ServiceSpec,
 } from '../../core/index.js'
 import { Buckets, KvTable, openBucket, subjects as makeSubjects } from '../../bus/index.js'
 import { AppliedTracker } from './applied.js'
 import { Reconciler, hashOf, type DrainPublisher, type ReconcilerTimings } from './reconciler.js'
 import { createReconcilerMetrics } from './metrics.js'
 import type { HostAssignment } from './plan.js'
+import type { ContainerDns } from './container-spec.js'
 
 export { plan, type Action, type HostAssignment } from './plan.js'
-export { createOptions, managedOf, containerName, type ManagedContainer } from './container-spec.js'
+export { createOptions, managedOf, containerName, type ManagedContainer, type ContainerDns } from './container-spec.js'
 export { AppliedTracker, parseApplied } from './applied.js'
 export type { DrainPublisher, ReconcilerTimings } from './reconciler.js'
 
@@ -31,6 +32,8 @@ export interface ReconcilerOptions {
   prefix?: string
   kv?: { assignments?: KV, services?: KV }
   timings?: Partial<ReconcilerTimings> & { rendererSilentMs?: number, rendererForgetMs?: number }
+  /** The resolver of a new replica (the agent's DNS stub on the shim). */
+  containerDns?: (spec: ServiceSpec) => ContainerDns | undefined
 }
 
 export interface RunningReconciler {
@@ -81,6 +84,7 @@ export async function startReconciler (o: ReconcilerOptions): Promise<RunningRec
     tracker,
     publisher: o.publisher,
     assignments: current,
+    containerDns: o.containerDns,
     timings: {
       intervalMs: t.intervalMs ?? 5000,
       drainTimeoutMs: t.drainTimeoutMs ?? 30_000,

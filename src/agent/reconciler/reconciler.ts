@@ -8,7 +8,7 @@ import type { Logger, ServiceSpec } from '../../core/index.js'
 import { specGraceMs, specHash } from '../../core/index.js'
 import type { AppliedTracker } from './applied.js'
 import { plan, type Action, type HostAssignment } from './plan.js'
-import type { ManagedContainer } from './container-spec.js'
+import type { ContainerDns, ManagedContainer } from './container-spec.js'
 import { createAndStart, isReady, listManaged, networkRefusal, startContainer, stopAndRemove } from './docker-ops.js'
 import type { ReconcilerMetrics } from './metrics.js'
 
@@ -38,6 +38,8 @@ export interface ReconcilerCoreOptions {
   /** This host's assignments with their specs, as of now. */
   assignments: () => HostAssignment[]
   timings: ReconcilerTimings
+  /** The resolver of a new replica (the agent's DNS stub), or undefined for Docker's default. */
+  containerDns?: (spec: ServiceSpec) => ContainerDns | undefined
 }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
@@ -142,7 +144,7 @@ export class Reconciler {
   private count (action: string): void { this.o.metrics.actions.inc({ action }) }
 
   private async create (spec: ServiceSpec, replica: number, hash: string): Promise<string> {
-    const id = await createAndStart(this.o.docker, spec, replica, hash, this.o.log)
+    const id = await createAndStart(this.o.docker, spec, replica, hash, this.o.log, this.o.containerDns?.(spec))
     this.count('create')
     this.o.log.info({ service: spec.name, replica, specHash: hash, containerId: id }, 'replica started')
     return id

@@ -67,6 +67,16 @@ export class Allocator {
   private async allocateDynamic (p: PoolView, req: AllocateRequest): Promise<IpamReply> {
     const mine = this.d.mirror.ownedBy(req.pool, req.host, req.mac)
     if (mine != null && mine.value.state !== 'quarantined') return this.answer(p, mine.value)
+    if (mine != null) {
+      // Its own quarantined address, back to the same (host, MAC): quarantine
+      // guards against peers' ARP caches holding the previous MAC, and here
+      // the MAC is the same. So an agent restarted within the quarantine
+      // keeps its MacVLAN shim's address (issue 19), which replicas have as
+      // their resolver. A lost race walks on as usual.
+      const rec = reserve(req.pool, mine.value.ip, { host: req.host, mac: req.mac }, Date.now())
+      if (await casUpdate(this.d.kv, addressKey(req.pool, mine.value.ip), rec, mine.revision) != null) return this.answer(p, rec)
+      this.d.metrics.conflicts.inc({ op: 'allocate' })
+    }
     for (const ip of candidates(p, fnv1a(`${req.host}|${req.mac}`))) {
       const key = addressKey(req.pool, ip)
       if (this.d.mirror.allocations.has(key) || this.trying.has(key)) continue
