@@ -23,6 +23,9 @@ export const STATUS_FILE = '_driftgate.conf'
 /** The Host → service entries, included by the main config's map (see templates/routes.njk). */
 export const ROUTES_FILE = '_driftgate.routes'
 export const ROUTES_TEMPLATE = 'routes.njk'
+/** The edge routes' server blocks (issue 16): after _driftgate.conf in include order. */
+export const SERVERS_FILE = '_driftgate.servers.conf'
+export const SERVERS_TEMPLATE = 'servers.conf.njk'
 /** Files of the --out folder the renderer may own. */
 export const isOwnedName = (name: string): boolean => name.endsWith('.conf') || name === ROUTES_FILE
 
