@@ -65,7 +65,12 @@ export interface RendererConfig extends Pick<RendererFileConfig,
 'id' | 'prefix' | 'out' | 'nginxConf' | 'templates' | 'nginxBin' | 'nginxPrefix' | 'nginxPid' | 'statusPort'> {
   /** Absent: auto (programmatic callers; the CLI always passes the schema's default). */
   mode?: RendererMode
-  /** Edge routes: listen of the per-host servers (absent: 80) and the host-prefix convenience (absent: off). */
+  /**
+   * Edge routes: listen of the per-host servers (absent: 80) and the
+   * host-prefix convenience. Absent here means ON (embedders and tests keep
+   * the pre-routes behaviour); the CLI/YAML/env schema default is off, so a
+   * new install routes only what routes claim.
+   */
   httpListen?: string
   hostPrefix?: boolean
   minWaitMs: number

@@ -356,7 +356,7 @@ export class Renderer {
     // its next change of name or keepalive)
     if (this.filesUnchanged && !this.filesSuspect && !this.force && !this.templatesUnproven && this.held.names().length === 0) return { kind: 'unchanged' }
     const edge = serversContext(model, this.routeTable, labelsByContainer(this.endpoints?.entries.values() ?? []), {
-      listen: this.config.httpListen ?? '80', listenTls: '443', hostPrefix: this.config.hostPrefix === true, statusPort: this.config.statusPort,
+      listen: this.config.httpListen ?? '80', listenTls: '443', hostPrefix: this.config.hostPrefix !== false, statusPort: this.config.statusPort,
     })
     const services = this.templates.renderServices(model, this.config.statusPort, edge)
     const outcome = await this.applier.apply({
