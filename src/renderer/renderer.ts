@@ -23,7 +23,7 @@ import { detectMode, type ResolvedMode } from './mode.js'
 import { TemplatesWatch } from './templates-watch.js'
 import { createRendererMetrics, registerNginxStats, setLastError, type RendererMetrics } from './metrics.js'
 import type { RendererConfig } from './config.js'
-import { STATUS_FILE, generationOfStatus } from './file-format.js'
+import { ROUTES_FILE, STATUS_FILE, generationOfStatus, hasHostPrefixEntries } from './file-format.js'
 import { buildRoutes, endpointRouteKey, serviceRouteKey, type HostTls, type RouteTable } from './routes.js'
 import { labelsByContainer, serversContext } from './route-view.js'
 
@@ -73,6 +73,8 @@ export class Renderer {
   private routesDirty = true
   /** The route table changed since the last successful apply (lua mode: reload). */
   private routesChanged = false
+  /** The `<service>.<anything>` Host convenience, resolved at start. */
+  private hostPrefix = true
   private templatesDirty = false
   /** Templates changed and no apply succeeded since (see ApplyInput.allowHold). */
   private templatesUnproven = false
@@ -122,6 +124,7 @@ export class Renderer {
     this.started = true
     await this.resolveMode()
     await this.writer.load()
+    this.resolveHostPrefix()
     this.lastUsedGen = Math.max(generationOfStatus(this.writer.current.get(STATUS_FILE)),
       (await this.nginx.generation()) ?? 0, (await this.pusher?.generation()) ?? 0)
     this.nc = this.deps.nc
@@ -156,6 +159,17 @@ export class Renderer {
     this.announceTimer = setInterval(() => this.announce(), this.config.announceIntervalMs)
     this.announceTimer.unref()
     this.log.info({ id: this.config.id, mode: this.mode, out: this.config.out, conf: this.config.nginxConf }, 'renderer started')
+  }
+
+  /** 'auto' keeps the convenience only for an existing install (its routes file has entries). */
+  private resolveHostPrefix (): void {
+    const want = this.config.hostPrefix
+    this.hostPrefix = want === 'auto' ? hasHostPrefixEntries(this.writer.current.get(ROUTES_FILE)) : want !== false
+    if (want === 'auto') {
+      this.log.info({ hostPrefix: this.hostPrefix }, this.hostPrefix
+        ? 'host-prefix routing kept on: this --out folder already routes <service>.<anything> (set hostPrefix: false to turn it off)'
+        : 'host-prefix routing off (new install): only routes claim hosts (set hostPrefix: true for <service>.<anything>)')
+    }
   }
 
   private async resolveMode (): Promise<void> {
@@ -356,7 +370,7 @@ export class Renderer {
     // its next change of name or keepalive)
     if (this.filesUnchanged && !this.filesSuspect && !this.force && !this.templatesUnproven && this.held.names().length === 0) return { kind: 'unchanged' }
     const edge = serversContext(model, this.routeTable, labelsByContainer(this.endpoints?.entries.values() ?? []), {
-      listen: this.config.httpListen ?? '80', listenTls: '443', hostPrefix: this.config.hostPrefix !== false, statusPort: this.config.statusPort,
+      listen: this.config.httpListen ?? '80', listenTls: '443', hostPrefix: this.hostPrefix, statusPort: this.config.statusPort,
     })
     const services = this.templates.renderServices(model, this.config.statusPort, edge)
     const outcome = await this.applier.apply({

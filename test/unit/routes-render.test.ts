@@ -83,3 +83,18 @@ t.test('the example template sees the whole model: services with routes, endpoin
   const names = (s: string) => s.match(/server_name \S+;|location [^{]+/g)
   t.same(names(text), names(plain))
 })
+
+t.test('host-prefix: unset resolves to auto; auto keeps it on only where the routes file already has entries', async (t) => {
+  const { loadRendererConfig, resolveRendererConfig } = await import('../../src/renderer/config.js')
+  const { hasHostPrefixEntries } = await import('../../src/renderer/file-format.js')
+  t.equal(resolveRendererConfig(loadRendererConfig({ out: '/o', nginxConf: '/n.conf', id: 'e1' })).hostPrefix, 'auto')
+  t.equal(resolveRendererConfig(loadRendererConfig({ out: '/o', nginxConf: '/n.conf', id: 'e1' }, { DRIFTGATE_HOST_PREFIX: 'false' })).hostPrefix, false)
+  t.equal(resolveRendererConfig(loadRendererConfig({ out: '/o', nginxConf: '/n.conf', id: 'e1', hostPrefix: true })).hostPrefix, true)
+  t.equal(resolveRendererConfig(loadRendererConfig({ out: '/o', nginxConf: '/n.conf', id: 'e1' })).httpListen, '80')
+  t.throws(() => loadRendererConfig({ out: '/o', nginxConf: '/n.conf', id: 'e1', httpListen: '80; include x' }))
+  const on = render([svc('web')], [ep('web', 1)], { hostPrefix: true }).get('_driftgate.routes')
+  const off = render([svc('web')], [ep('web', 1)], { hostPrefix: false }).get('_driftgate.routes')
+  t.equal(hasHostPrefixEntries(on), true, 'an older install (or the option on) has entries')
+  t.equal(hasHostPrefixEntries(off), false)
+  t.equal(hasHostPrefixEntries(undefined), false, 'a new install has no file')
+})
