@@ -178,6 +178,7 @@ t.test('moving a route from one service to another under load: 0 failed requests
   stop = true
   await clients
   t.ok(renderer.generation > moves, 'route changes reloaded nginx (lua mode)')
+  t.match(await renderer.registry.metrics(), /driftgate_renderer_reloads_total\{[^}]*cause="routes"[^}]*\} [1-9]/, 'counted with cause="routes"')
   t.same([...seen.keys()].filter((k) => k !== '200 one /' && k !== '200 two /'), [], `only one or two answered: ${JSON.stringify([...seen])}`)
   t.ok((seen.get('200 one /') ?? 0) > 0 && (seen.get('200 two /') ?? 0) > 0, 'both answered during the move')
 })
