@@ -30,7 +30,7 @@ t.test('one server per host, a location pair per path (longest first), stripPref
   const files = render([spec('shop', [{ host: 'a.test' }]), spec('api', [{ host: 'a.test', path: '/api/v1', stripPrefix: true }, { host: '*.b.test', path: '/x' }])],
     [ep('shop', 1), ep('api', 2)])
   const text = files.get('_driftgate.servers.conf') ?? ''
-  t.match(text, /server \{\n {4}listen 127\.0\.0\.1:8080;\n {4}server_name a\.test;\n {4}location = \/api\/v1 \{\n {8}proxy_pass http:\/\/api\/;  # spec\n {4}\}\n {4}location \/api\/v1\/ \{\n {8}proxy_pass http:\/\/api\/;/)
+  t.match(text, /server \{\n {4}listen 127\.0\.0\.1:8080;\n {4}server_name a\.test;\n {4}location = \/api\/v1 \{\n {8}proxy_pass http:\/\/api\/; {2}# spec\n {4}\}\n {4}location \/api\/v1\/ \{\n {8}proxy_pass http:\/\/api\/;/)
   t.ok(text.indexOf('location /api/v1/') < text.indexOf('location / {\n        proxy_pass http://shop;'), 'longest prefix first')
   t.match(text, /server_name \*\.b\.test;\n {4}location = \/x \{\n {8}proxy_pass http:\/\/api;[^]*location \/ \{\n {8}return 404;/)
   t.equal((text.match(/server \{/g) ?? []).length, 2)
