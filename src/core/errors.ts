@@ -26,6 +26,7 @@ export const ErrorCodes = {
   TOO_MANY_REQUESTS: 'DG_TOO_MANY_REQUESTS',
   /** The MacVLAN shim could not be set up (iproute2 refused, no address for it). */
   SHIM: 'DG_SHIM',
+  ROUTE_CONFLICT: 'DG_ROUTE_CONFLICT',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -140,4 +141,13 @@ export class NginxPushError extends DriftgateError {
  */
 export class PreflightError extends DriftgateError {
   constructor (message: string) { super(ErrorCodes.PREFLIGHT, message) }
+}
+
+/** A spec claims a host+path that another service's spec holds (issue 16): nothing is written. */
+export class RouteConflictError extends DriftgateError {
+  readonly problems: string[]
+  constructor (service: string, problems: string[]) {
+    super(ErrorCodes.ROUTE_CONFLICT, `routes of service "${service}" conflict:\n${problems.map((p) => `  - ${p}`).join('\n')}`, problems)
+    this.problems = problems
+  }
 }

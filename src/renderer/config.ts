@@ -23,6 +23,10 @@ export const rendererSchema: RoleSchema = {
     statusPort: { type: 'integer', minimum: 1, maximum: 65535, default: 8597, description: 'loopback port of the generated status and 503 listeners' },
     reloadTimeout: duration('10s', 'how long a reload may take to show the new generation'),
     announceInterval: { ...duration('5s', 'the applied generation is announced at least this often'), cli: false },
+    // edge routes (issue 16)
+    httpListen: { type: 'string', pattern: '^(?:(?:\\d{1,3}\\.){3}\\d{1,3}:)?\\d{1,5}$', default: '80', arg: '<[addr:]port>', description: 'nginx listen of the generated per-host server blocks (the port of the main config\'s default server)' },
+    // no default: unset means "auto" (on only for an install whose --out already holds host-prefix entries)
+    hostPrefix: { type: 'boolean', description: 'also route Host <service> and <service>.<anything> to that service (unset: off for a new install, kept on where an older renderer wrote such entries; set false to turn it off)' },
     ...commonRoleProperties,
     mode: {
       type: 'string',
@@ -56,6 +60,8 @@ export interface RendererFileConfig extends CommonRoleConfig {
   announceInterval: string | number
   mode: RendererMode
   statsInterval: string | number
+  httpListen: string
+  hostPrefix?: boolean
 }
 
 /** What createRenderer needs: the file config's paths and ids as they are, durations in ms. */
@@ -63,6 +69,15 @@ export interface RendererConfig extends Pick<RendererFileConfig,
 'id' | 'prefix' | 'out' | 'nginxConf' | 'templates' | 'nginxBin' | 'nginxPrefix' | 'nginxPid' | 'statusPort'> {
   /** Absent: auto (programmatic callers; the CLI always passes the schema's default). */
   mode?: RendererMode
+  /**
+   * Edge routes: listen of the per-host servers (absent: 80) and the
+   * host-prefix convenience. Absent here means ON (embedders and tests keep
+   * the pre-routes behaviour); the CLI resolves an unset option to 'auto', so
+   * a new install routes only what routes claim.
+   */
+  httpListen?: string
+  /** 'auto': on only when --out already holds host-prefix entries from an older renderer (an existing install). */
+  hostPrefix?: boolean | 'auto'
   minWaitMs: number
   maxWaitMs: number
   reloadTimeoutMs: number
@@ -97,6 +112,8 @@ export function resolveRendererConfig (c: RendererFileConfig): RendererConfig {
     nginxPid: c.nginxPid,
     statusPort: c.statusPort,
     mode: c.mode,
+    httpListen: c.httpListen,
+    hostPrefix: c.hostPrefix ?? 'auto',
     minWaitMs: parseDuration(c.minWait),
     maxWaitMs: parseDuration(c.maxWait),
     reloadTimeoutMs: parseDuration(c.reloadTimeout),

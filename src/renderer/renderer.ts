@@ -25,7 +25,9 @@ import { createRendererMetrics, registerNginxStats, setLastError, type RendererM
 import { DEFAULT_STATS_INTERVAL_MS, type RendererConfig } from './config.js'
 import { StatsPublisher } from './stats-publisher.js'
 import { ControlChannel } from './control-channel.js'
-import { STATUS_FILE, generationOfStatus } from './file-format.js'
+import { ROUTES_FILE, STATUS_FILE, generationOfStatus, hasHostPrefixEntries } from './file-format.js'
+import { buildRoutes, endpointRouteKey, serviceRouteKey, type HostTls, type RouteTable } from './routes.js'
+import { labelsByContainer, serversContext } from './route-view.js'
 
 export interface RendererDeps {
   /** A connection to use (not closed by the renderer). Else one is made from natsOptions. */
@@ -34,6 +36,8 @@ export interface RendererDeps {
   log?: Logger
   registry?: Registry
   clock?: Clock
+  /** The certificate of a route host, if any (issue 16's TLS side; default none). Call invalidateRoutes() when it changes. */
+  certFor?: (host: string) => HostTls | undefined
 }
 
 export interface RendererStatus {
@@ -67,6 +71,13 @@ export class Renderer {
   /** Service → its endpoint records by key (for rebuilding one service). */
   private byService = new Map<string, Map<string, EndpointRecord>>()
   private announceTimer?: NodeJS.Timeout
+  /** The route table, rebuilt only when a route claim (spec routes, route labels) or a certificate changed. */
+  private routeTable: RouteTable = { hosts: [], conflicts: [], invalid: [] }
+  private routesDirty = true
+  /** The route table changed since the last successful apply (lua mode: reload). */
+  private routesChanged = false
+  /** The `<service>.<anything>` Host convenience, resolved at start. */
+  private hostPrefix = true
   private templatesDirty = false
   /** Templates changed and no apply succeeded since (see ApplyInput.allowHold). */
   private templatesUnproven = false
@@ -116,6 +127,7 @@ export class Renderer {
     this.started = true
     await this.resolveMode()
     await this.writer.load()
+    this.resolveHostPrefix()
     this.lastUsedGen = Math.max(generationOfStatus(this.writer.current.get(STATUS_FILE)),
       (await this.nginx.generation()) ?? 0, (await this.pusher?.generation()) ?? 0)
     this.nc = this.deps.nc
@@ -131,13 +143,15 @@ export class Renderer {
     await Promise.all([this.endpoints.start(), this.services.start()])
     this.endpoints.on('change', (c: TableChange<EndpointRecord>) => {
       this.index(c.key, c.value, c.previous)
-      if (endpointRenderKey(c.value) !== endpointRenderKey(c.previous)) {
+      if (endpointRouteKey(c.value) !== endpointRouteKey(c.previous)) this.routesDirty = true
+      if (endpointRenderKey(c.value) !== endpointRenderKey(c.previous) || this.routesDirty) {
         this.models.touch(c.value?.service ?? c.previous?.service)
         this.onChange()
       }
     })
     this.services.on('change', (c: TableChange<ServiceRecord>) => {
-      if (serviceRenderKey(c.value) !== serviceRenderKey(c.previous)) {
+      if (serviceRouteKey(c.value) !== serviceRouteKey(c.previous)) this.routesDirty = true
+      if (serviceRenderKey(c.value) !== serviceRenderKey(c.previous) || this.routesDirty) {
         this.models.touch(c.key)
         this.onChange()
       }
@@ -149,6 +163,17 @@ export class Renderer {
     this.announceTimer.unref()
     this.startStats(this.nc)
     this.log.info({ id: this.config.id, mode: this.mode, out: this.config.out, conf: this.config.nginxConf }, 'renderer started')
+  }
+
+  /** 'auto' keeps the convenience only for an existing install (its routes file has entries). */
+  private resolveHostPrefix (): void {
+    const want = this.config.hostPrefix
+    this.hostPrefix = want === 'auto' ? hasHostPrefixEntries(this.writer.current.get(ROUTES_FILE)) : want !== false
+    if (want === 'auto') {
+      this.log.info({ hostPrefix: this.hostPrefix }, this.hostPrefix
+        ? 'host-prefix routing kept on: this --out folder already routes <service>.<anything> (set hostPrefix: false to turn it off)'
+        : 'host-prefix routing off (new install): only routes claim hosts (set hostPrefix: true for <service>.<anything>)')
+    }
   }
 
   private async resolveMode (): Promise<void> {
@@ -198,6 +223,12 @@ export class Renderer {
     this.trigger()
   }
 
+  /** A certificate appeared, changed or went (the TLS side): rebuild the route table and re-render. */
+  invalidateRoutes (): void {
+    this.routesDirty = true
+    this.onChange()
+  }
+
   /** Asks for a render (coalesced). */
   trigger (): void { this.coalescer.trigger() }
 
@@ -239,10 +270,35 @@ export class Renderer {
     for (const i of invalid) {
       this.once.warn(`${i.key}:${i.reason}`, { key: i.key, reason: i.reason }, 'record dropped from the model')
     }
-    this.filesUnchanged = this.mode === 'lua' && !luaFilesChanged
+    this.updateRoutes(model)
+    this.filesUnchanged = this.mode === 'lua' && !luaFilesChanged && !this.routesChanged
     this.hint = { changed, lookup }
     this.endpointCount = endpoints
     return model
+  }
+
+  /**
+   * Rebuilds the route table when a claim changed (O(records): never on a
+   * plain endpoint change). A claim that loses to another service is logged
+   * once and counted (driftgate_renderer_route_conflicts).
+   */
+  private updateRoutes (model: Model): void {
+    if (!this.routesDirty) return
+    this.routesDirty = false
+    const names = new Set(model.services.map((s) => s.name))
+    const next = buildRoutes(this.services?.entries.values() ?? [], this.endpoints?.entries.values() ?? [],
+      { certFor: this.deps.certFor, exists: (n) => names.has(n) })
+    for (const c of next.conflicts) {
+      this.once.warn(`route:${c.host} ${c.path}:${c.loser}:${c.winner}`, { ...c },
+        'route claim skipped: another service holds this host and path')
+    }
+    for (const i of next.invalid) this.once.warn(`route-invalid:${i.service}:${i.reason}`, i, 'route claim dropped')
+    this.metrics.routeConflicts.set(next.conflicts.length)
+    this.metrics.routeHosts.set(next.hosts.length)
+    if (JSON.stringify(next.hosts) !== JSON.stringify(this.routeTable.hosts) || JSON.stringify(next.conflicts) !== JSON.stringify(this.routeTable.conflicts)) {
+      this.routesChanged = true
+    }
+    this.routeTable = next
   }
 
   /** Why a reload would happen now (the reloads metric's `cause`). */
@@ -250,6 +306,7 @@ export class Renderer {
     if (this.templatesUnproven) return 'template'
     if (this.firstApply) return 'start'
     if (this.force) return 'retry'
+    if (this.routesChanged && this.mode === 'lua') return 'routes'
     return this.mode === 'lua' ? 'services' : 'endpoints'
   }
 
@@ -265,8 +322,8 @@ export class Renderer {
     let cause = 'start'
     try {
       if (this.templatesDirty) this.reloadTemplates()
-      cause = this.reloadCause()
       const model = this.buildModel()
+      cause = this.reloadCause()
       // Lua mode pushes first: a service that appears has its endpoints in
       // the dict by the time the reload creates its upstream. A failed push
       // still lets the files be written (nginx may be starting from them).
@@ -331,12 +388,16 @@ export class Renderer {
     // would render to the bytes they have (a held-back service is retried on
     // its next change of name or keepalive)
     if (this.filesUnchanged && !this.filesSuspect && !this.force && !this.templatesUnproven && this.held.names().length === 0) return { kind: 'unchanged' }
-    const services = this.templates.renderServices(model, this.config.statusPort)
+    const edge = serversContext(model, this.routeTable, labelsByContainer(this.endpoints?.entries.values() ?? []), {
+      listen: this.config.httpListen ?? '80', listenTls: '443', hostPrefix: this.hostPrefix, statusPort: this.config.statusPort,
+    })
+    const services = this.templates.renderServices(model, this.config.statusPort, edge)
     const outcome = await this.applier.apply({
       services, generation, force: this.force, allowHold: !this.templatesUnproven,
       status: (g) => this.templates.renderStatus(model, g, this.config.statusPort),
     })
     if (outcome.kind === 'applied') this.force = false
+    this.routesChanged = false
     return outcome
   }
 

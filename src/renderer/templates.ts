@@ -7,10 +7,13 @@ import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import nunjucks from 'nunjucks'
-import { TemplateError } from '../core/index.js'
+import { TemplateError, isRouteHost, isRoutePath } from '../core/index.js'
 import type { Model, UpstreamModel } from './model.js'
+import type { ServersContext } from './route-view.js'
 
-import { HEADER, LUA_BODY_LIMIT, LUA_DICT_SIZE, ROUTES_FILE, ROUTES_TEMPLATE, SERVICE_TEMPLATE, STATUS_FILE, TEMPLATES, serviceFile } from './file-format.js'
+import {
+  HEADER, LUA_BODY_LIMIT, LUA_DICT_SIZE, ROUTES_FILE, ROUTES_TEMPLATE, SERVERS_FILE, SERVERS_TEMPLATE, SERVICE_TEMPLATE, STATUS_FILE, TEMPLATES, serviceFile,
+} from './file-format.js'
 
 const SAFE_TOKEN = /^[A-Za-z0-9._:-]{1,253}$/
 
@@ -45,6 +48,18 @@ export function ngxPath (value: unknown): string {
   throw new TemplateError(`refusing to print ${JSON.stringify(String(value)).slice(0, 80)} into nginx config: not a plain absolute path`)
 }
 
+/** The `ngxhost` filter: a route host name (`shop.example.com`, `*.example.com`), or the render fails. */
+export function ngxHost (value: unknown): string {
+  if (isRouteHost(value)) return value
+  throw new TemplateError(`refusing to print ${JSON.stringify(String(value)).slice(0, 80)} into nginx config: not a route host name`)
+}
+
+/** The `ngxroute` filter: a route path prefix (`/`, `/api/v1`), or the render fails. */
+export function ngxRoute (value: unknown): string {
+  if (isRoutePath(value)) return value
+  throw new TemplateError(`refusing to print ${JSON.stringify(String(value)).slice(0, 80)} into nginx config: not a route path`)
+}
+
 /**
  * A loopback address for a service's 503 listener, derived from its name so
  * that it is stable across renders. 127.0.0.0/8 is all local on Linux, so no
@@ -73,6 +88,7 @@ export class TemplateSet {
   private service!: nunjucks.Template
   private status!: nunjucks.Template
   private routes!: nunjucks.Template
+  private servers!: nunjucks.Template
   // name → [input key, output]: 10,000 services re-render only what changed.
   private cache = new Map<string, [string, string]>()
   private routesCache: [string, string] | null = null
@@ -87,11 +103,14 @@ export class TemplateSet {
     })
     env.addFilter('ngx', ngxToken)
     env.addFilter('ngxpath', ngxPath)
+    env.addFilter('ngxhost', ngxHost)
+    env.addFilter('ngxroute', ngxRoute)
     try {
       const service = env.getTemplate(TEMPLATES[this.mode].service, true)
       const status = env.getTemplate(TEMPLATES[this.mode].status, true)
       const routes = env.getTemplate(ROUTES_TEMPLATE, true)
-      this.env = env; this.service = service; this.status = status; this.routes = routes
+      const servers = env.getTemplate(SERVERS_TEMPLATE, true)
+      this.env = env; this.service = service; this.status = status; this.routes = routes; this.servers = servers
       this.cache = new Map()
       this.routesCache = null
     } catch (err) {
@@ -120,8 +139,11 @@ export class TemplateSet {
     }
   }
 
-  /** One file per service, `<service>.conf`, and the routes file. */
-  renderServices (model: Model, statusPort: number): Map<string, string> {
+  /**
+   * One file per service, `<service>.conf`, the Host map's entries and, with
+   * `edge`, the route servers (the whole model: see route-view.ts).
+   */
+  renderServices (model: Model, statusPort: number, edge?: ServersContext): Map<string, string> {
     const empty = model.services.filter((s) => s.servers.length === 0).map((s) => s.name)
     const fallbacks = fallbackAddresses(empty)
     const files = new Map<string, string>()
@@ -132,15 +154,17 @@ export class TemplateSet {
       files.set(serviceFile(up.name), this.renderOne(up, fallback))
     }
     for (const name of this.cache.keys()) if (!live.has(name)) this.cache.delete(name)
-    files.set(ROUTES_FILE, this.renderRoutes(model))
+    // without an edge context (older callers) the host-prefix map stays on, as before issue 16
+    files.set(ROUTES_FILE, this.renderRoutes(edge?.hostPrefix === false ? [] : model.services.map((s) => s.name)))
+    if (edge !== undefined) files.set(SERVERS_FILE, HEADER + this.renderTemplate(this.servers, edge, SERVERS_FILE))
     return files
   }
 
-  /** The routes file: changes only when a service appears or goes. */
-  private renderRoutes (model: Model): string {
-    const names = model.services.map((s) => s.name).join(' ')
+  /** The Host map's entries (`<svc>` and `<svc>.*`, only with the host-prefix option): change only when a service appears or goes. */
+  private renderRoutes (list: string[]): string {
+    const names = list.join(' ')
     if (this.routesCache?.[0] === names) return this.routesCache[1]
-    const text = HEADER + this.renderTemplate(this.routes, { names: model.services.map((s) => s.name) }, ROUTES_FILE)
+    const text = HEADER + this.renderTemplate(this.routes, { names: list }, ROUTES_FILE)
     this.routesCache = [names, text]
     return text
   }
