@@ -1,6 +1,7 @@
 // The service spec (DESIGN section 5): schema, defaults, normalisation.
 import { createHash } from 'node:crypto'
 import { DNS_LABEL_PATTERN } from './names.js'
+import { healthSpecSchema, type HealthSpec } from './spec-health.js'
 import { DURATION_PATTERN, MAX_SPEC_DURATION, SIZE_PATTERN, parseDuration, parseSize } from './duration.js'
 
 // Bounds (docs/architecture.md "Spec bounds"): every value accepted here must
@@ -39,15 +40,7 @@ export const serviceSpecSchema = {
       additionalProperties: { type: 'string', maxLength: 8192 },
       default: {},
     },
-    health: {
-      type: 'object',
-      properties: {
-        http: { type: 'string', pattern: '^/[A-Za-z0-9._~/?&=%-]*$', maxLength: 256 },
-        // Docker's health interval: 0 or at least 1ms; 0 would mean its 30s default.
-        interval: duration('1ms'),
-      },
-      additionalProperties: false,
-    },
+    health: healthSpecSchema,
     upstream: {
       type: 'object',
       properties: {
@@ -79,7 +72,7 @@ export interface ServiceSpec {
   network: string
   resources: { cpu?: number, memory?: string }
   env: Record<string, string>
-  health?: { http?: string, interval?: string }
+  health?: HealthSpec
   upstream: { method?: 'round_robin' | 'least_conn' | 'ip_hash' | 'random', maxFails?: number, failTimeout?: string, keepalive?: number }
   placement: { spread?: string }
   stopGracePeriod?: string

@@ -4,6 +4,7 @@
 import type { EndpointInfo, Health } from '../../core/index.js'
 import { endpointIpProblem, isContainerId, isIPv4 } from '../../core/index.js'
 import { hasServiceLabel, parseLabels, type RejectReason } from './labels.js'
+import type { HttpCheck } from '../health/labels.js'
 
 /** The part of `docker inspect` the agent reads. */
 export interface InspectNetwork { NetworkID?: string, IPAddress?: string, MacAddress?: string }
@@ -23,10 +24,12 @@ export interface ClassifyContext {
   defaultNetwork?: string
   /** A stop or kill has begun for this container. */
   draining?: boolean
+  /** The agent's own check's verdict (issue 19): wins over Docker's when the container has a check label. */
+  healthOf?: (containerId: string) => Health | undefined
 }
 
 export type Classified =
-  | { kind: 'endpoint', endpoint: EndpointInfo }
+  | { kind: 'endpoint', endpoint: EndpointInfo, check?: HttpCheck }
   | { kind: 'unlabelled' }
   /** Labelled and valid, but not running (or restarting): not routable. */
   | { kind: 'stopped', service: string }
@@ -94,7 +97,8 @@ export function classifyContainer (c: ContainerInspect, ctx: ClassifyContext): C
     port: l.port,
     network: pick.name,
     state: st.Paused === true ? 'paused' : ctx.draining === true ? 'draining' : 'running',
-    health: healthOf(st.Health?.Status),
+    // The agent's own HTTP check, when configured, takes precedence over Docker's.
+    health: l.health !== undefined ? (ctx.healthOf?.(c.Id) ?? 'starting') : healthOf(st.Health?.Status),
     weight: l.weight,
   }
   const name = (c.Name ?? '').replace(/^\//, '')
@@ -102,7 +106,7 @@ export function classifyContainer (c: ContainerInspect, ctx: ClassifyContext): C
   if (l.managed !== undefined) endpoint.managed = l.managed
   if (l.replica !== undefined) endpoint.replica = l.replica
   if (l.specHash !== undefined) endpoint.specHash = l.specHash
-  return { kind: 'endpoint', endpoint }
+  return l.health !== undefined ? { kind: 'endpoint', endpoint, check: l.health } : { kind: 'endpoint', endpoint }
 }
 
 /** The part of a `docker ps` (container list) entry the agent reads. */

@@ -3,6 +3,7 @@
 // `driftgate.service="x;}server{listen 1"` stops here, before any subject,
 // key or template can see it.
 import { isDnsLabel } from '../../core/index.js'
+import { parseHealthLabels, type HttpCheck } from '../health/labels.js'
 
 export const LABEL = {
   service: 'driftgate.service',
@@ -12,12 +13,15 @@ export const LABEL = {
   managed: 'driftgate.managed',
   replica: 'driftgate.replica',
   spec: 'driftgate.spec',
+  /** Placement's replacement count of the replica (issue 19); absent means 0. */
+  incarnation: 'driftgate.incarnation',
 } as const
 
 /** Why a labelled container is not published (value of the `reason` metric label). */
 export type RejectReason =
   | 'invalid_service' | 'invalid_port' | 'invalid_weight' | 'invalid_network_label'
   | 'invalid_replica' | 'invalid_spec' | 'invalid_container'
+  | 'invalid_health'
   | 'no_macvlan_network' | 'ambiguous_network' | 'network_not_attached' | 'no_ip' | 'bad_ip'
 
 export interface ParsedLabels {
@@ -29,6 +33,8 @@ export interface ParsedLabels {
   managed?: boolean
   replica?: number
   specHash?: string
+  /** The agent's own HTTP check (driftgate.health.* labels). */
+  health?: HttpCheck
 }
 
 export type LabelResult =
@@ -88,5 +94,8 @@ export function parseLabels (labels: Record<string, string>): LabelResult {
     if (!SPEC_HASH.test(labels[LABEL.spec])) return fail('invalid_spec', LABEL.spec, 'is not a spec hash (8-64 hex chars)')
     out.specHash = labels[LABEL.spec]
   }
+  const health = parseHealthLabels(labels)
+  if (!health.ok) return fail('invalid_health', health.label, health.why)
+  if (health.check !== undefined) out.health = health.check
   return { ok: true, labels: out }
 }

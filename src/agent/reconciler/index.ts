@@ -6,7 +6,7 @@ import type { KV, NatsConnection } from 'nats'
 import type { Registry } from 'prom-client'
 import {
   checkAssignmentRecord, checkServiceRecord, componentLogger, parseAssignmentKey,
-  type AssignmentRecord, type Logger, type ServiceRecord,
+  type AssignmentRecord, type Health, type Logger, type ServiceRecord,
 } from '../../core/index.js'
 import { Buckets, KvTable, openBucket, subjects as makeSubjects } from '../../bus/index.js'
 import { AppliedTracker } from './applied.js'
@@ -31,6 +31,8 @@ export interface ReconcilerOptions {
   prefix?: string
   kv?: { assignments?: KV, services?: KV }
   timings?: Partial<ReconcilerTimings> & { rendererSilentMs?: number, rendererForgetMs?: number }
+  /** The agent's own health verdict (issue 19): a new replica with an HTTP check is ready once it says healthy. */
+  healthOf?: (containerId: string) => Health | undefined
 }
 
 export interface RunningReconciler {
@@ -70,7 +72,7 @@ export async function startReconciler (o: ReconcilerOptions): Promise<RunningRec
       const k = parseAssignmentKey(key)
       if (k === null || k.host !== o.host || a.host !== o.host) continue
       const rec = services.entries.get(a.service)
-      out.push({ service: a.service, replica: a.replica, specHash: a.specHash, spec: rec !== undefined && hashOf(rec.spec) === a.specHash ? rec.spec : null })
+      out.push({ service: a.service, replica: a.replica, specHash: a.specHash, incarnation: a.incarnation ?? 0, spec: rec !== undefined && hashOf(rec.spec) === a.specHash ? rec.spec : null })
     }
     return out
   }
@@ -81,6 +83,7 @@ export async function startReconciler (o: ReconcilerOptions): Promise<RunningRec
     tracker,
     publisher: o.publisher,
     assignments: current,
+    healthOf: o.healthOf,
     timings: {
       intervalMs: t.intervalMs ?? 5000,
       drainTimeoutMs: t.drainTimeoutMs ?? 30_000,

@@ -6,7 +6,7 @@
 import type Dockerode from 'dockerode'
 import type { NatsConnection } from 'nats'
 import type { Registry } from 'prom-client'
-import type { Logger } from '../../core/index.js'
+import type { Health, Logger } from '../../core/index.js'
 import { Buckets, openBucket } from '../../bus/index.js'
 import { startReconciler, type DrainPublisher, type ReconcilerTimings, type RunningReconciler } from './index.js'
 import { backoffDelay, Sleeper } from '../../core/index.js'
@@ -22,6 +22,8 @@ export interface ReconcileRunnerOptions {
   publisher: DrainPublisher
   prefix: string
   timings?: ReconcilerTimingOptions
+  /** The agent's own health verdict for a container, if it checks it (readiness of a new replica). */
+  healthOf?: (containerId: string) => Health | undefined
 }
 
 export interface ReconcileRunner {
@@ -49,7 +51,7 @@ export function runReconciler (o: ReconcileRunnerOptions): ReconcileRunner {
   const attempt = async (): Promise<void> => {
     if (!await bucketsExist(o.nc)) throw new Error('buckets driftgate_assignments/driftgate_services do not exist yet (no registry has started)')
     const kv = { assignments: await openBucket(o.nc, Buckets.assignments), services: await openBucket(o.nc, Buckets.services) }
-    const started = await startReconciler({ nc: o.nc, docker: o.docker, host: o.host, log: o.log, metrics: o.metrics, publisher: o.publisher, prefix: o.prefix, kv, timings: o.timings })
+    const started = await startReconciler({ nc: o.nc, docker: o.docker, host: o.host, log: o.log, metrics: o.metrics, publisher: o.publisher, prefix: o.prefix, kv, timings: o.timings, healthOf: o.healthOf })
     if (closed) { await started.close(); return }
     rec = started
   }
