@@ -120,3 +120,52 @@ t.test('monitor: probes every interval, reports changes once, forgets', async (t
   m.retain(new Set())
   t.equal(m.size, 0, 'retain drops containers a snapshot no longer has')
 })
+
+t.test('handler: the agent\'s verdict goes out as an upsert through the event path; Docker\'s health is ignored', async (t) => {
+  const { Registry } = await import('prom-client')
+  const { EventHandler } = await import('../../src/agent/docker/handler.js')
+  const { Publisher } = await import('../../src/agent/publisher.js')
+  const { createAgentMetrics } = await import('../../src/agent/metrics.js')
+  const { MacvlanNetworks } = await import('../../src/agent/docker/networks.js')
+  const { Reservations } = await import('../../src/agent/docker/reservations.js')
+  const { subjects } = await import('../../src/bus/index.js')
+  const MV = 'f'.repeat(64)
+  const ID = 'c'.repeat(64)
+  const docker = {
+    getContainer: () => ({
+      inspect: async () => ({
+        Id: ID, Name: '/c',
+        Config: { Labels: { 'driftgate.service': 'web', 'driftgate.health.http': '/healthz', 'driftgate.health.interval': '100ms', 'driftgate.health.retries': '1', 'driftgate.health.start-period': '0s' } },
+        State: { Running: true, Health: { Status: 'healthy' } },
+        NetworkSettings: { Networks: { mv0: { NetworkID: MV, IPAddress: '10.240.0.5', MacAddress: '02:00:00:00:00:05' } } },
+      }),
+    }),
+    getNetwork: () => ({ inspect: async () => ({ Driver: 'macvlan' }) }),
+    listNetworks: async () => [{ Id: MV, Driver: 'macvlan' }],
+  } as never
+  const sent: Array<{ cause: string, endpoint: { health: string } }> = []
+  const js = { publish: async (_s: string, data: Uint8Array) => { sent.push(JSON.parse(new TextDecoder().decode(data))); return {} } } as never
+  const log = silentLogger()
+  const metrics = createAgentMetrics(new Registry())
+  const publisher = new Publisher({ nc: {} as never, js, subjects: subjects(), host: 'h1', instance: '000000001-abcdef', metrics, log, onFailure: () => {}, now: () => Date.now() })
+  let pass = true
+  const probed: string[] = []
+  const box: { handler?: InstanceType<typeof EventHandler> } = {}
+  const monitor = new HealthMonitor({
+    log, onChange: (id) => { box.handler?.healthChanged(id) },
+    probe: async (target) => { probed.push(`${target.ip}:${target.port}${target.path}`); return { ok: pass, detail: pass ? 'HTTP 200' : 'HTTP 503' } },
+  })
+  const handler = box.handler = new EventHandler({ docker, networks: new MacvlanNetworks(docker, log), publisher, reservations: new Reservations(docker), metrics, log, onTrouble: () => {}, health: monitor })
+  t.teardown(async () => { monitor.close(); await handler.close(500) })
+  handler.onEvent({ Type: 'container', Action: 'start', Actor: { ID, Attributes: { 'driftgate.service': 'web' } }, timeNano: Date.now() * 1e6 }, Date.now())
+  const until = async (f: () => boolean): Promise<void> => { for (let i = 0; i < 100 && !f(); i++) await new Promise((resolve) => setTimeout(resolve, 20)) }
+  await until(() => sent.length >= 2)
+  t.same(sent.map((m) => [m.cause, m.endpoint.health]), [['start', 'starting'], ['health', 'healthy']], 'starting (Docker says healthy: ignored), then the agent\'s pass')
+  t.equal(probed[0], '10.240.0.5:80/healthz', 'probes the container\'s MacVLAN address')
+  pass = false
+  await until(() => sent.length >= 3)
+  t.same(sent.map((m) => m.endpoint.health), ['starting', 'healthy', 'unhealthy'], 'a failure (retries 1) goes out as unhealthy')
+  handler.onEvent({ Type: 'container', Action: 'die', Actor: { ID, Attributes: { 'driftgate.service': 'web' } }, timeNano: Date.now() * 1e6 }, Date.now())
+  await until(() => monitor.size === 0)
+  t.equal(monitor.size, 0, 'a dead container is no longer probed')
+})
