@@ -169,3 +169,14 @@ t.test('handler: the agent\'s verdict goes out as an upsert through the event pa
   await until(() => monitor.size === 0)
   t.equal(monitor.size, 0, 'a dead container is no longer probed')
 })
+
+t.test('monitor: the start period runs from the container\'s start, not from when the agent first saw it', async (t) => {
+  const m = new HealthMonitor({ log: silentLogger(), onChange: () => {}, probe: async () => ({ ok: false, detail: 'HTTP 503' }) })
+  t.teardown(() => { m.close() })
+  const check = { path: '/healthz', intervalMs: 100, timeoutMs: 100, retries: 1, startPeriodMs: 60_000 }
+  m.observe('old', '127.0.0.1', 80, check, Date.now() - 3_600_000) // an agent restarted long after the start
+  m.observe('new', '127.0.0.1', 80, check, Date.now())
+  await new Promise((resolve) => setTimeout(resolve, 250))
+  t.equal(m.healthOf('old'), 'unhealthy', 'start period long over: the failure counts')
+  t.equal(m.healthOf('new'), 'starting', 'just started: failures do not count yet')
+})

@@ -12,7 +12,7 @@ export interface ContainerInspect {
   Id: string
   Name?: string
   Config?: { Labels?: Record<string, string> | null } | null
-  State?: { Running?: boolean, Paused?: boolean, Restarting?: boolean, Health?: { Status?: string } | null } | null
+  State?: { Running?: boolean, Paused?: boolean, Restarting?: boolean, StartedAt?: string, Health?: { Status?: string } | null } | null
   NetworkSettings?: { Networks?: Record<string, InspectNetwork> | null } | null
   HostConfig?: { NanoCpus?: number, Memory?: number } | null
 }
@@ -116,6 +116,8 @@ export interface ContainerListItem {
   Labels?: Record<string, string> | null
   State?: string
   Status?: string
+  /** Seconds since epoch. */
+  Created?: number
   NetworkSettings?: { Networks?: Record<string, InspectNetwork> | null } | null
 }
 

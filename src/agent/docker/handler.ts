@@ -221,15 +221,16 @@ export class EventHandler {
     this.o.reservations.seen(c)
     const macvlan = await this.o.networks.macvlanOf(c.NetworkSettings?.Networks)
     const r = classifyContainer(c, { macvlan, defaultNetwork: this.o.defaultNetwork, draining: this.draining.has(ctx.id), healthOf: this.healthOf })
-    try { this.classified(ctx, r) } finally { this.o.onInspected?.(c) }
+    const startedAt = Date.parse(c.State?.StartedAt ?? '')
+    try { this.classified(ctx, r, Number.isFinite(startedAt) ? startedAt : undefined) } finally { this.o.onInspected?.(c) }
   }
 
-  private classified (ctx: Ctx, r: Classified): void {
+  private classified (ctx: Ctx, r: Classified, startedAt?: number): void {
     switch (r.kind) {
       case 'unlabelled': this.labelled.set(ctx.id, null); return
       case 'endpoint':
         this.labelled.set(ctx.id, r.endpoint.service)
-        this.o.health?.observe(ctx.id, r.endpoint.ip, r.endpoint.port, r.check)
+        this.o.health?.observe(ctx.id, r.endpoint.ip, r.endpoint.port, r.check, startedAt)
         this.upsert(ctx, r.endpoint)
         return
       case 'stopped': this.labelled.set(ctx.id, r.service); this.remove(ctx, r.service, false); return
@@ -297,8 +298,9 @@ export class EventHandler {
     for (const [id, service] of body.labelled) this.labelled.set(id, service)
     for (const r of body.rejected) this.noteRejected(r.containerId, r.reason, r.message)
     if (this.o.health !== undefined && body.checks !== undefined) {
-      for (const { endpoint: e, check } of body.checks) this.o.health.observe(e.containerId, e.ip, e.port, check)
-      this.o.health.retain(new Set(body.checks.map((c) => c.endpoint.containerId)))
+      for (const { endpoint: e, check, startedAt } of body.checks) this.o.health.observe(e.containerId, e.ip, e.port, check, startedAt)
+      // The endpoints after the events laid over the list: one started meanwhile stays checked.
+      this.o.health.retain(new Set(body.endpoints.map((e) => e.containerId)))
     }
   }
 

@@ -20,7 +20,7 @@ export interface SnapshotBody {
   /** Labelled containers, running or not: their service, or null when the service label is invalid. */
   labelled: Map<string, string | null>
   /** Endpoints with the agent's own HTTP check (issue 19): the monitor checks these. */
-  checks?: Array<{ endpoint: EndpointInfo, check: HttpCheck }>
+  checks?: Array<{ endpoint: EndpointInfo, check: HttpCheck, startedAt?: number }>
 }
 
 /** What the latest published event said about one container. */
@@ -35,14 +35,15 @@ export function buildSnapshot (
   const containers: string[] = []
   const rejected: Rejection[] = []
   const labelled = new Map<string, string | null>()
-  const checks: Array<{ endpoint: EndpointInfo, check: HttpCheck }> = []
+  const checks: NonNullable<SnapshotBody['checks']> = []
   for (const item of items) {
     if (isContainerId(item.Id)) containers.push(item.Id)
     const c = classifyContainer(listItemToInspect(item), { ...ctx, draining: draining.has(item.Id) })
     if (c.kind === 'endpoint') {
       endpoints.push(c.endpoint)
       labelled.set(item.Id, c.endpoint.service)
-      if (c.check !== undefined) checks.push({ endpoint: c.endpoint, check: c.check })
+      // A list has no start time: creation is the closest (the start period runs from no later).
+      if (c.check !== undefined) checks.push({ endpoint: c.endpoint, check: c.check, ...(item.Created !== undefined ? { startedAt: item.Created * 1000 } : {}) })
     } else if (c.kind === 'stopped') {
       labelled.set(item.Id, c.service)
     } else if (c.kind === 'rejected') {

@@ -46,8 +46,13 @@ export class HealthMonitor {
   /** What the agent's own check says, or undefined when it does not check this container. */
   healthOf (id: string): Health | undefined { return this.watched.get(id)?.state.health }
 
-  /** Checks `id` at ip:port (port: the check's, else the endpoint's); no check: forgets it. */
-  observe (id: string, ip: string, endpointPort: number, check: HttpCheck | undefined): void {
+  /**
+   * Checks `id` at ip:port (port: the check's, else the endpoint's); no check:
+   * forgets it. The start period runs from `startedAt` (Docker's start time)
+   * when known, so an agent restarted long after its containers does not
+   * grant them a new start period; never from later than now.
+   */
+  observe (id: string, ip: string, endpointPort: number, check: HttpCheck | undefined, startedAt?: number): void {
     if (this.closed) return
     if (check === undefined) { this.forget(id); return }
     const target: ProbeTarget = { ip, port: check.port ?? endpointPort, path: check.path, timeoutMs: check.timeoutMs }
@@ -59,7 +64,8 @@ export class HealthMonitor {
       if (moved) this.schedule(id, w, 0)
       return
     }
-    const fresh: Watched = { target, check, state: initialState(this.now()), probing: false }
+    const now = this.now()
+    const fresh: Watched = { target, check, state: initialState(startedAt !== undefined && startedAt > 0 ? Math.min(now, startedAt) : now), probing: false }
     this.watched.set(id, fresh)
     this.schedule(id, fresh, 0) // first probe at once: a ready server turns healthy without waiting an interval
   }
