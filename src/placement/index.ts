@@ -2,6 +2,7 @@
 // leader loop. Every instance runs this; only the lease holder writes.
 import { hostname } from 'node:os'
 import type { KV, NatsConnection } from 'nats'
+import { Counter } from 'prom-client'
 import type { Registry as PromRegistry } from 'prom-client'
 import {
   checkAssignmentRecord, checkEndpointRecord, checkHostRecord, checkServiceRecord, componentLogger, newInstanceId,
@@ -138,12 +139,14 @@ async function run (cfg: ResolvedPlacementConfig, opts: PlacementDeps): Promise<
   const holder = `${(cfg.name ?? hostname()).replace(/[^a-zA-Z0-9._-]/g, '-').slice(0, 100)}-${newInstanceId()}`
   let lease: Lease | undefined
   const js = opts.nc.jetstream()
+  // Issue 19: each change of a replica's replacement verdict (replace, replacing, waiting, backoff, capped).
+  const verdicts = new Counter({ name: 'driftgate_placement_replica_verdicts_total', help: 'Unhealthy-replica verdict changes by the leader, by verdict', labelNames: ['verdict'], registers: [opts.metrics] })
   const replacer = new Replacer({
     health: replicaHealth,
     log,
     trigger: () => { loop.trigger() },
     policy: { ...REPLACE_DEFAULTS, ...cfg.replace },
-    onDecision: (d, at) => { publishDecision(js, d, at, log) },
+    onDecision: (d, at) => { verdicts.inc({ verdict: d.verdict }); publishDecision(js, d, at, log) },
   })
   const loop = new PlacementLoop({
     replacer,
