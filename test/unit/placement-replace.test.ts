@@ -117,3 +117,11 @@ t.test('the replacer bumps the incarnation; the diff writes it', async (t) => {
   t.same(rep.apply([b], services, 5000), [b], 'under way: no second bump')
   t.equal(rep.last[0].verdict, 'replacing')
 })
+
+t.test('driftgate status prints the unhealthy replicas with action and reason', async (t) => {
+  const { renderStatus } = await import('../../src/cli/status.js')
+  const base = { leader: { holder: 'r1', expiresAt: null }, failStatic: false, services: [], hosts: [], unschedulable: [] }
+  t.notMatch(renderStatus(base, []), /UNHEALTHY/, 'nothing unhealthy: no table (and an older registry without the field works)')
+  const text = renderStatus({ ...base, replacements: decideReplacements([sick(1, 10 * M, { replacedAt: [NOW - 9 * M, NOW - 6 * M, NOW - 3 * M] })], services, NOW) }, [])
+  t.match(text, /UNHEALTHY\s+REPLICA\s+HOST\s+ACTION\s+REASON\nweb\s+1\s+h1\s+backoff\s+replaced 3 times in 10m and still unhealthy; next try in 60s/)
+})
