@@ -9,7 +9,7 @@
 // nginx.
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -29,7 +29,9 @@ import { renderStatus } from '../../src/cli/status.js'
 import { startEdge, startHost } from './placement-fixtures.js'
 
 const TOKEN = 'e2e-health-token'
-const INTERVAL_MS = 500
+// A probe of the healthy replica must not time out on a loaded CI machine (2 cores, many
+// testbeds): the timeout is the whole interval; retries 1 keeps "out within one interval".
+const INTERVAL_MS = 1000
 const REPLACE_AFTER_MS = 3000
 const here = dirname(fileURLToPath(import.meta.url))
 const log = silentLogger()
@@ -118,7 +120,7 @@ replicas: 2
 port: 80
 network: mv0
 resources: { cpu: 0.05, memory: 32Mi }
-health: { http: /healthz, interval: ${INTERVAL_MS}ms, timeout: 400ms, retries: 1, startPeriod: 0s, replaceAfter: ${REPLACE_AFTER_MS}ms }
+health: { http: /healthz, interval: ${INTERVAL_MS}ms, timeout: ${INTERVAL_MS}ms, retries: 1, startPeriod: 0s, replaceAfter: ${REPLACE_AFTER_MS}ms }
 stopGracePeriod: 1s
 `)
 t.teardown(() => { rmSync(specFile, { force: true }) })
@@ -145,7 +147,7 @@ t.test('an unhealthy replica leaves nginx, is replaced after replaceAfter; 0 fai
   await waitFor(() => !routed().includes(sick.id), { timeoutMs: 10_000, intervalMs: 20, what: 'the unhealthy replica leaves nginx' })
   const outMs = Date.now() - t0
   t.comment(`unhealthy → out of nginx: ${outMs} ms (interval ${INTERVAL_MS} ms)`)
-  t.ok(outMs < INTERVAL_MS + 1500, 'within one check interval plus a push')
+  t.ok(outMs < INTERVAL_MS + 2000, 'within one check interval plus a push')
   // Placement's view while it waits and replaces (GET /v1/placement, what `driftgate status` prints).
   let statusText = ''
   const replaced = await waitFor(async () => {
@@ -166,6 +168,12 @@ t.test('an unhealthy replica leaves nginx, is replaced after replaceAfter; 0 fai
   const samples = await load.stop()
   const failed = samples.filter((s) => s[2] < 200 || s[2] > 299)
   t.comment(`${samples.length} requests through nginx, ${failed.length} failed`)
+  if (failed.length > 0) {
+    const byStatus = new Map<string, number>()
+    for (const f of failed) byStatus.set(`${f[2]} ${f[4] ?? ''}`, (byStatus.get(`${f[2]} ${f[4] ?? ''}`) ?? 0) + 1)
+    t.comment(`failures by status: ${JSON.stringify([...byStatus])}; first at +${failed[0][0] - t0} ms, last at +${failed[failed.length - 1][0] - t0} ms`)
+    t.comment(`nginx errors: ${readFileSync(nginx.errorLog, 'utf8').split('\n').filter((l) => /\[(error|crit|alert)\]/.test(l)).slice(-4).join('\n')}`)
+  }
   t.ok(samples.length > 50, 'the load ran')
   t.equal(failed.length, 0, '0 failed requests')
   const feed = await readActivity(await nc.jetstreamManager(), undefined, 200)
