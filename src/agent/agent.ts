@@ -21,6 +21,7 @@ import { SnapshotTaker } from './docker/snapshotter.js'
 import { IpamBinder } from './ipam/binder.js'
 import { bindByMac, ipamRetriesCounter, startIpamDriver, type IpamDriver } from './ipam/index.js'
 import { LogManager, DEFAULT_LOG_BUDGETS, type LogBudgets } from './logs/index.js'
+import { HealthMonitor } from './health/monitor.js'
 import { runReconciler, type ReconcileRunner, type ReconcilerTimingOptions } from './reconciler/runner.js'
 import { startShimAndDns, type ShimAndDns } from './shim/wire.js'
 
@@ -75,6 +76,8 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
   let reconciler: ReconcileRunner | undefined
   let logs: LogManager | undefined
   let shims: ShimAndDns | undefined
+  // The agent's own HTTP health checks (issue 19); verdicts go out through the handler.
+  const health = new HealthMonitor({ log: componentLogger(log, 'health'), metrics: registry, onChange: (id) => { handler?.healthChanged(id) } })
   let started = false
   let closed = false
 
@@ -120,6 +123,7 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
       onTrace: deps.onTrace,
       onTrouble: (why) => { void snapshots?.request(why) },
       onInspected: bind !== undefined ? (c) => { bind.fromInspect(c) } : undefined,
+      health,
     })
     snapshots = new SnapshotTaker({
       docker, networks, reservations, handler, publisher, metrics, log,
@@ -169,6 +173,7 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
         nc: conn, docker, host: s.hostId, log, metrics: registry, prefix: s.prefix, timings: deps.reconcilerTimings,
         publisher: { markDraining: async (id, service) => { await h.markDraining(id, service) } },
         containerDns: shim?.containerDns,
+        healthOf: (id) => health.healthOf(id),
       })
       await reconciler.first
     }
@@ -198,7 +203,7 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
       { name: 'shim', close: async () => await shims?.close() },
       { name: 'docker-events', close: async () => await watcher?.close() },
       { name: 'snapshots', close: async () => await snapshots?.close() },
-      { name: 'handler', close: async () => await handler?.close(1000) },
+      { name: 'handler', close: async () => { health.close(); await handler?.close(1000) } },
       { name: 'ipam-binder', close: async () => await binder?.close(500) },
       { name: 'ipam-driver', close: async () => await ipamDriver?.close() },
       { name: 'logs', close: async () => await logs?.close(1000) },

@@ -1,5 +1,6 @@
 // `driftgate status`: services (desired/assigned/running/healthy), hosts
-// (capacity and use), unschedulable replicas with the reason.
+// (capacity and use), unschedulable replicas with the reason, unhealthy
+// replicas with what placement does about them.
 import type { Command } from 'commander'
 import { ApiClient, addClientOptions, formatTable, type ClientOptions } from './client.js'
 import { formatBytes, formatCpus, type PlacementStatus } from '../placement/index.js'
@@ -37,6 +38,11 @@ export function renderStatus (p: PlacementStatus, services: ServiceSummary[], no
     }
     out += '\n' + formatTable([['UNSCHEDULABLE', 'REPLICAS', 'REASON'],
       ...[...groups].map(([k, rs]) => { const [svc, reason] = k.split('\u0000'); return [svc, rs.join(','), reason] })])
+  }
+  if ((p.replacements ?? []).length > 0) {
+    // Issue 19: unhealthy replicas and what placement does about them (backoff and cap with their reason).
+    out += '\n' + formatTable([['UNHEALTHY', 'REPLICA', 'HOST', 'ACTION', 'REASON'],
+      ...(p.replacements ?? []).map((d) => [d.service, String(d.replica), d.key.split('.')[0], d.verdict, d.reason])])
   }
   return out
 }

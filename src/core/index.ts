@@ -84,3 +84,8 @@ export {
 export {
   RouteConflictError,
 } from './errors.js'
+export {
+  HEALTH_DEFAULTS, HEALTH_PATH_PATTERN, MIN_INTERVAL_MS, healthSettings, healthSpecSchema,
+  type HealthSettings, type HealthSpec,
+} from './spec-health.js'
+export { MAX_REPLACED_AT } from './placement.js'

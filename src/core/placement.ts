@@ -17,7 +17,17 @@ export interface AssignmentRecord {
   specHash: string
   /** When the replica was assigned to this host, ms since epoch. */
   since: number
+  /**
+   * Bumped by placement to replace an unhealthy replica (issue 19): the agent
+   * treats a container of another incarnation like one of an older spec
+   * (start new, drain old). Absent means 0.
+   */
+  incarnation?: number
+  /** When placement replaced this replica (ms since epoch), newest last, at most MAX_REPLACED_AT. */
+  replacedAt?: number[]
 }
+
+export const MAX_REPLACED_AT = 16
 
 export const MAX_REPLICA = 10_000
 
@@ -32,6 +42,8 @@ export const assignmentRecordSchema = {
     specVersion: { type: 'integer', minimum: 1 },
     specHash: { type: 'string', pattern: '^[a-f0-9]{8,64}$' },
     since: { type: 'number', minimum: 0 },
+    incarnation: { type: 'integer', minimum: 0, maximum: 1e9 },
+    replacedAt: { type: 'array', maxItems: MAX_REPLACED_AT, items: { type: 'number', minimum: 0 } },
   },
   additionalProperties: false,
 } as const

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto'
 import { DNS_LABEL_PATTERN } from './names.js'
 import { specDnsSchema } from './spec-dns.js'
+import { healthSpecSchema, type HealthSpec } from './spec-health.js'
 import { DURATION_PATTERN, MAX_SPEC_DURATION, SIZE_PATTERN, parseDuration, parseSize } from './duration.js'
 import { routesSchema, type RouteSpec } from './spec-routes.js'
 
@@ -41,15 +42,7 @@ export const serviceSpecSchema = {
       additionalProperties: { type: 'string', maxLength: 8192 },
       default: {},
     },
-    health: {
-      type: 'object',
-      properties: {
-        http: { type: 'string', pattern: '^/[A-Za-z0-9._~/?&=%-]*$', maxLength: 256 },
-        // Docker's health interval: 0 or at least 1ms; 0 would mean its 30s default.
-        interval: duration('1ms'),
-      },
-      additionalProperties: false,
-    },
+    health: healthSpecSchema,
     upstream: {
       type: 'object',
       properties: {
@@ -83,7 +76,7 @@ export interface ServiceSpec {
   network: string
   resources: { cpu?: number, memory?: string }
   env: Record<string, string>
-  health?: { http?: string, interval?: string }
+  health?: HealthSpec
   upstream: { method?: 'round_robin' | 'least_conn' | 'ip_hash' | 'random', maxFails?: number, failTimeout?: string, keepalive?: number }
   placement: { spread?: string }
   stopGracePeriod?: string

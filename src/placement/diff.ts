@@ -10,7 +10,9 @@ export type AssignmentWrite =
 
 export function sameAssignment (a: AssignmentRecord, b: AssignmentRecord): boolean {
   return a.host === b.host && a.service === b.service && a.replica === b.replica &&
-    a.specVersion === b.specVersion && a.specHash === b.specHash && a.since === b.since
+    a.specVersion === b.specVersion && a.specHash === b.specHash && a.since === b.since &&
+    // A replacement (issue 19) bumps the incarnation and appends to replacedAt.
+    (a.incarnation ?? 0) === (b.incarnation ?? 0) && (a.replacedAt?.length ?? 0) === (b.replacedAt?.length ?? 0)
 }
 
 export function diffAssignments (current: ReadonlyMap<string, AssignmentRecord>, desired: AssignmentRecord[],

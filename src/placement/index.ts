@@ -2,12 +2,16 @@
 // leader loop. Every instance runs this; only the lease holder writes.
 import { hostname } from 'node:os'
 import type { KV, NatsConnection } from 'nats'
+import { Counter } from 'prom-client'
 import type { Registry as PromRegistry } from 'prom-client'
 import {
-  checkAssignmentRecord, checkHostRecord, checkServiceRecord, componentLogger, newInstanceId,
-  type AssignmentRecord, type HostRecord, type Logger, type ServiceRecord,
+  checkAssignmentRecord, checkEndpointRecord, checkHostRecord, checkServiceRecord, componentLogger, newInstanceId,
+  type AssignmentRecord, type EndpointRecord, type HostRecord, type Logger, type ServiceRecord,
 } from '../core/index.js'
-import { KvTable, openBucket, Buckets, type BucketName } from '../bus/index.js'
+import { KvTable, openBucket, publishActivity, Buckets, type BucketName } from '../bus/index.js'
+import { ReplicaHealth } from './replica-health.js'
+import { Replacer } from './replacer.js'
+import { REPLACE_DEFAULTS, type Decision, type ReplacePolicy } from './replace.js'
 import { Lease } from './leader.js'
 import { PlacementLoop, type PlacementTables } from './loop.js'
 import { createPlacementMetrics } from './metrics.js'
@@ -23,8 +27,11 @@ export { HISTORY_KEEP, type HistoryEntry } from './history.js'
 export { placementStatus, type PlacementStatus } from './status.js'
 export { formatBytes, formatCpus } from './capacity.js'
 export type { ScheduleInput, ScheduleResult, SpecEntry, Unschedulable } from './types.js'
+export { decideReplacements, REPLACE_DEFAULTS, type Decision, type ReplacePolicy, type ReplicaInput, type ReplicaStatus, type Verdict } from './replace.js'
+export { ReplicaHealth, replicaStatus } from './replica-health.js'
+export { Replacer, replacementDecisions } from './replacer.js'
 
-export type PlacementBuckets = Record<'services' | 'hosts' | 'assignments' | 'leases', KV>
+export type PlacementBuckets = Record<'services' | 'hosts' | 'assignments' | 'leases' | 'endpoints', KV>
 
 export interface PlacementConfig {
   /** Lease length; the leader renews every third of it (the registry's placementLease). */
@@ -35,12 +42,14 @@ export interface PlacementConfig {
   resyncMs?: number
   /** Shown as the lease holder; a random suffix keeps it unique per process. */
   name?: string
+  /** Replacement of unhealthy replicas (issue 19); defaults REPLACE_DEFAULTS. */
+  replace?: Partial<ReplacePolicy>
 }
 
 /** Placement's timings when the registry does not set them: the one place they are written. */
 export const PLACEMENT_DEFAULTS = Object.freeze({ leaseMs: 10_000, debounceMs: 200, resyncMs: 30_000 })
 
-export type ResolvedPlacementConfig = Readonly<Required<Omit<PlacementConfig, 'name'>> & Pick<PlacementConfig, 'name'>>
+export type ResolvedPlacementConfig = Readonly<Required<Omit<PlacementConfig, 'name' | 'replace'>> & Pick<PlacementConfig, 'name' | 'replace'>>
 
 export function resolvePlacementConfig (cfg: PlacementConfig = {}): ResolvedPlacementConfig {
   return Object.freeze({ ...PLACEMENT_DEFAULTS, ...Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) })
@@ -108,8 +117,8 @@ export async function startPlacement (opts: PlacementOptions): Promise<Placement
 async function run (cfg: ResolvedPlacementConfig, opts: PlacementDeps): Promise<Omit<Placement, 'start'>> {
   const log = componentLogger(opts.log, 'placement')
   const metrics = createPlacementMetrics(opts.metrics)
-  const [services, hosts, assignments, leases] = await Promise.all(
-    (['services', 'hosts', 'assignments', 'leases'] as const).map(async (k) => await bucket(opts.nc, opts.kv, k)))
+  const [services, hosts, assignments, leases, endpoints] = await Promise.all(
+    (['services', 'hosts', 'assignments', 'leases', 'endpoints'] as const).map(async (k) => await bucket(opts.nc, opts.kv, k)))
   const table = <T>(kv: KV, name: string, check: { problems: (v: unknown) => unknown }): KvTable<T> => new KvTable<T>({
     kv,
     log,
@@ -124,9 +133,23 @@ async function run (cfg: ResolvedPlacementConfig, opts: PlacementDeps): Promise<
     hosts: table<HostRecord>(hosts, 'hosts', checkHostRecord),
     assignments: table<AssignmentRecord>(assignments, 'assignments', checkAssignmentRecord),
   }
+  const endpointTable = table<EndpointRecord>(endpoints, 'endpoints', checkEndpointRecord)
+  const replicaHealth = new ReplicaHealth(endpointTable)
+  tables.replicaHealth = replicaHealth
   const holder = `${(cfg.name ?? hostname()).replace(/[^a-zA-Z0-9._-]/g, '-').slice(0, 100)}-${newInstanceId()}`
   let lease: Lease | undefined
+  const js = opts.nc.jetstream()
+  // Issue 19: each change of a replica's replacement verdict (replace, replacing, waiting, backoff, capped).
+  const verdicts = new Counter({ name: 'driftgate_placement_replica_verdicts_total', help: 'Unhealthy-replica verdict changes by the leader, by verdict', labelNames: ['verdict'], registers: [opts.metrics] })
+  const replacer = new Replacer({
+    health: replicaHealth,
+    log,
+    trigger: () => { loop.trigger() },
+    policy: { ...REPLACE_DEFAULTS, ...cfg.replace },
+    onDecision: (d, at) => { verdicts.inc({ verdict: d.verdict }); publishDecision(js, d, at, log) },
+  })
   const loop = new PlacementLoop({
+    replacer,
     tables,
     assignmentsKv: assignments,
     log,
@@ -146,10 +169,12 @@ async function run (cfg: ResolvedPlacementConfig, opts: PlacementDeps): Promise<
     await closing
   }
   try {
-    for (const t of [tables.services, tables.hosts, tables.assignments]) {
+    for (const t of [tables.services, tables.hosts, tables.assignments, endpointTable]) {
       await t.start()
       started.push(t)
     }
+    replicaHealth.attach()
+    started.push({ close: async () => { replicaHealth.detach(); replacer.close() } })
     started.push(loop) // closed before the tables (reverse order)
     lease = new Lease({
       kv: leases,
@@ -176,4 +201,16 @@ async function run (cfg: ResolvedPlacementConfig, opts: PlacementDeps): Promise<
     last: () => loop.last,
     trigger: () => { loop.trigger() },
   }
+}
+
+/** A replacement verdict worth an operator's eye goes to the activity feed (only the leader decides: one copy). */
+function publishDecision (js: ReturnType<NatsConnection['jetstream']>, d: Decision, at: number, log: Logger): void {
+  if (d.verdict !== 'replace' && d.verdict !== 'backoff' && d.verdict !== 'capped') return
+  const host = d.key.split('.')[0]
+  const what = d.verdict === 'replace' ? 'replaced' : d.verdict === 'backoff' ? 'backs off' : 'waits (capped)'
+  publishActivity(js, {
+    kind: 'placement', at, service: d.service, host,
+    message: `placement: ${d.service} replica ${d.replica} on ${host} ${what}: ${d.reason}`,
+    data: { replica: d.replica, verdict: d.verdict, reason: d.reason },
+  }, `x:${d.key}:${d.verdict}:${at}`).catch((err: Error) => { log.debug({ err: err.message }, 'replacement decision not in the activity feed') })
 }

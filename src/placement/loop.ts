@@ -11,11 +11,15 @@ import { diffAssignments, hostMatters, type AssignmentWrite } from './diff.js'
 import { isConflict } from './leader.js'
 import type { ScheduleResult } from './types.js'
 import type { PlacementMetrics } from './metrics.js'
+import type { Replacer } from './replacer.js'
+import type { ReplicaHealth } from './replica-health.js'
 
 export interface PlacementTables {
   services: KvTable<ServiceRecord>
   hosts: KvTable<HostRecord>
   assignments: KvTable<AssignmentRecord>
+  /** Replica health from the endpoints table (issue 19), when placement follows it. */
+  replicaHealth?: ReplicaHealth
 }
 
 export interface LoopOptions {
@@ -29,6 +33,8 @@ export interface LoopOptions {
   resyncMs: number
   /** Concurrent KV writes. */
   parallel?: number
+  /** Replaces unhealthy replicas (issue 19). */
+  replacer?: Replacer
 }
 
 export class PlacementLoop {
@@ -80,17 +86,20 @@ export class PlacementLoop {
     const { tables, metrics, log } = this.o
     if (tables.assignments.revision < this.minRevision) { this.again = true; return }
     const t0 = performance.now()
+    const now = Date.now()
     const result = schedule({
       specs: [...tables.services.entries.values()],
       hosts: [...tables.hosts.entries.values()],
       assignments: [...tables.assignments.entries.values()],
+      now,
     })
     metrics.runSeconds.observe((performance.now() - t0) / 1000)
     metrics.runs.inc()
     metrics.unschedulable.set(result.unschedulable.length)
     metrics.failStatic.set(result.failStatic ? 1 : 0)
     this.last = result
-    const writes = diffAssignments(tables.assignments.entries, result.assignments, this.revisions)
+    const desired = this.o.replacer?.apply(result.assignments, tables.services.entries.values(), now) ?? result.assignments
+    const writes = diffAssignments(tables.assignments.entries, desired, this.revisions)
     if (writes.length === 0) return
     log.info({
       creates: writes.filter((w) => w.op === 'create').length,

@@ -9,8 +9,10 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, onRequestHook
 import type { KV } from 'nats'
 import {
   DNS_LABEL_PATTERN, NotFoundError, ValidationError, readYaml, checkAssignmentRecord, checkHostRecord, checkServiceRecord,
-  RouteConflictError, UnauthorizedError, specRouteProblems, type AssignmentRecord, type ServiceSpec, type HostRecord, type Logger, type ServiceRecord,
+  RouteConflictError, UnauthorizedError, checkEndpointRecord, specRouteProblems, type AssignmentRecord, type EndpointRecord, type ServiceSpec, type HostRecord, type Logger, type ServiceRecord,
 } from '../core/index.js'
+import { ReplicaHealth } from './replica-health.js'
+import { replacementDecisions } from './replacer.js'
 import { KvTable } from '../bus/index.js'
 import { patchSpec, specFromBody } from './spec-input.js'
 import { deleteSpec, writeSpec } from './spec-store.js'
@@ -20,7 +22,7 @@ import { placementStatus } from './status.js'
 import type { PlacementTables } from './loop.js'
 
 export interface ServiceRoutesOptions {
-  kv: { services: KV, leases: KV, hosts?: KV, assignments?: KV, history?: KV }
+  kv: { services: KV, leases: KV, hosts?: KV, assignments?: KV, history?: KV, endpoints?: KV }
   /** Mirrors to answer GET /v1/placement from (e.g. startPlacement's); else the plugin makes its own from kv. */
   tables?: PlacementTables
   log: Logger
@@ -47,6 +49,8 @@ function installParsers (app: FastifyInstance): void {
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'))
 }
 
+const ownEndpoints = new WeakMap<PlacementTables, KvTable<EndpointRecord>>()
+
 async function ownTables (opts: ServiceRoutesOptions): Promise<PlacementTables> {
   const { hosts, assignments } = opts.kv
   if (hosts === undefined || assignments === undefined) throw new TypeError('serviceRoutes needs tables or kv.hosts and kv.assignments')
@@ -57,6 +61,14 @@ async function ownTables (opts: ServiceRoutesOptions): Promise<PlacementTables> 
     assignments: new KvTable<AssignmentRecord>({ kv: assignments, log: opts.log, decode: valid(checkAssignmentRecord) }),
   }
   await Promise.all([tables.services.start(), tables.hosts.start(), tables.assignments.start()])
+  if (opts.kv.endpoints !== undefined) {
+    // Replica health for the replacement verdicts in GET /v1/placement (issue 19).
+    const endpoints = new KvTable<EndpointRecord>({ kv: opts.kv.endpoints, log: opts.log, decode: valid(checkEndpointRecord) })
+    await endpoints.start()
+    tables.replicaHealth = new ReplicaHealth(endpoints)
+    tables.replicaHealth.attach()
+    ownEndpoints.set(tables, endpoints)
+  }
   return tables
 }
 
@@ -73,7 +85,10 @@ export function serviceRoutes (opts: ServiceRoutesOptions): FastifyPluginAsync {
     const now = opts.now ?? Date.now
     const tables = opts.tables ?? await ownTables(opts)
     if (opts.tables === undefined) {
-      app.addHook('onClose', async () => { await Promise.all([tables.services.close(), tables.hosts.close(), tables.assignments.close()]) })
+      app.addHook('onClose', async () => {
+        tables.replicaHealth?.detach()
+        await Promise.all([tables.services.close(), tables.hosts.close(), tables.assignments.close(), ownEndpoints.get(tables)?.close()])
+      })
     }
     // Mounted outside the registry API (tests), there may be no token check: refuse writes then.
     const requireWrite: onRequestHookHandler = app.hasDecorator('requireWrite')
@@ -124,6 +139,9 @@ export function serviceRoutes (opts: ServiceRoutesOptions): FastifyPluginAsync {
         hosts: tables.hosts.entries.values(),
         assignments: tables.assignments.entries.values(),
         lease,
+        replacements: tables.replicaHealth !== undefined
+          ? replacementDecisions(tables.assignments.entries.values(), tables.services.entries.values(), tables.replicaHealth, now())
+          : [],
       })
     })
   }

@@ -6,6 +6,7 @@ import { specDemand, type AssignmentRecord, type HostRecord, type ServiceRecord 
 import { schedule } from './scheduler.js'
 import type { LeaseView } from './leader.js'
 import type { Unschedulable } from './types.js'
+import type { Decision } from './replace.js'
 
 export interface ServicePlacement {
   name: string
@@ -33,10 +34,13 @@ export interface PlacementStatus {
   services: ServicePlacement[]
   hosts: HostPlacement[]
   unschedulable: Unschedulable[]
+  /** Unhealthy replicas and what placement does about them (issue 19): replace, replacing, waiting, backoff, capped. */
+  replacements?: Decision[]
 }
 
 export function placementStatus (input: {
   services: Iterable<ServiceRecord>, hosts: Iterable<HostRecord>, assignments: Iterable<AssignmentRecord>, lease: LeaseView
+  replacements?: Decision[]
 }): PlacementStatus {
   const services = [...input.services]
   const hosts = [...input.hosts]
@@ -71,5 +75,6 @@ export function placementStatus (input: {
       }
     }),
     unschedulable: result.unschedulable,
+    replacements: input.replacements ?? [],
   }
 }

@@ -74,7 +74,10 @@ t.test('reconciler on a real dockerd: create, drain before stop, rolling update,
   t.equal(inspect.HostConfig.NanoCpus, 2e8, 'cpu limit')
   t.ok(inspect.Config.Env.includes('V=1'), 'env')
   t.ok(Object.keys(inspect.NetworkSettings.Networks).includes(tb.networkName), 'on the spec network')
-  t.match(inspect.Config.Healthcheck?.Test?.join(' '), /wget .*http:\/\/127.0.0.1:80\/healthz/)
+  // An HTTP check is the agent's own (issue 19): labels, no wget inside the container.
+  t.equal(inspect.Config.Healthcheck, undefined, 'no Docker healthcheck for an HTTP check')
+  t.equal(inspect.Config.Labels['driftgate.health.http'], '/healthz')
+  t.equal(inspect.Config.Labels['driftgate.health.interval'], '1000ms')
 
   // Scale down: replica 1 is drained (out of every renderer) before it is stopped.
   const victim = cs.find((c) => c.replica === '1')!.id

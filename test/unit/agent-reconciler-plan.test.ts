@@ -9,10 +9,11 @@ const spec = checkServiceSpec({
 })
 const H1 = 'aaaaaaaaaaaaaaaa'
 const H2 = 'bbbbbbbbbbbbbbbb'
-const a = (replica: number, specHash = H1, s: typeof spec | null = spec): HostAssignment => ({ service: 'web', replica, specHash, spec: s })
+const a = (replica: number, specHash = H1, s: typeof spec | null = spec, incarnation?: number): HostAssignment =>
+  ({ service: 'web', replica, specHash, spec: s, ...(incarnation !== undefined ? { incarnation } : {}) })
 let n = 0
-const c = (replica: number, specHash = H1, running = true, service = 'web'): ManagedContainer =>
-  ({ id: `c${++n}`, name: `dg-${service}-${replica}`, service, replica, specHash, running, health: 'none', created: n })
+const c = (replica: number, specHash = H1, running = true, service = 'web', incarnation = 0): ManagedContainer =>
+  ({ id: `c${++n}`, name: `dg-${service}-${replica}`, service, replica, specHash, incarnation, running, health: 'none', created: n })
 const show = (acts: ReturnType<typeof plan>): string[] => acts.map((x) => {
   switch (x.kind) {
     case 'create': return `create ${x.replica}`
@@ -33,6 +34,11 @@ const cases: Array<{ desc: string, assignments: HostAssignment[], containers: Ma
   { desc: 'interrupted replace reuses the new container', assignments: [a(0, H2)], containers: [c(0, H1), c(0, H2)], expected: ['replace 0 reuse old=1'] },
   { desc: 'old stopped container is just removed', assignments: [a(0, H2)], containers: [c(0, H1, false)], expected: ['remove 0 outdated', 'create 0'] },
   { desc: 'spec not caught up: leave it', assignments: [a(0, H2, null)], containers: [c(0, H1)], expected: [] },
+  // Issue 19: placement bumps a replica's incarnation to replace an unhealthy container.
+  { desc: 'bumped incarnation: rolling replace', assignments: [a(0, H1, spec, 1)], containers: [c(0, H1)], expected: ['replace 0 new old=1'] },
+  { desc: 'bumped incarnation, new one exists: reuse it', assignments: [a(0, H1, spec, 2)], containers: [c(0, H1, true, 'web', 1), c(0, H1, true, 'web', 2)], expected: ['replace 0 reuse old=1'] },
+  { desc: 'same incarnation: left alone', assignments: [a(0, H1, spec, 3)], containers: [c(0, H1, true, 'web', 3)], expected: [] },
+  { desc: 'absent incarnation is 0', assignments: [a(0)], containers: [c(0, H1, true, 'web', 0)], expected: [] },
 ]
 
 t.test('reconciler plan table', async (t) => {
@@ -45,6 +51,9 @@ t.test('createOptions', async (t) => {
   t.same(o.Labels, {
     'driftgate.service': 'web', 'driftgate.port': '8080', 'driftgate.network': 'mv0',
     'driftgate.managed': 'true', 'driftgate.replica': '1', 'driftgate.spec': H1,
+    // An HTTP check is the agent's own (issue 19): labels, no Docker healthcheck.
+    'driftgate.health.http': '/healthz', 'driftgate.health.interval': '2000ms', 'driftgate.health.timeout': '2000ms',
+    'driftgate.health.retries': '3', 'driftgate.health.start-period': '10000ms',
   })
   t.same(o.Cmd, ['/app', '-p', '8080'])
   t.same(o.Env, ['A=1'])
@@ -52,8 +61,13 @@ t.test('createOptions', async (t) => {
   t.equal(o.HostConfig?.Memory, 256 * 1024 * 1024)
   t.equal(o.HostConfig?.NetworkMode, 'mv0')
   t.equal(o.StopTimeout, 20)
-  t.same(o.Healthcheck?.Test, ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://127.0.0.1:8080/healthz'])
-  t.equal(o.Healthcheck?.Interval, 2e9)
+  t.equal(o.Healthcheck, undefined, 'no wget inside the container: images without a shell work')
+  const replaced = createOptions(spec, 1, H1, 2)
+  t.equal(replaced.name, 'dg-web-1-aaaaaaaa-r2')
+  t.equal(replaced.Labels?.['driftgate.incarnation'], '2')
+  const cmd = createOptions(checkServiceSpec({ ...spec, health: { cmd: ['/bin/check', '-q'], interval: '3s', timeout: '1s', retries: 2, startPeriod: '4s' } }), 0, H1)
+  t.same(cmd.Healthcheck, { Test: ['CMD', '/bin/check', '-q'], Interval: 3e9, Timeout: 1e9, Retries: 2, StartPeriod: 4e9 })
+  t.equal(cmd.Labels?.['driftgate.health.http'], undefined)
   const bare = createOptions(checkServiceSpec({ name: 'x', image: 'x:1', replicas: 1, port: 80, network: 'mv0' }), 0, H1)
   t.equal(bare.Healthcheck, undefined)
   t.equal(bare.HostConfig?.Memory, undefined)
@@ -67,4 +81,7 @@ t.test('managedOf', async (t) => {
   t.equal(managedOf({ Id: 'x', Labels: { ...labels, 'driftgate.managed': 'false' } }), null)
   t.equal(managedOf({ Id: 'x', Labels: { ...labels, 'driftgate.replica': 'two' } }), null)
   t.equal(managedOf({ Id: 'x', Labels: labels, State: 'exited', Status: 'Exited (0)' })?.running, false)
+  t.equal(managedOf({ Id: 'x', Labels: labels })?.incarnation, 0)
+  t.equal(managedOf({ Id: 'x', Labels: { ...labels, 'driftgate.incarnation': '4' } })?.incarnation, 4)
+  t.equal(managedOf({ Id: 'x', Labels: { ...labels, 'driftgate.incarnation': '-1' } }), null)
 })

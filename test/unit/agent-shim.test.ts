@@ -120,7 +120,7 @@ t.test('shim address: not our IPAM and no --shim-address → skipped with the re
 
 t.test('createOptions: the stub as resolver; spec dns: false validates', async (t) => {
   const spec = checkServiceSpec({ name: 'x', image: 'x:1', replicas: 1, port: 80, network: 'mv0' })
-  const o = createOptions(spec, 0, 'a'.repeat(16), { Dns: ['10.240.1.2'], DnsSearch: ['service.driftgate'] })
+  const o = createOptions(spec, 0, 'a'.repeat(16), 0, { Dns: ['10.240.1.2'], DnsSearch: ['service.driftgate'] })
   t.same([o.HostConfig?.Dns, o.HostConfig?.DnsSearch], [['10.240.1.2'], ['service.driftgate']])
   t.equal(createOptions(spec, 0, 'a'.repeat(16)).HostConfig?.Dns, undefined, 'none given: Docker\'s default')
   t.equal(checkServiceSpec({ ...spec, dns: false }).dns, false)

@@ -4,6 +4,7 @@
 import type { EndpointInfo, Health } from '../../core/index.js'
 import { endpointIpProblem, isContainerId, isIPv4 } from '../../core/index.js'
 import { hasServiceLabel, parseLabels, type RejectReason } from './labels.js'
+import type { HttpCheck } from '../health/labels.js'
 
 /** The part of `docker inspect` the agent reads. */
 export interface InspectNetwork { NetworkID?: string, IPAddress?: string, MacAddress?: string }
@@ -11,7 +12,7 @@ export interface ContainerInspect {
   Id: string
   Name?: string
   Config?: { Labels?: Record<string, string> | null } | null
-  State?: { Running?: boolean, Paused?: boolean, Restarting?: boolean, Health?: { Status?: string } | null } | null
+  State?: { Running?: boolean, Paused?: boolean, Restarting?: boolean, StartedAt?: string, Health?: { Status?: string } | null } | null
   NetworkSettings?: { Networks?: Record<string, InspectNetwork> | null } | null
   HostConfig?: { NanoCpus?: number, Memory?: number } | null
 }
@@ -23,10 +24,12 @@ export interface ClassifyContext {
   defaultNetwork?: string
   /** A stop or kill has begun for this container. */
   draining?: boolean
+  /** The agent's own check's verdict (issue 19): wins over Docker's when the container has a check label. */
+  healthOf?: (containerId: string) => Health | undefined
 }
 
 export type Classified =
-  | { kind: 'endpoint', endpoint: EndpointInfo }
+  | { kind: 'endpoint', endpoint: EndpointInfo, check?: HttpCheck }
   | { kind: 'unlabelled' }
   /** Labelled and valid, but not running (or restarting): not routable. */
   | { kind: 'stopped', service: string }
@@ -94,7 +97,8 @@ export function classifyContainer (c: ContainerInspect, ctx: ClassifyContext): C
     port: l.port,
     network: pick.name,
     state: st.Paused === true ? 'paused' : ctx.draining === true ? 'draining' : 'running',
-    health: healthOf(st.Health?.Status),
+    // The agent's own HTTP check, when configured, takes precedence over Docker's.
+    health: l.health !== undefined ? (ctx.healthOf?.(c.Id) ?? 'starting') : healthOf(st.Health?.Status),
     weight: l.weight,
   }
   const name = (c.Name ?? '').replace(/^\//, '')
@@ -104,7 +108,7 @@ export function classifyContainer (c: ContainerInspect, ctx: ClassifyContext): C
   if (l.specHash !== undefined) endpoint.specHash = l.specHash
   if (l.hosts !== undefined) endpoint.hosts = l.hosts
   if (l.path !== undefined) endpoint.path = l.path
-  return { kind: 'endpoint', endpoint }
+  return l.health !== undefined ? { kind: 'endpoint', endpoint, check: l.health } : { kind: 'endpoint', endpoint }
 }
 
 /** The part of a `docker ps` (container list) entry the agent reads. */
@@ -114,6 +118,8 @@ export interface ContainerListItem {
   Labels?: Record<string, string> | null
   State?: string
   Status?: string
+  /** Seconds since epoch. */
+  Created?: number
   NetworkSettings?: { Networks?: Record<string, InspectNetwork> | null } | null
 }
 

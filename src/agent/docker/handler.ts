@@ -3,7 +3,7 @@
 // different containers run in parallel, a bounded number at a time.
 import type Dockerode from 'dockerode'
 import PQueue from 'p-queue'
-import type { EndpointInfo, Logger } from '../../core/index.js'
+import type { EndpointInfo, Health, Logger } from '../../core/index.js'
 import { isContainerId, isDnsLabel, settleWithin } from '../../core/index.js'
 import type { DockerEvent } from './events.js'
 import { classifyContainer, type Classified, type ContainerInspect } from './endpoint.js'
@@ -13,6 +13,7 @@ import type { MacvlanNetworks } from './networks.js'
 import type { Publisher, EventBody } from '../publisher.js'
 import type { Reservations } from './reservations.js'
 import { Rejections } from './rejections.js'
+import type { HealthMonitor } from '../health/monitor.js'
 import type { Override, SnapshotBody } from './snapshot.js'
 
 export interface Trace {
@@ -41,6 +42,8 @@ export interface HandlerOptions {
   /** After a container was inspected and its message (if any) published: the IPAM binder. */
   onInspected?: (c: ContainerInspect) => void
   inspectConcurrency?: number
+  /** The agent's own HTTP checks (issue 19): told which containers to check; its verdict is the endpoint's health. */
+  health?: HealthMonitor
 }
 
 // Signals that end a container; `docker kill -s HUP` does not start a stop.
@@ -52,7 +55,7 @@ interface Announced { fp: string, endpoint: EndpointInfo }
 interface Ctx { id: string, cause: string, time: number, receivedAt: number, inspectMs: number }
 
 /** What one container's chain works on: a Docker event, or a planned stop the reconciler asked for. */
-type Work = { kind: 'event', event: DockerEvent } | { kind: 'drain', service: string }
+type Work = { kind: 'event', event: DockerEvent } | { kind: 'drain', service: string } | { kind: 'health' }
 
 export class EventHandler {
   /** What was last announced per container: the endpoint (and its fingerprint), or 'removed'. */
@@ -120,6 +123,19 @@ export class EventHandler {
     await this.enqueue({ id: containerId, cause: 'drain', time: now, receivedAt: performance.timeOrigin + performance.now(), inspectMs: 0 }, { kind: 'drain', service })
   }
 
+  /** The agent's own check's verdict for a container, if it checks it. */
+  readonly healthOf = (id: string): Health | undefined => this.o.health?.healthOf(id)
+
+  /**
+   * The agent's own check changed a container's health: publishes the
+   * announced endpoint with it through the normal path (ordered with the
+   * container's Docker events; no inspect needed).
+   */
+  healthChanged (containerId: string): void {
+    if (this.closed || !isContainerId(containerId)) return
+    void this.enqueue({ id: containerId, cause: 'health', time: Date.now(), receivedAt: performance.timeOrigin + performance.now(), inspectMs: 0 }, { kind: 'health' })
+  }
+
   /** Runs after the container's earlier events: one promise chain per container. */
   private async enqueue (ctx: Ctx, work: Work): Promise<void> {
     const { id, cause } = ctx
@@ -141,6 +157,7 @@ export class EventHandler {
       if (cause === 'destroy') this.forget(id)
       return
     }
+    if (work.kind === 'health') { this.healthAnnounced(ctx); return }
     const attrs = work.kind === 'event' ? work.event.Actor.Attributes ?? {} : { [LABEL.service]: work.service }
     switch (cause) {
       case 'die':
@@ -181,6 +198,13 @@ export class EventHandler {
     return true
   }
 
+  private healthAnnounced (ctx: Ctx): void {
+    const last = this.announced.get(ctx.id)
+    const health = this.healthOf(ctx.id)
+    if (last === undefined || last === REMOVED || health === undefined || last.endpoint.health === health) return
+    this.upsert(ctx, { ...last.endpoint, health })
+  }
+
   private async inspectAndPublish (ctx: Ctx): Promise<void> {
     let c: ContainerInspect
     const began = performance.now()
@@ -196,14 +220,19 @@ export class EventHandler {
     }
     this.o.reservations.seen(c)
     const macvlan = await this.o.networks.macvlanOf(c.NetworkSettings?.Networks)
-    const r = classifyContainer(c, { macvlan, defaultNetwork: this.o.defaultNetwork, draining: this.draining.has(ctx.id) })
-    try { this.classified(ctx, r) } finally { this.o.onInspected?.(c) }
+    const r = classifyContainer(c, { macvlan, defaultNetwork: this.o.defaultNetwork, draining: this.draining.has(ctx.id), healthOf: this.healthOf })
+    const startedAt = Date.parse(c.State?.StartedAt ?? '')
+    try { this.classified(ctx, r, Number.isFinite(startedAt) ? startedAt : undefined) } finally { this.o.onInspected?.(c) }
   }
 
-  private classified (ctx: Ctx, r: Classified): void {
+  private classified (ctx: Ctx, r: Classified, startedAt?: number): void {
     switch (r.kind) {
       case 'unlabelled': this.labelled.set(ctx.id, null); return
-      case 'endpoint': this.labelled.set(ctx.id, r.endpoint.service); this.upsert(ctx, r.endpoint); return
+      case 'endpoint':
+        this.labelled.set(ctx.id, r.endpoint.service)
+        this.o.health?.observe(ctx.id, r.endpoint.ip, r.endpoint.port, r.check, startedAt)
+        this.upsert(ctx, r.endpoint)
+        return
       case 'stopped': this.labelled.set(ctx.id, r.service); this.remove(ctx, r.service, false); return
       case 'rejected':
         this.noteRejected(ctx.id, r.reason, r.message)
@@ -224,6 +253,7 @@ export class EventHandler {
 
   private remove (ctx: Ctx, service: string | undefined, destroyed: boolean): void {
     this.recorder?.set(ctx.id, { kind: 'remove', destroyed })
+    this.o.health?.forget(ctx.id)
     const prev = this.announced.get(ctx.id)
     if (prev === undefined || prev === REMOVED || service === undefined || !isDnsLabel(service)) return
     this.announced.set(ctx.id, REMOVED)
@@ -243,6 +273,7 @@ export class EventHandler {
     this.labelled.delete(id)
     this.rejections.forget(id)
     this.draining.delete(id)
+    this.o.health?.forget(id)
   }
 
   /** Records what events decide from now on, for the snapshot being built. */
@@ -266,6 +297,11 @@ export class EventHandler {
     for (const [id, a] of inSnap) this.announced.set(id, a)
     for (const [id, service] of body.labelled) this.labelled.set(id, service)
     for (const r of body.rejected) this.noteRejected(r.containerId, r.reason, r.message)
+    if (this.o.health !== undefined && body.checks !== undefined) {
+      for (const { endpoint: e, check, startedAt } of body.checks) this.o.health.observe(e.containerId, e.ip, e.port, check, startedAt)
+      // The endpoints after the events laid over the list: one started meanwhile stays checked.
+      this.o.health.retain(new Set(body.endpoints.map((e) => e.containerId)))
+    }
   }
 
   async close (timeoutMs = 2000): Promise<void> {

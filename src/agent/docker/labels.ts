@@ -3,6 +3,7 @@
 // `driftgate.service="x;}server{listen 1"` stops here, before any subject,
 // key or template can see it.
 import { MAX_LABEL_HOSTS, isDnsLabel, normaliseHost, routeHostProblem, routePathProblem } from '../../core/index.js'
+import { parseHealthLabels, type HttpCheck } from '../health/labels.js'
 
 export const LABEL = {
   service: 'driftgate.service',
@@ -14,12 +15,15 @@ export const LABEL = {
   spec: 'driftgate.spec',
   hosts: 'driftgate.hosts',
   path: 'driftgate.path',
+  /** Placement's replacement count of the replica (issue 19); absent means 0. */
+  incarnation: 'driftgate.incarnation',
 } as const
 
 /** Why a labelled container is not published (value of the `reason` metric label). */
 export type RejectReason =
   | 'invalid_service' | 'invalid_port' | 'invalid_weight' | 'invalid_network_label'
   | 'invalid_replica' | 'invalid_spec' | 'invalid_container' | 'invalid_hosts' | 'invalid_path'
+  | 'invalid_health'
   | 'no_macvlan_network' | 'ambiguous_network' | 'network_not_attached' | 'no_ip' | 'bad_ip'
 
 export interface ParsedLabels {
@@ -34,6 +38,8 @@ export interface ParsedLabels {
   /** Edge routes (issue 16): lower-cased host names, and a path prefix. */
   hosts?: string[]
   path?: string
+  /** The agent's own HTTP check (driftgate.health.* labels). */
+  health?: HttpCheck
 }
 
 export type LabelResult =
@@ -96,6 +102,9 @@ export function parseLabels (labels: Record<string, string>): LabelResult {
   const routes = parseRouteLabels(labels)
   if (routes !== null && 'reason' in routes) return fail(routes.reason, routes.label, routes.why)
   if (routes !== null) Object.assign(out, routes)
+  const health = parseHealthLabels(labels)
+  if (!health.ok) return fail('invalid_health', health.label, health.why)
+  if (health.check !== undefined) out.health = health.check
   return { ok: true, labels: out }
 }
 

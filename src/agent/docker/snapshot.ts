@@ -8,6 +8,7 @@ import type { EndpointInfo } from '../../core/index.js'
 import { isContainerId } from '../../core/index.js'
 import { classifyContainer, listItemToInspect, type ClassifyContext, type ContainerListItem } from './endpoint.js'
 import type { RejectReason } from './labels.js'
+import type { HttpCheck } from '../health/labels.js'
 
 export interface Rejection { containerId: string, reason: RejectReason, message: string }
 
@@ -18,6 +19,8 @@ export interface SnapshotBody {
   rejected: Rejection[]
   /** Labelled containers, running or not: their service, or null when the service label is invalid. */
   labelled: Map<string, string | null>
+  /** Endpoints with the agent's own HTTP check (issue 19): the monitor checks these. */
+  checks?: Array<{ endpoint: EndpointInfo, check: HttpCheck, startedAt?: number }>
 }
 
 /** What the latest published event said about one container. */
@@ -32,12 +35,15 @@ export function buildSnapshot (
   const containers: string[] = []
   const rejected: Rejection[] = []
   const labelled = new Map<string, string | null>()
+  const checks: NonNullable<SnapshotBody['checks']> = []
   for (const item of items) {
     if (isContainerId(item.Id)) containers.push(item.Id)
     const c = classifyContainer(listItemToInspect(item), { ...ctx, draining: draining.has(item.Id) })
     if (c.kind === 'endpoint') {
       endpoints.push(c.endpoint)
       labelled.set(item.Id, c.endpoint.service)
+      // A list has no start time: creation is the closest (the start period runs from no later).
+      if (c.check !== undefined) checks.push({ endpoint: c.endpoint, check: c.check, ...(item.Created !== undefined ? { startedAt: item.Created * 1000 } : {}) })
     } else if (c.kind === 'stopped') {
       labelled.set(item.Id, c.service)
     } else if (c.kind === 'rejected') {
@@ -45,7 +51,7 @@ export function buildSnapshot (
       labelled.set(item.Id, c.service ?? null)
     }
   }
-  return { endpoints, containers, rejected, labelled }
+  return { endpoints, containers, rejected, labelled, checks }
 }
 
 /** Lays events published during the listing over the listed state. */

@@ -86,7 +86,7 @@ export class SnapshotTaker {
       await networks.refresh()
       const items = await docker.listContainers({ all: true }) as unknown as ContainerListItem[]
       if (this.closed) return
-      const listed = buildSnapshot(items, { macvlan: networks.knownMacvlan(), defaultNetwork: this.o.defaultNetwork }, handler.draining)
+      const listed = buildSnapshot(items, { macvlan: networks.knownMacvlan(), defaultNetwork: this.o.defaultNetwork, healthOf: handler.healthOf }, handler.draining)
       this.o.reservations.resetRunning(items.filter((i) => i.State === 'running' || i.State === 'paused').map((i) => i.Id))
       // Events handled while listing are at least as new as the list: they win.
       const body = applyOverrides(listed, handler.stopRecording())

@@ -1,8 +1,9 @@
 // Spec + assignment → Docker create options, and a Docker list entry → the
 // managed container it describes. Pure.
 import type { ContainerCreateOptions } from 'dockerode'
-import { parseDuration, specDemand, specGraceMs, type Health, type ServiceSpec } from '../../core/index.js'
+import { healthSettings, specDemand, specGraceMs, type Health, type ServiceSpec } from '../../core/index.js'
 import { LABEL } from '../docker/labels.js'
+import { healthLabelsOf } from '../health/labels.js'
 
 /** What the reconciler knows of a container it manages. */
 export interface ManagedContainer {
@@ -11,6 +12,8 @@ export interface ManagedContainer {
   service: string
   replica: number
   specHash: string
+  /** Placement's replacement count (label driftgate.incarnation, absent: 0). */
+  incarnation: number
   running: boolean
   health: Health
   /** Seconds since epoch (Docker's `Created`). */
@@ -26,8 +29,8 @@ export interface ListItem {
   Created?: number
 }
 
-export function containerName (service: string, replica: number, specHash: string): string {
-  return `dg-${service}-${replica}-${specHash.slice(0, 8)}`
+export function containerName (service: string, replica: number, specHash: string, incarnation = 0): string {
+  return `dg-${service}-${replica}-${specHash.slice(0, 8)}${incarnation > 0 ? `-r${incarnation}` : ''}`
 }
 
 function healthFromStatusText (status: string | undefined): Health {
@@ -45,13 +48,16 @@ export function managedOf (item: ListItem): ManagedContainer | null {
   const replica = Number(l[LABEL.replica])
   const service = l[LABEL.service]
   const hash = l[LABEL.spec]
+  const inc = l[LABEL.incarnation] === undefined ? 0 : Number(l[LABEL.incarnation])
   if (service === undefined || hash === undefined || !Number.isInteger(replica) || replica < 0) return null
+  if (!Number.isInteger(inc) || inc < 0) return null
   return {
     id: item.Id,
     name: (item.Names?.[0] ?? '').replace(/^\//, ''),
     service,
     replica,
     specHash: hash,
+    incarnation: inc,
     running: item.State === 'running' || item.State === 'restarting',
     health: healthFromStatusText(item.Status),
     created: item.Created ?? 0,
@@ -64,7 +70,7 @@ const NS = 1e6 // ms → ns
 export interface ContainerDns { Dns: string[], DnsSearch: string[] }
 
 /** Docker create options for one replica. The IPAM driver of spec.network hands out its address. */
-export function createOptions (spec: ServiceSpec, replica: number, specHash: string, dns?: ContainerDns): ContainerCreateOptions {
+export function createOptions (spec: ServiceSpec, replica: number, specHash: string, incarnation = 0, dns?: ContainerDns): ContainerCreateOptions {
   const demand = specDemand(spec)
   const labels: Record<string, string> = {
     [LABEL.service]: spec.name,
@@ -73,9 +79,12 @@ export function createOptions (spec: ServiceSpec, replica: number, specHash: str
     [LABEL.managed]: 'true',
     [LABEL.replica]: String(replica),
     [LABEL.spec]: specHash,
+    ...(incarnation > 0 ? { [LABEL.incarnation]: String(incarnation) } : {}),
+    // The agent's own HTTP check (issue 19): the agent reads these labels.
+    ...healthLabelsOf(spec.health),
   }
   const opts: ContainerCreateOptions = {
-    name: containerName(spec.name, replica, specHash),
+    name: containerName(spec.name, replica, specHash, incarnation),
     Image: spec.image,
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
     Labels: labels,
@@ -91,16 +100,16 @@ export function createOptions (spec: ServiceSpec, replica: number, specHash: str
     NetworkingConfig: { EndpointsConfig: { [spec.network]: {} } },
   }
   if (spec.command !== undefined) opts.Cmd = spec.command
-  if (spec.health?.http !== undefined) {
-    const interval = parseDuration(spec.health.interval ?? '5s')
+  if (spec.health?.cmd !== undefined) {
+    // `cmd` runs inside the container through Docker's healthcheck; an HTTP
+    // check is the agent's (labels above), so images without a shell work.
+    const h = healthSettings(spec.health)
     opts.Healthcheck = {
-      // busybox wget: present in the slimmest images. No -T: it crashes some
-      // static busybox builds; Docker's Timeout bounds the probe instead.
-      Test: ['CMD', 'wget', '-q', '-O', '/dev/null', `http://127.0.0.1:${spec.port}${spec.health.http}`],
-      Interval: interval * NS,
-      Timeout: interval * NS,
-      Retries: 3,
-      StartPeriod: interval * 2 * NS,
+      Test: ['CMD', ...spec.health.cmd],
+      Interval: h.intervalMs * NS,
+      Timeout: h.timeoutMs * NS,
+      Retries: h.retries,
+      StartPeriod: h.startPeriodMs * NS,
     }
   }
   return opts

@@ -20,8 +20,8 @@ async function pull (docker: Dockerode, image: string): Promise<void> {
 }
 
 /** Creates and starts one replica; resolves with its id. Pulls a missing image once; replaces a leftover of the same name. */
-export async function createAndStart (docker: Dockerode, spec: ServiceSpec, replica: number, specHash: string, log: Logger, dns?: ContainerDns): Promise<string> {
-  const opts = createOptions(spec, replica, specHash, dns)
+export async function createAndStart (docker: Dockerode, spec: ServiceSpec, replica: number, specHash: string, log: Logger, incarnation = 0, dns?: ContainerDns): Promise<string> {
+  const opts = createOptions(spec, replica, specHash, incarnation, dns)
   let container: Dockerode.Container | undefined
   for (let attempt = 1; container === undefined; attempt++) {
     try {

@@ -6,7 +6,7 @@ import type { KV, NatsConnection } from 'nats'
 import type { Registry } from 'prom-client'
 import {
   checkAssignmentRecord, checkServiceRecord, componentLogger, parseAssignmentKey,
-  type AssignmentRecord, type Logger, type ServiceRecord, type ServiceSpec,
+  type AssignmentRecord, type Health, type Logger, type ServiceRecord, type ServiceSpec,
 } from '../../core/index.js'
 import { Buckets, KvTable, openBucket, subjects as makeSubjects } from '../../bus/index.js'
 import { AppliedTracker } from './applied.js'
@@ -34,6 +34,8 @@ export interface ReconcilerOptions {
   timings?: Partial<ReconcilerTimings> & { rendererSilentMs?: number, rendererForgetMs?: number }
   /** The resolver of a new replica (the agent's DNS stub on the shim). */
   containerDns?: (spec: ServiceSpec) => ContainerDns | undefined
+  /** The agent's own health verdict (issue 19): a new replica with an HTTP check is ready once it says healthy. */
+  healthOf?: (containerId: string) => Health | undefined
 }
 
 export interface RunningReconciler {
@@ -73,7 +75,7 @@ export async function startReconciler (o: ReconcilerOptions): Promise<RunningRec
       const k = parseAssignmentKey(key)
       if (k === null || k.host !== o.host || a.host !== o.host) continue
       const rec = services.entries.get(a.service)
-      out.push({ service: a.service, replica: a.replica, specHash: a.specHash, spec: rec !== undefined && hashOf(rec.spec) === a.specHash ? rec.spec : null })
+      out.push({ service: a.service, replica: a.replica, specHash: a.specHash, incarnation: a.incarnation ?? 0, spec: rec !== undefined && hashOf(rec.spec) === a.specHash ? rec.spec : null })
     }
     return out
   }
@@ -85,6 +87,7 @@ export async function startReconciler (o: ReconcilerOptions): Promise<RunningRec
     publisher: o.publisher,
     assignments: current,
     containerDns: o.containerDns,
+    healthOf: o.healthOf,
     timings: {
       intervalMs: t.intervalMs ?? 5000,
       drainTimeoutMs: t.drainTimeoutMs ?? 30_000,

@@ -4,6 +4,9 @@
 //    start new, wait ready, drain old, stop old — the executor does one at a time);
 //  - containers no replica claims (unassigned, duplicates) are removed,
 //    drained first when running;
+//  - a replica whose incarnation placement bumped (an unhealthy replica
+//    replaced, issue 19) is replaced the same way: its container's
+//    incarnation label no longer matches;
 //  - a replica whose spec record does not (yet) match the assignment's hash
 //    is left alone: the services table catches up within moments.
 import type { ServiceSpec } from '../../core/index.js'
@@ -13,14 +16,16 @@ export interface HostAssignment {
   service: string
   replica: number
   specHash: string
+  /** Placement's replacement count (absent: 0). */
+  incarnation?: number
   /** The spec whose hash is specHash, or null while the services table lags. */
   spec: ServiceSpec | null
 }
 
 export type Action =
-  | { kind: 'create', service: string, replica: number, specHash: string, spec: ServiceSpec }
+  | { kind: 'create', service: string, replica: number, specHash: string, spec: ServiceSpec, incarnation: number }
   | { kind: 'start', container: ManagedContainer }
-  | { kind: 'replace', service: string, replica: number, specHash: string, spec: ServiceSpec, current?: ManagedContainer, old: ManagedContainer[] }
+  | { kind: 'replace', service: string, replica: number, specHash: string, spec: ServiceSpec, incarnation: number, current?: ManagedContainer, old: ManagedContainer[] }
   | { kind: 'remove', container: ManagedContainer, reason: 'unassigned' | 'duplicate' | 'outdated' }
 
 const slot = (service: string, replica: number): string => `${service}.${replica}`
@@ -38,17 +43,19 @@ export function plan (assignments: HostAssignment[], containers: ManagedContaine
     claimed.add(k)
     const cs = bySlot.get(k) ?? []
     if (a.spec === null) continue
-    const current = cs.filter((c) => c.specHash === a.specHash)
+    const inc = a.incarnation ?? 0
+    const wanted = (c: ManagedContainer): boolean => c.specHash === a.specHash && c.incarnation === inc
+    const current = cs.filter(wanted)
       .sort((x, y) => Number(y.running) - Number(x.running) || y.created - x.created)
-    const old = cs.filter((c) => c.specHash !== a.specHash)
+    const old = cs.filter((c) => !wanted(c))
     const keep = current[0]
     for (const dup of current.slice(1)) actions.push({ kind: 'remove', container: dup, reason: 'duplicate' })
     for (const o of old.filter((c) => !c.running)) actions.push({ kind: 'remove', container: o, reason: 'outdated' })
     const oldRunning = old.filter((c) => c.running)
     if (oldRunning.length > 0) {
-      actions.push({ kind: 'replace', service: a.service, replica: a.replica, specHash: a.specHash, spec: a.spec, current: keep, old: oldRunning })
+      actions.push({ kind: 'replace', service: a.service, replica: a.replica, specHash: a.specHash, spec: a.spec, incarnation: inc, current: keep, old: oldRunning })
     } else if (keep === undefined) {
-      actions.push({ kind: 'create', service: a.service, replica: a.replica, specHash: a.specHash, spec: a.spec })
+      actions.push({ kind: 'create', service: a.service, replica: a.replica, specHash: a.specHash, spec: a.spec, incarnation: inc })
     } else if (!keep.running) {
       actions.push({ kind: 'start', container: keep })
     }

@@ -4,7 +4,7 @@
 // timeout) and stop with the spec's grace period, in the background so a slow
 // drain never delays a create; rolling replacements one at a time.
 import type Dockerode from 'dockerode'
-import type { Logger, ServiceSpec } from '../../core/index.js'
+import type { Health, Logger, ServiceSpec } from '../../core/index.js'
 import { specGraceMs, specHash } from '../../core/index.js'
 import type { AppliedTracker } from './applied.js'
 import { plan, type Action, type HostAssignment } from './plan.js'
@@ -40,6 +40,8 @@ export interface ReconcilerCoreOptions {
   timings: ReconcilerTimings
   /** The resolver of a new replica (the agent's DNS stub), or undefined for Docker's default. */
   containerDns?: (spec: ServiceSpec) => ContainerDns | undefined
+  /** The agent's own health verdict (issue 19): a replica it checks is ready once healthy. */
+  healthOf?: (containerId: string) => Health | undefined
 }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
@@ -93,7 +95,7 @@ export class Reconciler {
     const removals = actions.filter((a): a is Extract<Action, { kind: 'remove' }> => a.kind === 'remove')
     if (removals.length > 0) this.background(this.removeAll(removals.map((r) => r.container), 'reconcile'))
     await Promise.all(actions.map(async (a) => {
-      if (a.kind === 'create') await this.create(a.spec, a.replica, a.specHash)
+      if (a.kind === 'create') await this.create(a.spec, a.replica, a.specHash, a.incarnation)
       else if (a.kind === 'start') { await startContainer(this.o.docker, a.container.id); this.count('start') }
     }))
     const replace = actions.find((a): a is Extract<Action, { kind: 'replace' }> => a.kind === 'replace')
@@ -143,10 +145,10 @@ export class Reconciler {
 
   private count (action: string): void { this.o.metrics.actions.inc({ action }) }
 
-  private async create (spec: ServiceSpec, replica: number, hash: string): Promise<string> {
-    const id = await createAndStart(this.o.docker, spec, replica, hash, this.o.log, this.o.containerDns?.(spec))
+  private async create (spec: ServiceSpec, replica: number, hash: string, incarnation: number): Promise<string> {
+    const id = await createAndStart(this.o.docker, spec, replica, hash, this.o.log, incarnation, this.o.containerDns?.(spec))
     this.count('create')
-    this.o.log.info({ service: spec.name, replica, specHash: hash, containerId: id }, 'replica started')
+    this.o.log.info({ service: spec.name, replica, specHash: hash, incarnation, containerId: id }, 'replica started')
     return id
   }
 
@@ -154,10 +156,18 @@ export class Reconciler {
   private async replace (a: Extract<Action, { kind: 'replace' }>): Promise<void> {
     const { docker, timings, tracker, log } = this.o
     let id = a.current?.id
-    if (id === undefined) id = await this.create(a.spec, a.replica, a.specHash)
+    if (id === undefined) id = await this.create(a.spec, a.replica, a.specHash, a.incarnation)
     else if (a.current?.running !== true) await startContainer(docker, id)
     const deadline = Date.now() + timings.readyTimeoutMs
-    while (!(await isReady(docker, id).catch(() => false))) {
+    const newId = id
+    // Docker's check (cmd) or, for an HTTP check, the agent's own verdict.
+    const agentChecks = a.spec.health?.http !== undefined && this.o.healthOf !== undefined
+    const ready = async (): Promise<boolean> => {
+      // Until the agent has seen the container start, its check has no verdict: not ready.
+      if (agentChecks) return this.o.healthOf?.(newId) === 'healthy'
+      return await isReady(docker, newId).catch(() => false)
+    }
+    while (!(await ready())) {
       if (this.closed) return
       if (Date.now() > deadline) {
         log.warn({ service: a.service, replica: a.replica, containerId: id }, 'new replica not ready in time: keeping the old one serving')
@@ -166,7 +176,6 @@ export class Reconciler {
       await sleep(500)
     }
     // Let the renderers pick the new one up before the old one leaves.
-    const newId = id
     await tracker.until(() => tracker.allHave(newId), timings.drainTimeoutMs)
     if (this.closed) return
     await this.removeAll(a.old, 'replaced')

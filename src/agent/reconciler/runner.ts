@@ -6,7 +6,7 @@
 import type Dockerode from 'dockerode'
 import type { NatsConnection } from 'nats'
 import type { Registry } from 'prom-client'
-import type { Logger } from '../../core/index.js'
+import type { Health, Logger } from '../../core/index.js'
 import { Buckets, openBucket } from '../../bus/index.js'
 import { startReconciler, type ReconcilerOptions, type DrainPublisher, type ReconcilerTimings, type RunningReconciler } from './index.js'
 import { backoffDelay, Sleeper } from '../../core/index.js'
@@ -23,6 +23,8 @@ export interface ReconcileRunnerOptions {
   prefix: string
   timings?: ReconcilerTimingOptions
   containerDns?: ReconcilerOptions['containerDns']
+  /** The agent's own health verdict for a container, if it checks it (readiness of a new replica). */
+  healthOf?: (containerId: string) => Health | undefined
 }
 
 export interface ReconcileRunner {
@@ -50,7 +52,7 @@ export function runReconciler (o: ReconcileRunnerOptions): ReconcileRunner {
   const attempt = async (): Promise<void> => {
     if (!await bucketsExist(o.nc)) throw new Error('buckets driftgate_assignments/driftgate_services do not exist yet (no registry has started)')
     const kv = { assignments: await openBucket(o.nc, Buckets.assignments), services: await openBucket(o.nc, Buckets.services) }
-    const started = await startReconciler({ nc: o.nc, docker: o.docker, host: o.host, log: o.log, metrics: o.metrics, publisher: o.publisher, prefix: o.prefix, kv, timings: o.timings, containerDns: o.containerDns })
+    const started = await startReconciler({ nc: o.nc, docker: o.docker, host: o.host, log: o.log, metrics: o.metrics, publisher: o.publisher, prefix: o.prefix, kv, timings: o.timings, containerDns: o.containerDns, healthOf: o.healthOf })
     if (closed) { await started.close(); return }
     rec = started
   }
