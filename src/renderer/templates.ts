@@ -10,7 +10,8 @@ import nunjucks from 'nunjucks'
 import { TemplateError } from '../core/index.js'
 import type { Model, UpstreamModel } from './model.js'
 
-import { HEADER, LUA_BODY_LIMIT, LUA_DICT_SIZE, ROUTES_FILE, ROUTES_TEMPLATE, SERVICE_TEMPLATE, STATUS_FILE, TEMPLATES, serviceFile } from './file-format.js'
+import { HEADER, LUA_BODY_LIMIT, LUA_DICT_SIZE, ROUTES_FILE, ROUTES_TEMPLATE, SERVICE_TEMPLATE, STATUS_FILE, TEMPLATES, TLS_FILE, TLS_TEMPLATE, serviceFile } from './file-format.js'
+import { isCertName, type CertEntry } from './certs/index.js'
 
 const SAFE_TOKEN = /^[A-Za-z0-9._:-]{1,253}$/
 
@@ -36,6 +37,12 @@ export function builtinTemplatesDir (): string { return bundled('templates', SER
 
 /** The folder holding driftgate/*.lua (lua mode's lua_package_path). */
 export function builtinLuaDir (): string { return bundled(join('nginx', 'lua'), join('driftgate', 'balancer.lua')) }
+
+/** The `ngxhost` filter: a DNS name, optionally `*.`-wildcarded (server_name), or the render fails. */
+export function ngxHost (value: unknown): string {
+  if (typeof value === 'string' && isCertName(value)) return value
+  throw new TemplateError(`refusing to print ${JSON.stringify(String(value)).slice(0, 80)} into nginx config: not a host name`)
+}
 
 const SAFE_PATH = /^\/[A-Za-z0-9._/-]{0,1023}$/
 
@@ -63,6 +70,11 @@ export function fallbackAddresses (names: string[]): Map<string, string> {
 }
 
 
+/** The port of a listen address (`443`, `10.0.0.1:8443`). */
+export function httpsPort (listen: string): number {
+  return Number(listen.slice(listen.lastIndexOf(':') + 1))
+}
+
 export interface RenderedFiles {
   /** File name (no folder) → content. */
   files: Map<string, string>
@@ -73,6 +85,7 @@ export class TemplateSet {
   private service!: nunjucks.Template
   private status!: nunjucks.Template
   private routes!: nunjucks.Template
+  private tls!: nunjucks.Template
   // name → [input key, output]: 10,000 services re-render only what changed.
   private cache = new Map<string, [string, string]>()
   private routesCache: [string, string] | null = null
@@ -87,11 +100,13 @@ export class TemplateSet {
     })
     env.addFilter('ngx', ngxToken)
     env.addFilter('ngxpath', ngxPath)
+    env.addFilter('ngxhost', ngxHost)
     try {
       const service = env.getTemplate(TEMPLATES[this.mode].service, true)
       const status = env.getTemplate(TEMPLATES[this.mode].status, true)
       const routes = env.getTemplate(ROUTES_TEMPLATE, true)
-      this.env = env; this.service = service; this.status = status; this.routes = routes
+      const tls = env.getTemplate(TLS_TEMPLATE, true)
+      this.env = env; this.service = service; this.status = status; this.routes = routes; this.tls = tls
       this.cache = new Map()
       this.routesCache = null
     } catch (err) {
@@ -143,6 +158,15 @@ export class TemplateSet {
     const text = HEADER + this.renderTemplate(this.routes, { names: model.services.map((s) => s.name) }, ROUTES_FILE)
     this.routesCache = [names, text]
     return text
+  }
+
+  /** The HTTPS servers file (with --certs): one server per accepted certificate. */
+  renderTls (certificates: CertEntry[], httpsListen: string): string {
+    const sorted = [...certificates].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0))
+    return HEADER + this.renderTemplate(this.tls, {
+      certificates: sorted.map((c) => ({ source: c.source, names: c.names, cert: c.cert, key: c.key, notAfter: c.notAfter.toISOString() })),
+      https: { listen: httpsListen, port: httpsPort(httpsListen) },
+    }, TLS_FILE)
   }
 
   /** The status file: changes with every generation, so it is written only when a reload is due. */
