@@ -44,6 +44,18 @@ export function ngxHost (value: unknown): string {
   throw new TemplateError(`refusing to print ${JSON.stringify(String(value)).slice(0, 80)} into nginx config: not a host name`)
 }
 
+/**
+ * The `ngxservername` filter: a server_name entry for a certificate name.
+ * nginx's `*.example.com` matches any depth (`a.b.example.com`), a
+ * certificate's wildcard covers one label only: the wildcard becomes the
+ * regex of exactly one label, so nginx never picks a certificate that a
+ * client would reject.
+ */
+export function ngxServerName (value: unknown): string {
+  const name = ngxHost(value)
+  return name.startsWith('*.') ? `~^[^.]+\\.${name.slice(2).replaceAll('.', '\\.')}$` : name
+}
+
 const SAFE_PATH = /^\/[A-Za-z0-9._/-]{0,1023}$/
 
 /** The `ngxpath` filter: an absolute path of plain characters, or the render fails. */
@@ -101,6 +113,7 @@ export class TemplateSet {
     env.addFilter('ngx', ngxToken)
     env.addFilter('ngxpath', ngxPath)
     env.addFilter('ngxhost', ngxHost)
+    env.addFilter('ngxservername', ngxServerName)
     try {
       const service = env.getTemplate(TEMPLATES[this.mode].service, true)
       const status = env.getTemplate(TEMPLATES[this.mode].status, true)
