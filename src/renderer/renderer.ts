@@ -4,7 +4,7 @@
 import type { KV, NatsConnection } from 'nats'
 import type { Registry } from 'prom-client'
 import {
-  checkEndpointRecord, checkServiceRecord, componentLogger, createLogger, createMetricsRegistry, LogOnce,
+  NginxRejectedError, checkEndpointRecord, checkServiceRecord, componentLogger, createLogger, createMetricsRegistry, LogOnce,
   type AppliedMessage, type EndpointRecord, type Logger, type ServiceRecord,
 } from '../core/index.js'
 import { Buckets, KvTable, type TableChange, connectNats, encodeJson, openBucket, subjects, type NatsOptions } from '../bus/index.js'
@@ -391,11 +391,20 @@ export class Renderer {
     // would render to the bytes they have (a held-back service is retried on
     // its next change of name or keepalive)
     if (this.filesUnchanged && !this.filesSuspect && !this.force && !this.templatesUnproven && !this.certsChanged && this.held.names().length === 0) return { kind: 'unchanged' }
-    const services = this.renderFiles(model)
-    const outcome = await this.applier.apply({
-      services, generation, force: this.force, allowHold: !this.templatesUnproven,
-      status: (g) => this.templates.renderStatus(model, g, this.config.statusPort),
-    })
+    let outcome: ApplyOutcome
+    for (let tries = 0; ; tries++) {
+      try {
+        outcome = await this.applier.apply({
+          services: this.renderFiles(model), generation, force: this.force, allowHold: !this.templatesUnproven,
+          status: (g) => this.templates.renderStatus(model, g, this.config.statusPort),
+        })
+        break
+      } catch (err) {
+        // a certificate nginx will not load must not freeze every other change: drop it and go again
+        if (tries < 3 && err instanceof NginxRejectedError && this.certs?.refuseServed(err.output) === true) continue
+        throw err
+      }
+    }
     if (outcome.kind === 'applied') this.force = false
     return outcome
   }

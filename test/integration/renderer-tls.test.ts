@@ -5,7 +5,7 @@
 // one validated reload.
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
@@ -80,9 +80,7 @@ const serving = async (host: string, want: (s: string) => boolean, what: string)
 }
 
 t.before(async () => {
-  cpSync(join(root, 'ca', 'index.txt'), join(root, 'unused'))
-  rmSync(join(root, 'unused'))
-  await import('node:fs/promises').then(async (fs) => await fs.mkdir(certs))
+  mkdirSync(certs)
   await kv.services.put('web', encodeJson(svc('web')[1]))
   const [k, v] = ep('web', 1, { ip: backend.host, port: backend.port })
   await kv.endpoints.put(k, encodeJson(v))
@@ -154,6 +152,21 @@ t.test('a wildcard certificate covers one label; an exact name beats it', async 
   t.equal((await curl('web.example.com')).code, 0)
 })
 
+t.test('a pair nginx will not load (RSA 1024, below its security level) is dropped; other changes still apply', async (t) => {
+  const old = await served('web.example.com')
+  const weak = ca.leaf(['web.example.com'], { rsaBits: 1024 })
+  install(weak, 'web.example.com')
+  await waitFor(async () => (await metric('driftgate_renderer_certificate_refusals_total', 'reason="nginx"')) === 1, { what: 'nginx refusal' })
+  await renderer.idle()
+  t.equal(await served('web.example.com'), old, 'the previous certificate keeps serving')
+  t.match(renderer.lastError, /web\.example\.com \(nginx: nginx -t: .*key too small/)
+  // the endpoint change after it still reaches nginx
+  const [k, v] = ep('web', 1, { ip: backend.host, port: backend.port, weight: 2 })
+  await kv.endpoints.put(k, encodeJson(v))
+  await waitFor(async () => { await renderer.idle(); return readFileSync(join(out, 'web.conf'), 'utf8').includes('weight=2') }, { what: 'endpoint change applied' })
+  t.equal(await served('web.example.com'), old)
+})
+
 t.test('removed → HTTP only for its names', async (t) => {
   rmSync(join(certs, '_wildcard.example.com.crt'))
   rmSync(join(certs, '_wildcard.example.com.key'))
@@ -163,5 +176,4 @@ t.test('removed → HTTP only for its names', async (t) => {
   t.match(await served('web.example.com'), /^error: ECONNREFUSED/, 'no certificate left: nothing listens')
   t.equal((await get(nginx.port, 'web.example.com')).status, 200, 'HTTP serves')
   t.equal(await metric('driftgate_renderer_last_error', 'reason="certificate"'), 0, 'no refusal left')
-  writeFileSync(join(root, 'done'), '')
 })

@@ -41,12 +41,15 @@ commonName = supplied
   /**
    * A key and a certificate for `names` (the first is the CN; all are SANs
    * unless `san: false`), valid from `from` to `to` (default: an hour ago
-   * to in 10 days). `key`: reuse an existing key file.
+   * to in 10 days). `key`: reuse an existing key file; `rsaBits`: an RSA
+   * key of that size instead of P-256 (1024: valid for Node, too small for
+   * nginx's OpenSSL at security level 2).
    */
-  leaf (names: string[], opts: { from?: Date, to?: Date, san?: boolean, key?: string } = {}): Leaf {
+  leaf (names: string[], opts: { from?: Date, to?: Date, san?: boolean, key?: string, rsaBits?: number } = {}): Leaf {
     const id = `leaf${++this.n}`
     const keyPath = opts.key ?? join(this.dir, `${id}.key`)
-    if (opts.key == null) ssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyPath], this.dir)
+    const alg = opts.rsaBits != null ? ['RSA', '-pkeyopt', `rsa_keygen_bits:${opts.rsaBits}`] : ['EC', '-pkeyopt', 'ec_paramgen_curve:P-256']
+    if (opts.key == null) ssl(['genpkey', '-algorithm', ...alg, '-out', keyPath], this.dir)
     const san = opts.san === false ? [] : ['-addext', `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`]
     ssl(['req', '-new', '-key', keyPath, '-out', `${id}.csr`, '-subj', `/CN=${names[0]}`, ...san], this.dir)
     const from = opts.from ?? new Date(Date.now() - 3600_000)

@@ -5,7 +5,7 @@
 import { X509Certificate, createHash, createPrivateKey } from 'node:crypto'
 
 /** Why a certificate is refused (the refusals metric's `reason`). */
-export type CertRefusalReason = 'unreadable' | 'parse' | 'key' | 'key_mismatch' | 'expired' | 'not_yet_valid' | 'no_names'
+export type CertRefusalReason = 'unreadable' | 'parse' | 'key' | 'key_mismatch' | 'expired' | 'not_yet_valid' | 'no_names' | 'nginx'
 
 export class CertRefusal extends Error {
   constructor (readonly reason: CertRefusalReason, message: string) { super(message) }

@@ -15,7 +15,7 @@ export function createCertMetrics (registry: Registry): CertMetrics {
     labelNames: ['state'], registers: [registry],
   })
   const refusals = new Counter({
-    name: `${p}_refusals_total`, help: 'certificate pairs refused (each new content once) by reason: unreadable, parse, key, key_mismatch, expired, not_yet_valid, no_names',
+    name: `${p}_refusals_total`, help: 'certificate pairs refused (each new content once) by reason: unreadable, parse, key, key_mismatch, expired, not_yet_valid, no_names, nginx (nginx -t would not load it)',
     labelNames: ['reason'], registers: [registry],
   })
   const notAfter = new Gauge({

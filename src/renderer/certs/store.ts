@@ -28,6 +28,8 @@ export const copyBase = (source: string): string => source.replace(/[^A-Za-z0-9.
 
 export class CertStore {
   private entries = new Map<string, CertEntry>()
+  /** Source → the entry its current one replaced, until a reload proves the new one (prune). */
+  private readonly replaced = new Map<string, CertEntry>()
   private readonly refused = new Map<string, Refused>()
   private index = new CertIndex([])
 
@@ -63,6 +65,7 @@ export class CertStore {
       if (!next.has(s)) this.opts.log.warn({ source: s, names: e.names }, 'certificate removed: its hosts are served over HTTP only')
     }
     const changed = !sameEntries(this.entries, next)
+    for (const [s, e] of this.entries) if (next.get(s) !== e) this.replaced.set(s, e)
     this.entries = next
     this.index = new CertIndex(next.values())
     this.opts.metrics?.update(this.accepted(), this.refusals())
@@ -92,6 +95,31 @@ export class CertStore {
       this.refuse({ source: p.source, reason: err.reason, message: err.message, fingerprint: fp }, prev)
       return prev ?? await this.restore(p.source, now)
     }
+  }
+
+  /**
+   * nginx -t refused a configuration naming copies of accepted pairs (a key
+   * nginx's OpenSSL will not load, e.g. below its security level): those
+   * sources go back to what they served before (or to HTTP only), refused
+   * until their files change. Returns whether any pair was named.
+   */
+  refuseServed (nginxOutput: string): boolean {
+    let any = false
+    for (const e of this.accepted()) {
+      if (!nginxOutput.includes(e.cert) && !nginxOutput.includes(e.key)) continue
+      any = true
+      const line = nginxOutput.split('\n').find((l) => l.includes(e.cert) || l.includes(e.key)) ?? nginxOutput
+      const prev = this.replaced.get(e.source)
+      this.replaced.delete(e.source)
+      this.refuse({ source: e.source, reason: 'nginx', message: `nginx -t: ${line.trim().slice(0, 300)}`, fingerprint: e.fingerprint }, prev)
+      if (prev != null) this.entries.set(e.source, prev)
+      else this.entries.delete(e.source)
+    }
+    if (any) {
+      this.index = new CertIndex(this.entries.values())
+      this.opts.metrics?.update(this.accepted(), this.refusals())
+    }
+    return any
   }
 
   private refuse (r: Refused, prev: CertEntry | undefined): void {
@@ -131,6 +159,7 @@ export class CertStore {
 
   /** Deletes copies no accepted pair uses (after a reload that no longer reads them). */
   async prune (): Promise<void> {
+    this.replaced.clear()
     const used = new Set(this.accepted().flatMap((e) => [e.cert, e.key]))
     for (const f of await readdir(this.opts.copyDir).catch(() => [] as string[])) {
       if (!/-[0-9a-f]{16}\.(crt|key)$/.test(f)) continue
