@@ -69,7 +69,7 @@ t.test('--dry-run after a change: prints it, touches nothing', async (t) => {
   const r = await renderer('--dry-run')
   t.equal(r.code, 0, r.stderr)
   t.match(r.stdout, `+++ b/${out.slice(1)}/api.conf`)
-  t.match(r.stdout, /@@ .* @@\n(.*\n)*\+    server 10\.240\.1\.2:80/)
+  t.match(r.stdout, /@@ .* @@\n(.*\n)*\+ {4}server 10\.240\.1\.2:80/)
   t.notMatch(r.stdout, '_driftgate.conf', 'the status file is left out')
   t.same(snapshot(), before, 'no file changed (contents and mtimes)')
   t.equal(await fetchGeneration(statusPort), gen, 'no reload')
