@@ -24,6 +24,7 @@ export const ErrorCodes = {
   TIMEOUT: 'DG_TIMEOUT',
   PREFLIGHT: 'DG_PREFLIGHT',
   TOO_MANY_REQUESTS: 'DG_TOO_MANY_REQUESTS',
+  ROUTE_CONFLICT: 'DG_ROUTE_CONFLICT',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -138,4 +139,13 @@ export class NginxPushError extends DriftgateError {
  */
 export class PreflightError extends DriftgateError {
   constructor (message: string) { super(ErrorCodes.PREFLIGHT, message) }
+}
+
+/** A spec claims a host+path that another service's spec holds (issue 16): nothing is written. */
+export class RouteConflictError extends DriftgateError {
+  readonly problems: string[]
+  constructor (service: string, problems: string[]) {
+    super(ErrorCodes.ROUTE_CONFLICT, `routes of service "${service}" conflict:\n${problems.map((p) => `  - ${p}`).join('\n')}`, problems)
+    this.problems = problems
+  }
 }

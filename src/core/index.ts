@@ -73,3 +73,11 @@ export {
 export {
   readYaml, readYamlDocuments, type YamlDocument,
 } from './yaml.js'
+export {
+  MAX_LABEL_HOSTS, MAX_ROUTES, MAX_ROUTE_PATH, ROOT_PATH, ROUTE_HOST_PATTERN, ROUTE_PATH_PATTERN, claimKey,
+  isRouteHost, isRoutePath, normaliseHost, normaliseRoutesInput, routeHostProblem, routeHostSchema,
+  routePathProblem, routePathSchema, routesSchema, specRouteProblems, type RouteSpec,
+} from './spec-routes.js'
+export {
+  RouteConflictError,
+} from './errors.js'

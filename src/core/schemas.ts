@@ -3,6 +3,7 @@
 // before it can reach a subject, a key or a template.
 import { INSTANCE_PATTERN } from './instance.js'
 import { containerId, endpointIp, ipv4, label, mac, seq, time } from './schema-parts.js'
+import { MAX_LABEL_HOSTS, routeHostSchema, routePathSchema } from './spec-routes.js'
 
 const instance = { type: 'string', pattern: INSTANCE_PATTERN } as const
 const labels = {
@@ -29,6 +30,10 @@ export const endpointInfoSchema = {
     managed: { type: 'boolean' },
     replica: { type: 'integer', minimum: 0, maximum: 10000 },
     specHash: { type: 'string', pattern: '^[a-f0-9]{8,64}$' },
+    // edge routes of a container not started by placement (labels driftgate.hosts
+    // and driftgate.path, issue 16); optional, so records without them stay valid
+    hosts: { type: 'array', minItems: 1, maxItems: MAX_LABEL_HOSTS, items: routeHostSchema },
+    path: routePathSchema,
   },
   additionalProperties: false,
 } as const

@@ -22,6 +22,10 @@ export interface EndpointInfo {
   managed?: boolean
   replica?: number
   specHash?: string
+  /** Host names from the `driftgate.hosts` label (lower case, validated). */
+  hosts?: string[]
+  /** Path prefix from the `driftgate.path` label (only with hosts). */
+  path?: string
 }
 
 /**

@@ -112,6 +112,8 @@ async function build (s: DemoState, o: DemoOptions, bins: { nginx: string, nats:
   s.pids.renderer = spawnRole(s.dir, 'renderer', 'renderer', {
     nats: url, ...natsLogin(auth, `renderer-${RENDERER_ID}`),
     out: nginx.out, nginxConf: nginx.conf, nginxPrefix: prefix + '/', nginxBin: bins.nginx, statusPort: s.ports.status, mode: 'lua',
+    // the demo routes by Host: web (the host-prefix convenience, off by default for new installs)
+    hostPrefix: true, httpListen: `127.0.0.1:${s.ports.nginx}`,
   }, ['--id', RENDERER_ID]) // not in the YAML: the CLI's host-name default for --id overrides a config file's id
   writeState(s)
 

@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, onRequestHook
 import type { KV } from 'nats'
 import {
   DNS_LABEL_PATTERN, NotFoundError, ValidationError, readYaml, checkAssignmentRecord, checkHostRecord, checkServiceRecord,
-  UnauthorizedError, type AssignmentRecord, type HostRecord, type Logger, type ServiceRecord,
+  RouteConflictError, UnauthorizedError, specRouteProblems, type AssignmentRecord, type ServiceSpec, type HostRecord, type Logger, type ServiceRecord,
 } from '../core/index.js'
 import { KvTable } from '../bus/index.js'
 import { patchSpec, specFromBody } from './spec-input.js'
@@ -82,12 +82,21 @@ export function serviceRoutes (opts: ServiceRoutesOptions): FastifyPluginAsync {
     // Each write is recorded as a version (who, why) when the history bucket is given.
     const history = (request: FastifyRequest, reason: string) =>
       (opts.kv.history !== undefined ? { kv: opts.kv.history, meta: { by: whoOf(request), reason } } : undefined)
+    // A host+path another service's spec holds is refused, naming that service
+    // (issue 16). Checked against this registry's mirror: two PUTs racing on
+    // two registries can both pass, and the renderer's buildRoutes then
+    // decides the same way everywhere (lexically smallest service wins).
+    const routesFree = (spec: ServiceSpec): ServiceSpec => {
+      const problems = specRouteProblems(spec, tables.services.entries.values())
+      if (problems.length > 0) throw new RouteConflictError(spec.name, problems)
+      return spec
+    }
     // onRequest: the token is checked before the body is read or parsed (a YAML bomb without a token costs nothing).
     const write = { onRequest: requireWrite, config: { write: true }, schema: { params: nameParams } }
 
     app.put<{ Params: { name: string }, Body: unknown }>('/v1/services/:name', write, async (request, reply) => {
       const { name } = request.params
-      const result = await writeSpec(kv, name, () => specFromBody(name, request.body), now, history(request, 'apply'))
+      const result = await writeSpec(kv, name, () => routesFree(specFromBody(name, request.body)), now, history(request, 'apply'))
       request.log.info({ service: name, version: result.version, changed: result.changed }, 'service spec applied')
       return await reply.code(result.created ? 201 : 200).send(result)
     })
@@ -96,7 +105,7 @@ export function serviceRoutes (opts: ServiceRoutesOptions): FastifyPluginAsync {
       const { name } = request.params
       const result = await writeSpec(kv, name, (cur) => {
         if (cur === null) throw new NotFoundError(`service "${name}" (apply it first with PUT or driftgate apply)`)
-        return patchSpec(cur, request.body)
+        return routesFree(patchSpec(cur, request.body))
       }, now, history(request, patchReason(request.body)))
       request.log.info({ service: name, version: result.version, replicas: result.replicas }, 'service spec patched')
       return result

@@ -1,5 +1,5 @@
 // Turning a request body into a valid spec: pure, every problem names its field.
-import { checkServiceSpec, stableStringify, ValidationError, type ServiceSpec } from '../core/index.js'
+import { checkServiceSpec, normaliseRoutesInput, stableStringify, ValidationError, type ServiceSpec } from '../core/index.js'
 
 function isObject (v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v)
@@ -15,7 +15,9 @@ export function specFromBody (name: string, body: unknown): ServiceSpec {
     throw new ValidationError('service spec', [{ field: '/name', message: `"${String(body.name)}" differs from the name in the URL ("${name}")` }])
   }
   // ajv fills defaults in place: work on a copy, the caller's body stays as sent.
-  return checkServiceSpec(structuredClone({ ...body, name }))
+  // host names are case-insensitive: stored in lower case
+  const routes = body.routes !== undefined ? { routes: normaliseRoutesInput(body.routes) } : {}
+  return checkServiceSpec(structuredClone({ ...body, name, ...routes }))
 }
 
 /** RFC 7386 JSON merge patch: objects merge recursively, null removes, anything else replaces. */

@@ -24,6 +24,9 @@ export const rendererSchema: RoleSchema = {
     statusPort: { type: 'integer', minimum: 1, maximum: 65535, default: 8597, description: 'loopback port of the generated status and 503 listeners' },
     reloadTimeout: duration('10s', 'how long a reload may take to show the new generation'),
     announceInterval: { ...duration('5s', 'the applied generation is announced at least this often'), cli: false },
+    // edge routes (issue 16)
+    httpListen: { type: 'string', pattern: '^(?:(?:\\d{1,3}\\.){3}\\d{1,3}:)?\\d{1,5}$', default: '80', arg: '<[addr:]port>', description: 'nginx listen of the generated per-host server blocks (the port of the main config\'s default server)' },
+    hostPrefix: { type: 'boolean', default: false, description: 'also route Host <service> and <service>.<anything> to that service (the pre-routes convenience; driftgate up/demo turn it on)' },
     ...commonRoleProperties,
     mode: {
       type: 'string',
@@ -67,6 +70,8 @@ export interface RendererFileConfig extends CommonRoleConfig {
   once: boolean
   dryRun: boolean
   reloadCmd?: string
+  httpListen: string
+  hostPrefix: boolean
 }
 
 /** What createRenderer needs: the file config's paths and ids as they are, durations in ms. */
@@ -74,6 +79,14 @@ export interface RendererConfig extends Pick<RendererFileConfig,
 'id' | 'prefix' | 'out' | 'nginxConf' | 'templates' | 'nginxBin' | 'nginxPrefix' | 'nginxPid' | 'statusPort' | 'certs'> {
   /** Absent: auto (programmatic callers; the CLI always passes the schema's default). */
   mode?: RendererMode
+  /**
+   * Edge routes: listen of the per-host servers (absent: 80) and the
+   * host-prefix convenience. Absent here means ON (embedders and tests keep
+   * the pre-routes behaviour); the CLI/YAML/env schema default is off, so a
+   * new install routes only what routes claim.
+   */
+  httpListen?: string
+  hostPrefix?: boolean
   minWaitMs: number
   maxWaitMs: number
   reloadTimeoutMs: number
@@ -109,6 +122,8 @@ export function resolveRendererConfig (c: RendererFileConfig): RendererConfig {
     nginxPid: c.nginxPid,
     statusPort: c.statusPort,
     mode: c.mode,
+    httpListen: c.httpListen,
+    hostPrefix: c.hostPrefix,
     minWaitMs: parseDuration(c.minWait),
     maxWaitMs: parseDuration(c.maxWait),
     reloadTimeoutMs: parseDuration(c.reloadTimeout),

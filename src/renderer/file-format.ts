@@ -28,6 +28,9 @@ export const TLS_FILE = '_driftgate-tls.conf'
 export const TLS_TEMPLATE = 'tls.conf.njk'
 /** Subfolder of --out holding the accepted certificates' copies. */
 export const CERTS_SUBDIR = 'certs'
+/** The edge routes' server blocks (issue 16): after _driftgate.conf in include order. */
+export const SERVERS_FILE = '_driftgate.servers.conf'
+export const SERVERS_TEMPLATE = 'servers.conf.njk'
 /** Files of the --out folder the renderer may own. */
 export const isOwnedName = (name: string): boolean => name.endsWith('.conf') || name === ROUTES_FILE
 

@@ -15,6 +15,8 @@ export interface RendererMetrics {
   endpoints: Gauge
   pushes: Counter<'result' | 'kind'>
   pushDuration: Histogram
+  routeConflicts: Gauge
+  routeHosts: Gauge
 }
 
 const LATENCY_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -39,6 +41,8 @@ export function createRendererMetrics (registry: Registry): RendererMetrics {
     upstreams: new Gauge({ name: `${p}upstreams`, help: 'upstreams in the applied config', registers: r }),
     endpoints: new Gauge({ name: `${p}endpoints`, help: 'servers in the applied config', registers: r }),
     pushes: new Counter({ name: `${p}pushes_total`, help: 'lua mode: endpoint batches pushed into nginx by result (ok, failed) and kind (delta, full)', labelNames: ['result', 'kind'], registers: r }),
+    routeConflicts: new Gauge({ name: `${p}route_conflicts`, help: 'route claims (host+path) skipped because another service holds them (spec beats label; else the smallest service name)', registers: r }),
+    routeHosts: new Gauge({ name: `${p}route_hosts`, help: 'host names with a server block in the applied routes', registers: r }),
     pushDuration: new Histogram({ name: `${p}push_duration_seconds`, help: 'lua mode: one push, sent to in the shared dict', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: r }),
   }
 }

@@ -27,6 +27,8 @@ import { CERTS_SUBDIR, STATUS_FILE, TLS_FILE, generationOfStatus } from './file-
 import { CertStore, CertWatch, createCertMetrics } from './certs/index.js'
 import { unifiedDiff } from './dry-run.js'
 import { join } from 'node:path'
+import { buildRoutes, endpointRouteKey, serviceRouteKey, type HostTls, type RouteTable } from './routes.js'
+import { labelsByContainer, serversContext } from './route-view.js'
 
 export interface RendererDeps {
   /** A connection to use (not closed by the renderer). Else one is made from natsOptions. */
@@ -35,6 +37,8 @@ export interface RendererDeps {
   log?: Logger
   registry?: Registry
   clock?: Clock
+  /** The certificate of a route host, if any (issue 16's TLS side; default none). Call invalidateRoutes() when it changes. */
+  certFor?: (host: string) => HostTls | undefined
 }
 
 export interface RendererStatus {
@@ -62,6 +66,8 @@ export class Renderer {
   /** --certs: accepted certificates and the folder watch. */
   readonly certs?: CertStore
   private readonly certWatch?: CertWatch
+  /** The certificate of a route host: deps.certFor, else --certs, else none. */
+  private readonly certFor?: (host: string) => HostTls | undefined
   /** Read --certs again before the next render. */
   private certsDirty = true
   /** What serves changed and no apply succeeded since. */
@@ -74,6 +80,11 @@ export class Renderer {
   /** Service → its endpoint records by key (for rebuilding one service). */
   private byService = new Map<string, Map<string, EndpointRecord>>()
   private announceTimer?: NodeJS.Timeout
+  /** The route table, rebuilt only when a route claim (spec routes, route labels) or a certificate changed. */
+  private routeTable: RouteTable = { hosts: [], conflicts: [], invalid: [] }
+  private routesDirty = true
+  /** The route table changed since the last successful apply (lua mode: reload). */
+  private routesChanged = false
   private templatesDirty = false
   /** Templates changed and no apply succeeded since (see ApplyInput.allowHold). */
   private templatesUnproven = false
@@ -108,6 +119,8 @@ export class Renderer {
         onChange: () => { this.certsDirty = true; this.trigger() },
       })
     }
+    const certs = this.certs
+    this.certFor = deps.certFor ?? (certs != null ? (host) => certs.certFor(host) : undefined)
     const rejections = new RejectionLog(this.log, this.metrics.rejected)
     this.applier = new Applier(this.writer, this.nginx, this.log, this.held, (err, file) => rejections.report(err, file))
     this.failures = new Failures(this.log, this.metrics, () => this.trigger())
@@ -187,13 +200,15 @@ export class Renderer {
     if (readOnly) return
     this.endpoints.on('change', (c: TableChange<EndpointRecord>) => {
       this.index(c.key, c.value, c.previous)
-      if (endpointRenderKey(c.value) !== endpointRenderKey(c.previous)) {
+      if (endpointRouteKey(c.value) !== endpointRouteKey(c.previous)) this.routesDirty = true
+      if (endpointRenderKey(c.value) !== endpointRenderKey(c.previous) || this.routesDirty) {
         this.models.touch(c.value?.service ?? c.previous?.service)
         this.onChange()
       }
     })
     this.services.on('change', (c: TableChange<ServiceRecord>) => {
-      if (serviceRenderKey(c.value) !== serviceRenderKey(c.previous)) {
+      if (serviceRouteKey(c.value) !== serviceRouteKey(c.previous)) this.routesDirty = true
+      if (serviceRenderKey(c.value) !== serviceRenderKey(c.previous) || this.routesDirty) {
         this.models.touch(c.key)
         this.onChange()
       }
@@ -230,6 +245,12 @@ export class Renderer {
   private onChange (): void {
     this.pendingSince ??= performance.now()
     this.trigger()
+  }
+
+  /** A certificate appeared, changed or went (the TLS side): rebuild the route table and re-render. */
+  invalidateRoutes (): void {
+    this.routesDirty = true
+    this.onChange()
   }
 
   /** Asks for a render (coalesced). */
@@ -273,10 +294,35 @@ export class Renderer {
     for (const i of invalid) {
       this.once.warn(`${i.key}:${i.reason}`, { key: i.key, reason: i.reason }, 'record dropped from the model')
     }
-    this.filesUnchanged = this.mode === 'lua' && !luaFilesChanged
+    this.updateRoutes(model)
+    this.filesUnchanged = this.mode === 'lua' && !luaFilesChanged && !this.routesChanged
     this.hint = { changed, lookup }
     this.endpointCount = endpoints
     return model
+  }
+
+  /**
+   * Rebuilds the route table when a claim changed (O(records): never on a
+   * plain endpoint change). A claim that loses to another service is logged
+   * once and counted (driftgate_renderer_route_conflicts).
+   */
+  private updateRoutes (model: Model): void {
+    if (!this.routesDirty) return
+    this.routesDirty = false
+    const names = new Set(model.services.map((s) => s.name))
+    const next = buildRoutes(this.services?.entries.values() ?? [], this.endpoints?.entries.values() ?? [],
+      { certFor: this.certFor, exists: (n) => names.has(n) })
+    for (const c of next.conflicts) {
+      this.once.warn(`route:${c.host} ${c.path}:${c.loser}:${c.winner}`, { ...c },
+        'route claim skipped: another service holds this host and path')
+    }
+    for (const i of next.invalid) this.once.warn(`route-invalid:${i.service}:${i.reason}`, i, 'route claim dropped')
+    this.metrics.routeConflicts.set(next.conflicts.length)
+    this.metrics.routeHosts.set(next.hosts.length)
+    if (JSON.stringify(next.hosts) !== JSON.stringify(this.routeTable.hosts) || JSON.stringify(next.conflicts) !== JSON.stringify(this.routeTable.conflicts)) {
+      this.routesChanged = true
+    }
+    this.routeTable = next
   }
 
   /** Why a reload would happen now (the reloads metric's `cause`). */
@@ -285,6 +331,7 @@ export class Renderer {
     if (this.firstApply) return 'start'
     if (this.force) return 'retry'
     if (this.certsChanged) return 'certificate'
+    if (this.routesChanged && this.mode === 'lua') return 'routes'
     return this.mode === 'lua' ? 'services' : 'endpoints'
   }
 
@@ -307,8 +354,8 @@ export class Renderer {
     try {
       if (this.templatesDirty) this.reloadTemplates()
       await this.scanCerts()
-      cause = this.reloadCause()
       const model = this.buildModel()
+      cause = this.reloadCause()
       // Lua mode pushes first: a service that appears has its endpoints in
       // the dict by the time the reload creates its upstream. A failed push
       // still lets the files be written (nginx may be starting from them).
@@ -362,7 +409,10 @@ export class Renderer {
     if (this.certs == null || !this.certsDirty) return
     this.certsDirty = false
     try {
-      if (await this.certs.scan()) this.certsChanged = true
+      if (await this.certs.scan()) {
+        this.certsChanged = true
+        this.routesDirty = true // the route table carries each host's certificate
+      }
     } catch (err) {
       this.certsDirty = true // e.g. the copy could not be written: read again on the retry
       throw err
@@ -401,18 +451,27 @@ export class Renderer {
         break
       } catch (err) {
         // a certificate nginx will not load must not freeze every other change: drop it and go again
-        if (tries < 3 && err instanceof NginxRejectedError && this.certs?.refuseServed(err.output) === true) continue
+        if (tries < 3 && err instanceof NginxRejectedError && this.certs?.refuseServed(err.output) === true) {
+          this.routesDirty = true
+          this.updateRoutes(model)
+          continue
+        }
         throw err
       }
     }
     if (outcome.kind === 'applied') this.force = false
+    this.routesChanged = false
     return outcome
   }
 
   /** Every file of --out but the status file. */
   private renderFiles (model: Model): Map<string, string> {
-    const files = this.templates.renderServices(model, this.config.statusPort)
-    if (this.certs != null) files.set(TLS_FILE, this.templates.renderTls(this.certs.accepted(), this.config.httpsListen ?? '443'))
+    const https = this.config.httpsListen ?? '443'
+    const edge = serversContext(model, this.routeTable, labelsByContainer(this.endpoints?.entries.values() ?? []), {
+      listen: this.config.httpListen ?? '80', listenTls: https, hostPrefix: this.config.hostPrefix !== false, statusPort: this.config.statusPort,
+    })
+    const files = this.templates.renderServices(model, this.config.statusPort, edge)
+    if (this.certs != null) files.set(TLS_FILE, this.templates.renderTls(this.routeTable.hosts.filter((h) => h.tls != null).length, https))
     return files
   }
 

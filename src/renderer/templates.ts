@@ -7,11 +7,13 @@ import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import nunjucks from 'nunjucks'
-import { TemplateError } from '../core/index.js'
+import { TemplateError, isRouteHost, isRoutePath } from '../core/index.js'
 import type { Model, UpstreamModel } from './model.js'
+import type { ServersContext } from './route-view.js'
 
-import { HEADER, LUA_BODY_LIMIT, LUA_DICT_SIZE, ROUTES_FILE, ROUTES_TEMPLATE, SERVICE_TEMPLATE, STATUS_FILE, TEMPLATES, TLS_FILE, TLS_TEMPLATE, serviceFile } from './file-format.js'
-import { isCertName, type CertEntry } from './certs/index.js'
+import {
+  HEADER, LUA_BODY_LIMIT, LUA_DICT_SIZE, ROUTES_FILE, ROUTES_TEMPLATE, SERVERS_FILE, SERVERS_TEMPLATE, SERVICE_TEMPLATE, STATUS_FILE, TEMPLATES, TLS_FILE, TLS_TEMPLATE, serviceFile,
+} from './file-format.js'
 
 const SAFE_TOKEN = /^[A-Za-z0-9._:-]{1,253}$/
 
@@ -38,14 +40,8 @@ export function builtinTemplatesDir (): string { return bundled('templates', SER
 /** The folder holding driftgate/*.lua (lua mode's lua_package_path). */
 export function builtinLuaDir (): string { return bundled(join('nginx', 'lua'), join('driftgate', 'balancer.lua')) }
 
-/** The `ngxhost` filter: a DNS name, optionally `*.`-wildcarded (server_name), or the render fails. */
-export function ngxHost (value: unknown): string {
-  if (typeof value === 'string' && isCertName(value)) return value
-  throw new TemplateError(`refusing to print ${JSON.stringify(String(value)).slice(0, 80)} into nginx config: not a host name`)
-}
-
 /**
- * The `ngxservername` filter: a server_name entry for a certificate name.
+ * The `ngxservername` filter: a server_name entry of a TLS server.
  * nginx's `*.example.com` matches any depth (`a.b.example.com`), a
  * certificate's wildcard covers one label only: the wildcard becomes the
  * regex of exactly one label, so nginx never picks a certificate that a
@@ -62,6 +58,18 @@ const SAFE_PATH = /^\/[A-Za-z0-9._/-]{0,1023}$/
 export function ngxPath (value: unknown): string {
   if (typeof value === 'string' && SAFE_PATH.test(value) && !value.split('/').includes('..')) return value
   throw new TemplateError(`refusing to print ${JSON.stringify(String(value)).slice(0, 80)} into nginx config: not a plain absolute path`)
+}
+
+/** The `ngxhost` filter: a route host name (`shop.example.com`, `*.example.com`), or the render fails. */
+export function ngxHost (value: unknown): string {
+  if (isRouteHost(value)) return value
+  throw new TemplateError(`refusing to print ${JSON.stringify(String(value)).slice(0, 80)} into nginx config: not a route host name`)
+}
+
+/** The `ngxroute` filter: a route path prefix (`/`, `/api/v1`), or the render fails. */
+export function ngxRoute (value: unknown): string {
+  if (isRoutePath(value)) return value
+  throw new TemplateError(`refusing to print ${JSON.stringify(String(value)).slice(0, 80)} into nginx config: not a route path`)
 }
 
 /**
@@ -98,6 +106,7 @@ export class TemplateSet {
   private status!: nunjucks.Template
   private routes!: nunjucks.Template
   private tls!: nunjucks.Template
+  private servers!: nunjucks.Template
   // name → [input key, output]: 10,000 services re-render only what changed.
   private cache = new Map<string, [string, string]>()
   private routesCache: [string, string] | null = null
@@ -114,12 +123,14 @@ export class TemplateSet {
     env.addFilter('ngxpath', ngxPath)
     env.addFilter('ngxhost', ngxHost)
     env.addFilter('ngxservername', ngxServerName)
+    env.addFilter('ngxroute', ngxRoute)
     try {
       const service = env.getTemplate(TEMPLATES[this.mode].service, true)
       const status = env.getTemplate(TEMPLATES[this.mode].status, true)
       const routes = env.getTemplate(ROUTES_TEMPLATE, true)
       const tls = env.getTemplate(TLS_TEMPLATE, true)
-      this.env = env; this.service = service; this.status = status; this.routes = routes; this.tls = tls
+      const servers = env.getTemplate(SERVERS_TEMPLATE, true)
+      this.env = env; this.service = service; this.status = status; this.routes = routes; this.tls = tls; this.servers = servers
       this.cache = new Map()
       this.routesCache = null
     } catch (err) {
@@ -148,8 +159,11 @@ export class TemplateSet {
     }
   }
 
-  /** One file per service, `<service>.conf`, and the routes file. */
-  renderServices (model: Model, statusPort: number): Map<string, string> {
+  /**
+   * One file per service, `<service>.conf`, the Host map's entries and, with
+   * `edge`, the route servers (the whole model: see route-view.ts).
+   */
+  renderServices (model: Model, statusPort: number, edge?: ServersContext): Map<string, string> {
     const empty = model.services.filter((s) => s.servers.length === 0).map((s) => s.name)
     const fallbacks = fallbackAddresses(empty)
     const files = new Map<string, string>()
@@ -160,26 +174,28 @@ export class TemplateSet {
       files.set(serviceFile(up.name), this.renderOne(up, fallback))
     }
     for (const name of this.cache.keys()) if (!live.has(name)) this.cache.delete(name)
-    files.set(ROUTES_FILE, this.renderRoutes(model))
+    // without an edge context (older callers) the host-prefix map stays on, as before issue 16
+    files.set(ROUTES_FILE, this.renderRoutes(edge?.hostPrefix === false ? [] : model.services.map((s) => s.name)))
+    if (edge !== undefined) files.set(SERVERS_FILE, HEADER + this.renderTemplate(this.servers, edge, SERVERS_FILE))
     return files
   }
 
-  /** The routes file: changes only when a service appears or goes. */
-  private renderRoutes (model: Model): string {
-    const names = model.services.map((s) => s.name).join(' ')
+  /** The Host map's entries (`<svc>` and `<svc>.*`, only with the host-prefix option): change only when a service appears or goes. */
+  private renderRoutes (list: string[]): string {
+    const names = list.join(' ')
     if (this.routesCache?.[0] === names) return this.routesCache[1]
-    const text = HEADER + this.renderTemplate(this.routes, { names: model.services.map((s) => s.name) }, ROUTES_FILE)
+    const text = HEADER + this.renderTemplate(this.routes, { names: list }, ROUTES_FILE)
     this.routesCache = [names, text]
     return text
   }
 
-  /** The HTTPS servers file (with --certs): one server per accepted certificate. */
-  renderTls (certificates: CertEntry[], httpsListen: string): string {
-    const sorted = [...certificates].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0))
-    return HEADER + this.renderTemplate(this.tls, {
-      certificates: sorted.map((c) => ({ source: c.source, names: c.names, cert: c.cert, key: c.key, notAfter: c.notAfter.toISOString() })),
-      https: { listen: httpsListen, port: httpsPort(httpsListen) },
-    }, TLS_FILE)
+  /**
+   * With --certs, `_driftgate-tls.conf`: the HTTPS address's default server,
+   * refusing the handshake of names no certificate covers; nothing while no
+   * route host has a certificate (nothing listens on the HTTPS address then).
+   */
+  renderTls (tlsHosts: number, httpsListen: string): string {
+    return HEADER + this.renderTemplate(this.tls, { tlsHosts, https: { listen: httpsListen, port: httpsPort(httpsListen) } }, TLS_FILE)
   }
 
   /** The status file: changes with every generation, so it is written only when a reload is due. */

@@ -175,7 +175,7 @@ export async function startUp (input: UpOptions, deps: StartUpDeps = {}): Promis
     say('starting renderer')
     const renderer: Renderer = createRenderer({
       id: o.hostId, prefix: 'driftgate', out: nginx.out, nginxConf: nginx.conf, nginxPrefix: prefix + '/', nginxBin: o.nginxBin as string,
-      statusPort: await freeLoopbackPort(), mode: 'lua', minWaitMs: 50, maxWaitMs: 1000, reloadTimeoutMs: 10_000, announceIntervalMs: 5000,
+      statusPort: await freeLoopbackPort(), mode: 'lua', hostPrefix: true, httpListen: `${o.bind}:${o.port}`, minWaitMs: 50, maxWaitMs: 1000, reloadTimeoutMs: 10_000, announceIntervalMs: 5000,
     }, { natsOptions: { servers: natsUrl, name: `driftgate-renderer-${o.hostId}`, ...rendererCred(cred(`renderer-${o.hostId}`)) }, log, registry: metrics })
     closers.push({ name: 'renderer', close: async () => await renderer.close() })
     await renderer.start()

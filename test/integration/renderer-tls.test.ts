@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { request as httpRequest } from 'node:http'
 import { connect as tlsConnect } from 'node:tls'
 import { connect, type NatsConnection } from 'nats'
 import { startNats, startNginx, freePort, waitFor } from '../harness/index.js'
@@ -44,13 +45,22 @@ const metric = async (name: string, labels = ''): Promise<number> => {
   const m = new RegExp(`^${name}\\{${labels}[^}]*\\} (\\S+)$`, 'm').exec(text) ?? new RegExp(`^${name} (\\S+)$`, 'm').exec(text)
   return m == null ? 0 : Number(m[1])
 }
+/** GET with the Location header. */
+const getFull = (port: number, host: string): Promise<{ status: number, location?: string }> => new Promise((resolve) => {
+  const req = httpRequest({ host: '127.0.0.1', port, path: '/', headers: { host }, agent: false }, (res) => {
+    res.resume()
+    resolve({ status: res.statusCode ?? 0, location: res.headers.location })
+  })
+  req.on('error', () => resolve({ status: 0 }))
+  req.end()
+})
 const reloads = async (): Promise<number> => await metric('driftgate_renderer_reloads_total', 'result="ok",cause="certificate"')
 
 /** Serial of the certificate nginx serves for `servername`, or the handshake's error. */
 function served (servername: string): Promise<string> {
   return new Promise((resolve) => {
     const s = tlsConnect({ host: '127.0.0.1', port: httpsPort, servername, rejectUnauthorized: false, timeout: 3000 }, () => {
-      resolve(s.getPeerCertificate().serialNumber.toLowerCase())
+      resolve(s.getPeerCertificate().serialNumber.toLowerCase().replace(/^0+/, ''))
       s.destroy()
     })
     s.on('error', (err) => resolve(`error: ${(err as NodeJS.ErrnoException).code ?? err.message}`))
@@ -81,13 +91,15 @@ const serving = async (host: string, want: (s: string) => boolean, what: string)
 
 t.before(async () => {
   mkdirSync(certs)
-  await kv.services.put('web', encodeJson(svc('web')[1]))
+  // web.example.com (redirectHttps: HTTP → 301 once it has a certificate) and any *.example.com
+  const [, rec] = svc('web')
+  await kv.services.put('web', encodeJson({ ...rec, spec: { ...rec.spec, routes: [{ host: 'web.example.com', redirectHttps: true }, { host: '*.example.com' }] } }))
   const [k, v] = ep('web', 1, { ip: backend.host, port: backend.port })
   await kv.endpoints.put(k, encodeJson(v))
   renderer = createRenderer({
     id: 'tls1', prefix: 'driftgate', out, nginxConf: nginx.confPath, nginxPrefix: `${nginx.prefix}/`, nginxBin: '/usr/sbin/nginx',
     statusPort, minWaitMs: 20, maxWaitMs: 500, reloadTimeoutMs: 5000, announceIntervalMs: 60_000, mode: 'file',
-    certs, httpsListen: `127.0.0.1:${httpsPort}`, certsDebounceMs: 100,
+    certs, httpsListen: `127.0.0.1:${httpsPort}`, certsDebounceMs: 100, httpListen: `127.0.0.1:${nginx.port}`, hostPrefix: false,
   }, { nc, log: process.env.DG_TEST_LOG != null ? createLogger({ level: 'debug' }) : silentLogger() })
   await renderer.start()
   await waitFor(async () => (await get(nginx.port, 'web.example.com')).status === 200, { what: 'web over HTTP' })
@@ -107,8 +119,13 @@ t.test('a certificate added is served by SNI, with one reload', async (t) => {
   t.equal(r.body.trim(), 'b1', 'proxied to the service over HTTPS, chain and name verified by curl')
   t.equal(await reloads(), before + 1, 'one reload')
   t.equal(await metric('driftgate_renderer_certificates', 'state="served"'), 1)
+  t.match(readFileSync(join(out, '_driftgate.servers.conf'), 'utf8'), `listen 127.0.0.1:${httpsPort} ssl;\n    server_name web.example.com;`)
   t.match(await served('nobody.example.net'), /^error:/, 'a name no certificate covers gets no handshake')
-  t.equal((await get(nginx.port, 'web.example.com')).status, 200, 'HTTP still serves')
+  t.match(await served('web2.example.com'), /^error:/, 'a route host without a certificate: no HTTPS')
+  const plain = await getFull(nginx.port, 'web.example.com')
+  t.equal(plain.status, 301, 'redirectHttps: HTTP answers 301')
+  t.equal(plain.location, `https://web.example.com:${httpsPort}/`)
+  t.equal((await get(nginx.port, 'web2.example.com')).status, 200, 'a host without a certificate is served over HTTP')
 })
 
 t.test('renewed (same key, new certificate) → the new one is served, with one reload', async (t) => {
@@ -148,8 +165,10 @@ t.test('a wildcard certificate covers one label; an exact name beats it', async 
   await serving('web2.example.com', (s) => s === want, 'wildcard served')
   t.not(await served('web.example.com'), want, 'web.example.com keeps its own certificate')
   t.match(await served('a.b.example.com'), /^error:/, 'two labels: not covered')
-  // the wildcard host maps to a service (web.* → web) and curl verifies the wildcard name
-  t.equal((await curl('web.example.com')).code, 0)
+  // curl verifies the wildcard name and reaches the service through the *.example.com route
+  const r = await curl('web2.example.com')
+  t.equal(r.code, 0, r.body)
+  t.equal(r.body.trim(), 'b1')
 })
 
 t.test('a pair nginx will not load (RSA 1024, below its security level) is dropped; other changes still apply', async (t) => {
@@ -174,6 +193,6 @@ t.test('removed → HTTP only for its names', async (t) => {
   rmSync(join(certs, 'web.example.com.key'))
   await serving('web.example.com', (s) => s.startsWith('error'), 'no more HTTPS')
   t.match(await served('web.example.com'), /^error: ECONNREFUSED/, 'no certificate left: nothing listens')
-  t.equal((await get(nginx.port, 'web.example.com')).status, 200, 'HTTP serves')
+  t.equal((await get(nginx.port, 'web.example.com')).status, 200, 'HTTP serves again (no redirect without a certificate)')
   t.equal(await metric('driftgate_renderer_last_error', 'reason="certificate"'), 0, 'no refusal left')
 })

@@ -102,6 +102,8 @@ export function classifyContainer (c: ContainerInspect, ctx: ClassifyContext): C
   if (l.managed !== undefined) endpoint.managed = l.managed
   if (l.replica !== undefined) endpoint.replica = l.replica
   if (l.specHash !== undefined) endpoint.specHash = l.specHash
+  if (l.hosts !== undefined) endpoint.hosts = l.hosts
+  if (l.path !== undefined) endpoint.path = l.path
   return { kind: 'endpoint', endpoint }
 }
 

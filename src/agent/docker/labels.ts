@@ -2,7 +2,7 @@
 // typed values or the reason they are rejected out. A hostile label such as
 // `driftgate.service="x;}server{listen 1"` stops here, before any subject,
 // key or template can see it.
-import { isDnsLabel } from '../../core/index.js'
+import { MAX_LABEL_HOSTS, isDnsLabel, normaliseHost, routeHostProblem, routePathProblem } from '../../core/index.js'
 
 export const LABEL = {
   service: 'driftgate.service',
@@ -12,12 +12,14 @@ export const LABEL = {
   managed: 'driftgate.managed',
   replica: 'driftgate.replica',
   spec: 'driftgate.spec',
+  hosts: 'driftgate.hosts',
+  path: 'driftgate.path',
 } as const
 
 /** Why a labelled container is not published (value of the `reason` metric label). */
 export type RejectReason =
   | 'invalid_service' | 'invalid_port' | 'invalid_weight' | 'invalid_network_label'
-  | 'invalid_replica' | 'invalid_spec' | 'invalid_container'
+  | 'invalid_replica' | 'invalid_spec' | 'invalid_container' | 'invalid_hosts' | 'invalid_path'
   | 'no_macvlan_network' | 'ambiguous_network' | 'network_not_attached' | 'no_ip' | 'bad_ip'
 
 export interface ParsedLabels {
@@ -29,6 +31,9 @@ export interface ParsedLabels {
   managed?: boolean
   replica?: number
   specHash?: string
+  /** Edge routes (issue 16): lower-cased host names, and a path prefix. */
+  hosts?: string[]
+  path?: string
 }
 
 export type LabelResult =
@@ -88,5 +93,34 @@ export function parseLabels (labels: Record<string, string>): LabelResult {
     if (!SPEC_HASH.test(labels[LABEL.spec])) return fail('invalid_spec', LABEL.spec, 'is not a spec hash (8-64 hex chars)')
     out.specHash = labels[LABEL.spec]
   }
+  const routes = parseRouteLabels(labels)
+  if (routes !== null && 'reason' in routes) return fail(routes.reason, routes.label, routes.why)
+  if (routes !== null) Object.assign(out, routes)
   return { ok: true, labels: out }
+}
+
+type RouteLabels = { hosts: string[], path?: string } | { reason: RejectReason, label: string, why: string } | null
+
+/**
+ * `driftgate.hosts=a.example.com,www.a.example.com` and `driftgate.path=/api`,
+ * checked by the same rules as a spec's routes (core/spec-routes.ts). A bad
+ * one skips the container, like every other bad driftgate label.
+ */
+export function parseRouteLabels (labels: Record<string, string>): RouteLabels {
+  const rawHosts = labels[LABEL.hosts]
+  const rawPath = labels[LABEL.path]
+  if (rawHosts === undefined || rawHosts.trim() === '') {
+    if (rawPath === undefined || rawPath === '') return null
+    return { reason: 'invalid_path', label: LABEL.path, why: `needs ${LABEL.hosts} (a path is a prefix under a host name)` }
+  }
+  const hosts = [...new Set(rawHosts.split(',').map((h) => normaliseHost(h.trim())))].sort()
+  if (hosts.length > MAX_LABEL_HOSTS) return { reason: 'invalid_hosts', label: LABEL.hosts, why: `names more than ${MAX_LABEL_HOSTS} hosts` }
+  for (const h of hosts) {
+    const problem = routeHostProblem(h)
+    if (problem !== null) return { reason: 'invalid_hosts', label: LABEL.hosts, why: `has ${show(h)}: ${problem}` }
+  }
+  if (rawPath === undefined || rawPath === '') return { hosts }
+  const problem = routePathProblem(rawPath)
+  if (problem !== null) return { reason: 'invalid_path', label: LABEL.path, why: `is ${problem}` }
+  return { hosts, path: rawPath }
 }

@@ -10,6 +10,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.IPAM_NOT_OWNER]: 403,
   [ErrorCodes.NOT_FOUND]: 404,
   [ErrorCodes.CONFLICT]: 409,
+  [ErrorCodes.ROUTE_CONFLICT]: 409,
   [ErrorCodes.IPAM_TAKEN]: 409,
   [ErrorCodes.UNSCHEDULABLE]: 422,
   [ErrorCodes.TOO_MANY_REQUESTS]: 429,
@@ -55,7 +56,7 @@ export function installErrorHandlers (app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const dg = err instanceof DriftgateError ? err : fromFastify(err, request)
     if (dg != null) {
-      const details = dg.code === ErrorCodes.VALIDATION ? dg.details : undefined
+      const details = dg.code === ErrorCodes.VALIDATION || dg.code === ErrorCodes.ROUTE_CONFLICT ? dg.details : undefined
       return reply.code(statusOf(dg.code)).send(errorBody(dg.code, dg.message, details))
     }
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
