@@ -2,7 +2,7 @@
 // by curl against the test CA and by reading the served certificate),
 // renewed → the new one; replaced by a broken one (wrong key, expired) →
 // refused, the old one still served; removed → HTTP only. Each change is
-// one validated reload.
+// one validated reload (lua mode: endpoint changes never reload, these do).
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -24,7 +24,8 @@ const out = join(root, 'out')
 const certs = join(root, 'certs')
 const ca = new TestCa(join(root, 'ca'))
 const nats = await startNats()
-const nginx = await startNginx({ includeDir: out, conf: exampleHttpBody() })
+// lua mode (the shipped config's): certificate changes still reload, validated
+const nginx = await startNginx({ includeDir: out, conf: exampleHttpBody(), lua: true })
 const [statusPort, httpsPort] = [await freePort(), await freePort()]
 const nc: NatsConnection = await connect({ servers: nats.url })
 const kv = await ensureBuckets(nc)
@@ -98,7 +99,7 @@ t.before(async () => {
   await kv.endpoints.put(k, encodeJson(v))
   renderer = createRenderer({
     id: 'tls1', prefix: 'driftgate', out, nginxConf: nginx.confPath, nginxPrefix: `${nginx.prefix}/`, nginxBin: '/usr/sbin/nginx',
-    statusPort, minWaitMs: 20, maxWaitMs: 500, reloadTimeoutMs: 5000, announceIntervalMs: 60_000, mode: 'file',
+    statusPort, minWaitMs: 20, maxWaitMs: 500, reloadTimeoutMs: 5000, announceIntervalMs: 60_000, mode: 'lua',
     certs, httpsListen: `127.0.0.1:${httpsPort}`, certsDebounceMs: 100, httpListen: `127.0.0.1:${nginx.port}`, hostPrefix: false,
   }, { nc, log: process.env.DG_TEST_LOG != null ? createLogger({ level: 'debug' }) : silentLogger() })
   await renderer.start()
@@ -179,10 +180,12 @@ t.test('a pair nginx will not load (RSA 1024, below its security level) is dropp
   await renderer.idle()
   t.equal(await served('web.example.com'), old, 'the previous certificate keeps serving')
   t.match(renderer.lastError, /web\.example\.com \(nginx: nginx -t: .*key too small/)
-  // the endpoint change after it still reaches nginx
-  const [k, v] = ep('web', 1, { ip: backend.host, port: backend.port, weight: 2 })
+  // a change after it still reaches nginx: a new service with its own route
+  const [, rec] = svc('api')
+  await kv.services.put('api', encodeJson({ ...rec, spec: { ...rec.spec, routes: [{ host: 'api.example.net' }] } }))
+  const [k, v] = ep('api', 2, { ip: backend.host, port: backend.port })
   await kv.endpoints.put(k, encodeJson(v))
-  await waitFor(async () => { await renderer.idle(); return readFileSync(join(out, 'web.conf'), 'utf8').includes('weight=2') }, { what: 'endpoint change applied' })
+  await waitFor(async () => { await renderer.idle(); return (await get(nginx.port, 'api.example.net')).status === 200 }, { what: 'new service served' })
   t.equal(await served('web.example.com'), old)
 })
 
