@@ -97,7 +97,7 @@ const row = (label: string, k: keyof Times, unit = 'ms'): string => {
   return `${label.padEnd(22)}${f(a)}${f(b)}${`${(b / a).toFixed(2)}×`.padStart(9)}`
 }
 console.log(`routes-scale: ${SERVICES} services × 2 endpoints, ${MODE} mode, medians of ${RUNS - 1} runs (first run is warm-up)`)
-console.log(`${''.padEnd(22)}${'no routes'.padStart(12)}${'2 routes/svc'.padStart(12)}${'ratio'.padStart(9)}`)
+console.log(`${''.padEnd(22)}${'no routes'.padStart(12)}${'2 routes/svc'.padStart(14)}${'ratio'.padStart(7)}`)
 console.log(row('render', 'render'))
 console.log(row('nginx -t', 'test'))
 console.log(row('reload (confirmed)', 'reload'))

@@ -26,7 +26,8 @@ export const rendererSchema: RoleSchema = {
     announceInterval: { ...duration('5s', 'the applied generation is announced at least this often'), cli: false },
     // edge routes (issue 16)
     httpListen: { type: 'string', pattern: '^(?:(?:\\d{1,3}\\.){3}\\d{1,3}:)?\\d{1,5}$', default: '80', arg: '<[addr:]port>', description: 'nginx listen of the generated per-host server blocks (the port of the main config\'s default server)' },
-    hostPrefix: { type: 'boolean', default: false, description: 'also route Host <service> and <service>.<anything> to that service (the pre-routes convenience; driftgate up/demo turn it on)' },
+    // no default: unset means "auto" (on only for an install whose --out already holds host-prefix entries)
+    hostPrefix: { type: 'boolean', description: 'also route Host <service> and <service>.<anything> to that service (unset: off for a new install, kept on where an older renderer wrote such entries; set false to turn it off)' },
     ...commonRoleProperties,
     mode: {
       type: 'string',
@@ -71,7 +72,7 @@ export interface RendererFileConfig extends CommonRoleConfig {
   dryRun: boolean
   reloadCmd?: string
   httpListen: string
-  hostPrefix: boolean
+  hostPrefix?: boolean
 }
 
 /** What createRenderer needs: the file config's paths and ids as they are, durations in ms. */
@@ -82,11 +83,12 @@ export interface RendererConfig extends Pick<RendererFileConfig,
   /**
    * Edge routes: listen of the per-host servers (absent: 80) and the
    * host-prefix convenience. Absent here means ON (embedders and tests keep
-   * the pre-routes behaviour); the CLI/YAML/env schema default is off, so a
-   * new install routes only what routes claim.
+   * the pre-routes behaviour); the CLI resolves an unset option to 'auto', so
+   * a new install routes only what routes claim.
    */
   httpListen?: string
-  hostPrefix?: boolean
+  /** 'auto': on only when --out already holds host-prefix entries from an older renderer (an existing install). */
+  hostPrefix?: boolean | 'auto'
   minWaitMs: number
   maxWaitMs: number
   reloadTimeoutMs: number
@@ -123,7 +125,7 @@ export function resolveRendererConfig (c: RendererFileConfig): RendererConfig {
     statusPort: c.statusPort,
     mode: c.mode,
     httpListen: c.httpListen,
-    hostPrefix: c.hostPrefix,
+    hostPrefix: c.hostPrefix ?? 'auto',
     minWaitMs: parseDuration(c.minWait),
     maxWaitMs: parseDuration(c.maxWait),
     reloadTimeoutMs: parseDuration(c.reloadTimeout),

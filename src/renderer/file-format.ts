@@ -31,6 +31,9 @@ export const CERTS_SUBDIR = 'certs'
 /** The edge routes' server blocks (issue 16): after _driftgate.conf in include order. */
 export const SERVERS_FILE = '_driftgate.servers.conf'
 export const SERVERS_TEMPLATE = 'servers.conf.njk'
+/** An existing install: a routes file with host-prefix entries (written by a renderer before issue 16, or with the option on). */
+export const hasHostPrefixEntries = (text: string | undefined): boolean =>
+  (text ?? '').split('\n').some((l) => l.trim() !== '' && !l.startsWith('#'))
 /** Files of the --out folder the renderer may own. */
 export const isOwnedName = (name: string): boolean => name.endsWith('.conf') || name === ROUTES_FILE
 

@@ -23,7 +23,7 @@ import { detectMode, type ResolvedMode } from './mode.js'
 import { TemplatesWatch } from './templates-watch.js'
 import { createRendererMetrics, registerNginxStats, setLastError, type RendererMetrics } from './metrics.js'
 import type { RendererConfig } from './config.js'
-import { CERTS_SUBDIR, STATUS_FILE, TLS_FILE, generationOfStatus } from './file-format.js'
+import { CERTS_SUBDIR, ROUTES_FILE, STATUS_FILE, TLS_FILE, generationOfStatus, hasHostPrefixEntries } from './file-format.js'
 import { CertStore, CertWatch, createCertMetrics } from './certs/index.js'
 import { unifiedDiff } from './dry-run.js'
 import { join } from 'node:path'
@@ -85,6 +85,8 @@ export class Renderer {
   private routesDirty = true
   /** The route table changed since the last successful apply (lua mode: reload). */
   private routesChanged = false
+  /** The `<service>.<anything>` Host convenience, resolved at start. */
+  private hostPrefix = true
   private templatesDirty = false
   /** Templates changed and no apply succeeded since (see ApplyInput.allowHold). */
   private templatesUnproven = false
@@ -184,6 +186,7 @@ export class Renderer {
   private async open ({ readOnly = false } = {}): Promise<void> {
     await this.resolveMode()
     await this.writer.load({ create: !readOnly })
+    this.resolveHostPrefix()
     this.lastUsedGen = Math.max(generationOfStatus(this.writer.current.get(STATUS_FILE)),
       (await this.nginx.generation()) ?? 0, (await this.pusher?.generation()) ?? 0)
     this.nc = this.deps.nc
@@ -213,6 +216,17 @@ export class Renderer {
         this.onChange()
       }
     })
+  }
+
+  /** 'auto' keeps the convenience only for an existing install (its routes file has entries). */
+  private resolveHostPrefix (): void {
+    const want = this.config.hostPrefix
+    this.hostPrefix = want === 'auto' ? hasHostPrefixEntries(this.writer.current.get(ROUTES_FILE)) : want !== false
+    if (want === 'auto') {
+      this.log.info({ hostPrefix: this.hostPrefix }, this.hostPrefix
+        ? 'host-prefix routing kept on: this --out folder already routes <service>.<anything> (set hostPrefix: false to turn it off)'
+        : 'host-prefix routing off (new install): only routes claim hosts (set hostPrefix: true for <service>.<anything>)')
+    }
   }
 
   private async resolveMode (): Promise<void> {
@@ -468,7 +482,7 @@ export class Renderer {
   private renderFiles (model: Model): Map<string, string> {
     const https = this.config.httpsListen ?? '443'
     const edge = serversContext(model, this.routeTable, labelsByContainer(this.endpoints?.entries.values() ?? []), {
-      listen: this.config.httpListen ?? '80', listenTls: https, hostPrefix: this.config.hostPrefix !== false, statusPort: this.config.statusPort,
+      listen: this.config.httpListen ?? '80', listenTls: https, hostPrefix: this.hostPrefix, statusPort: this.config.statusPort,
     })
     const files = this.templates.renderServices(model, this.config.statusPort, edge)
     if (this.certs != null) files.set(TLS_FILE, this.templates.renderTls(this.routeTable.hosts.filter((h) => h.tls != null).length, https))

@@ -78,8 +78,12 @@ function specClaims (rec: ServiceRecord, out: Claim[], invalid: RouteTable['inva
   }
 }
 
+// A tombstone keeps its container's claims (until the registry's tombstone GC,
+// 10 min by default), as the model keeps the service's upstream: a
+// label-routed container that restarts or is replaced answers 503 meanwhile,
+// never 404, and causes no reload (endpoint changes never reload in lua mode).
 function labelClaims (e: EndpointRecord, out: Claim[], invalid: RouteTable['invalid']): void {
-  if (e == null || e.removed === true || e.hosts == null || !isDnsLabel(e.service)) return
+  if (e == null || e.hosts == null || !isDnsLabel(e.service)) return
   const path = e.path ?? ROOT_PATH
   if (!isRoutePath(path)) { invalid.push({ service: e.service, reason: 'label route: path' }); return }
   for (const host of e.hosts) {
@@ -141,7 +145,7 @@ export function buildRoutes (services: Iterable<ServiceRecord>, endpoints: Itera
 
 /** What of an endpoint record can change the route table. */
 export function endpointRouteKey (e: EndpointRecord | undefined): string {
-  if (e == null || e.removed === true || e.hosts == null) return ''
+  if (e == null || e.hosts == null) return ''
   return `${e.service}|${e.hosts.join(',')}|${e.path ?? ''}`
 }
 

@@ -149,6 +149,21 @@ t.test('hostile hosts and paths via the API and labels are refused and never rea
   t.notMatch(confText(), /evil|listen 1;|listen 81|\/a b|\$uri|10\.1\.2\.3|\/a\{|h\.test/)
 })
 
+t.test('a label-routed container removed (tombstone): its route answers 503, not 404, and nothing reloads', async (t) => {
+  await renderer.idle()
+  const reloads = (await renderer.registry.metrics()).match(/driftgate_renderer_reloads_total\{[^}]*\} \d+/g)?.join()
+  // both of blog's containers go (5: b.test/blog, 8: c.test)
+  const gone: Array<[number, Partial<EndpointRecord>]> = [[5, { hosts: ['b.test', 'www.b.test'], path: '/blog' }], [8, { hosts: ['c.test'] }]]
+  for (const [n, over] of gone) {
+    const [key, rec] = ep('blog', n, { ip: lan, port: backends.get('blog') as number, ...over })
+    await kv.endpoints.put(key, encodeJson({ ...rec, removed: true, seq: 99 }))
+  }
+  await waitFor(async () => (await get(nginx.port, 'www.b.test', '/blog')).status === 503, { what: 'blog 503' })
+  t.equal((await get(nginx.port, 'c.test', '/')).status, 503)
+  await renderer.idle()
+  t.equal((await renderer.registry.metrics()).match(/driftgate_renderer_reloads_total\{[^}]*\} \d+/g)?.join(), reloads, 'a push, not a reload')
+})
+
 t.test('moving a route from one service to another under load: 0 failed requests', async (t) => {
   await endpoint('one', 11)
   await endpoint('two', 12)
@@ -178,6 +193,7 @@ t.test('moving a route from one service to another under load: 0 failed requests
   stop = true
   await clients
   t.ok(renderer.generation > moves, 'route changes reloaded nginx (lua mode)')
+  t.match(await renderer.registry.metrics(), /driftgate_renderer_reloads_total\{[^}]*cause="routes"[^}]*\} [1-9]/, 'counted with cause="routes"')
   t.same([...seen.keys()].filter((k) => k !== '200 one /' && k !== '200 two /'), [], `only one or two answered: ${JSON.stringify([...seen])}`)
   t.ok((seen.get('200 one /') ?? 0) > 0 && (seen.get('200 two /') ?? 0) > 0, 'both answered during the move')
 })

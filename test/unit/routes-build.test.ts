@@ -65,9 +65,14 @@ const cases: Case[] = [
     expected: { hosts: [host('f.com', [loc('/', 'web')])], conflicts: [] },
   },
   {
-    desc: 'tombstones and records without hosts claim nothing',
-    input: { services: [], endpoints: [label('web', 1, ['g.com'], undefined, { removed: true }), ep('web', 2)[1]] },
+    desc: 'records without hosts claim nothing',
+    input: { services: [], endpoints: [ep('web', 2)[1], ep('web', 3, { removed: true })[1]] },
     expected: { hosts: [], conflicts: [] },
+  },
+  {
+    desc: 'a tombstone keeps its claim while the service\'s upstream lives (a restart never 404s or reloads)',
+    input: { services: [], endpoints: [label('web', 1, ['g.com'], undefined, { removed: true })] },
+    expected: { hosts: [host('g.com', [loc('/', 'web', 'label')])], conflicts: [] },
   },
   {
     desc: 'hostile hosts and paths that bypassed the schemas are dropped',

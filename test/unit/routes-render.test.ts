@@ -30,7 +30,7 @@ t.test('one server per host, a location pair per path (longest first), stripPref
   const files = render([spec('shop', [{ host: 'a.test' }]), spec('api', [{ host: 'a.test', path: '/api/v1', stripPrefix: true }, { host: '*.b.test', path: '/x' }])],
     [ep('shop', 1), ep('api', 2)])
   const text = files.get('_driftgate.servers.conf') ?? ''
-  t.match(text, /server \{\n {4}listen 127\.0\.0\.1:8080;\n {4}server_name a\.test;\n {4}location = \/api\/v1 \{\n {8}proxy_pass http:\/\/api\/;  # spec\n {4}\}\n {4}location \/api\/v1\/ \{\n {8}proxy_pass http:\/\/api\/;/)
+  t.match(text, /server \{\n {4}listen 127\.0\.0\.1:8080;\n {4}server_name a\.test;\n {4}location = \/api\/v1 \{\n {8}proxy_pass http:\/\/api\/; {2}# spec\n {4}\}\n {4}location \/api\/v1\/ \{\n {8}proxy_pass http:\/\/api\/;/)
   t.ok(text.indexOf('location /api/v1/') < text.indexOf('location / {\n        proxy_pass http://shop;'), 'longest prefix first')
   t.match(text, /server_name \*\.b\.test;\n {4}location = \/x \{\n {8}proxy_pass http:\/\/api;[^]*location \/ \{\n {8}return 404;/)
   t.equal((text.match(/server \{/g) ?? []).length, 2)
@@ -82,4 +82,19 @@ t.test('the example template sees the whole model: services with routes, endpoin
   const plain = render([spec('shop', [{ host: 'a.test' }])], [ep('shop', 1), ep('blog', 2, { hosts: ['b.test', '*.b.test'], path: '/blog' })]).get('_driftgate.servers.conf') ?? ''
   const names = (s: string) => s.match(/server_name \S+;|location [^{]+/g)
   t.same(names(text), names(plain))
+})
+
+t.test('host-prefix: unset resolves to auto; auto keeps it on only where the routes file already has entries', async (t) => {
+  const { loadRendererConfig, resolveRendererConfig } = await import('../../src/renderer/config.js')
+  const { hasHostPrefixEntries } = await import('../../src/renderer/file-format.js')
+  t.equal(resolveRendererConfig(loadRendererConfig({ out: '/o', nginxConf: '/n.conf', id: 'e1' })).hostPrefix, 'auto')
+  t.equal(resolveRendererConfig(loadRendererConfig({ out: '/o', nginxConf: '/n.conf', id: 'e1' }, { DRIFTGATE_HOST_PREFIX: 'false' })).hostPrefix, false)
+  t.equal(resolveRendererConfig(loadRendererConfig({ out: '/o', nginxConf: '/n.conf', id: 'e1', hostPrefix: true })).hostPrefix, true)
+  t.equal(resolveRendererConfig(loadRendererConfig({ out: '/o', nginxConf: '/n.conf', id: 'e1' })).httpListen, '80')
+  t.throws(() => loadRendererConfig({ out: '/o', nginxConf: '/n.conf', id: 'e1', httpListen: '80; include x' }))
+  const on = render([svc('web')], [ep('web', 1)], { hostPrefix: true }).get('_driftgate.routes')
+  const off = render([svc('web')], [ep('web', 1)], { hostPrefix: false }).get('_driftgate.routes')
+  t.equal(hasHostPrefixEntries(on), true, 'an older install (or the option on) has entries')
+  t.equal(hasHostPrefixEntries(off), false)
+  t.equal(hasHostPrefixEntries(undefined), false, 'a new install has no file')
 })
