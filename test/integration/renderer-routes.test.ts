@@ -3,19 +3,21 @@
 // the registry's ingest would), the renderer in lua mode, a real nginx, and
 // backends on a testbed LAN gateway that echo their name and the path they got.
 import t from 'tap'
-import { readdirSync, readFileSync, rmSync, mkdtempSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import { existsSync, readdirSync, readFileSync, rmSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { createServer, request, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, type NatsConnection } from 'nats'
 import { Registry } from 'prom-client'
 import { startNats, startNginx, freePort, waitFor } from '../harness/index.js'
 import { ensureBuckets, encodeJson } from '../../src/bus/index.js'
-import { createLogger, silentLogger, type EndpointRecord, type RouteSpec } from '../../src/core/index.js'
+import { createLogger, silentLogger, type EndpointRecord, type RouteSpec, type ServiceRecord } from '../../src/core/index.js'
 import { startLookup } from '../../src/registry/lookup/index.js'
 import { serviceRoutes } from '../../src/placement/routes.js'
-import { createRenderer, type Renderer } from '../../src/renderer/index.js'
-import { ep } from '../unit/renderer-fixtures.js'
+import { createRenderer, buildModel, TemplateSet, builtinTemplatesDir, type Renderer } from '../../src/renderer/index.js'
+import { buildRoutes } from '../../src/renderer/routes.js'
+import { labelsByContainer, serversContext } from '../../src/renderer/route-view.js'
+import { ep, svc } from '../unit/renderer-fixtures.js'
 import { backendAddress, closeBackendLan, exampleHttpBody, get } from './renderer-fixtures.js'
 
 const TOKEN = 'test-token-routes'
@@ -196,4 +198,44 @@ t.test('moving a route from one service to another under load: 0 failed requests
   t.match(await renderer.registry.metrics(), /driftgate_renderer_reloads_total\{[^}]*cause="routes"[^}]*\} [1-9]/, 'counted with cause="routes"')
   t.same([...seen.keys()].filter((k) => k !== '200 one /' && k !== '200 two /'), [], `only one or two answered: ${JSON.stringify([...seen])}`)
   t.ok((seen.get('200 one /') ?? 0) > 0 && (seen.get('200 two /') ?? 0) > 0, 'both answered during the move')
+})
+
+const headGet = (nginx: { port: number }, host: string, path: string): Promise<{ status: number, route?: string, body: string }> => new Promise((resolve, reject) => {
+  const req = request({ host: '127.0.0.1', port: nginx.port, path, headers: { host }, agent: false }, (res) => {
+    let body = ''
+    res.on('data', (c: Buffer) => { body += c.toString() })
+    res.on('end', () => resolve({ status: res.statusCode ?? 0, route: res.headers['x-driftgate-route'] as string | undefined, body }))
+  })
+  req.on('error', reject)
+  req.end()
+})
+
+t.test('the example template (templates/examples) renders, passes nginx -t and adds what the bundled one does not', async (t) => {
+  const exOut = mkdtempSync(join(tmpdir(), 'dg-example-out-'))
+  const nginx = await startNginx({ includeDir: exOut, conf: exampleHttpBody() })
+  t.teardown(async () => { await nginx.stop(); rmSync(exOut, { recursive: true, force: true }) })
+  const shop = { host: lan, port: backends.get('shop') as number }
+  const blog = { host: lan, port: backends.get('blog') as number }
+  const [k, rec] = svc('shop')
+  const services: Array<[string, ServiceRecord]> = [[k, { ...rec, spec: { ...rec.spec, routes: [{ host: 'a.test' }] } }]]
+  const endpoints = [ep('shop', 1, { ip: shop.host, port: shop.port }), ep('blog', 2, { ip: blog.host, port: blog.port, hosts: ['a.test'], path: '/blog' })]
+  const { model } = buildModel(endpoints, services)
+  const table = buildRoutes(services.map(([, r]) => r), endpoints.map(([, e]) => e))
+  const ctx = serversContext(model, table, labelsByContainer(endpoints.map(([, e]) => e)),
+    { listen: `127.0.0.1:${nginx.port}`, listenTls: '443', hostPrefix: false, statusPort: 8597 })
+  const set = new TemplateSet([join(builtinTemplatesDir(), 'examples'), builtinTemplatesDir()], 'file')
+  for (const [name, text] of set.renderServices(model, 8597, ctx)) writeFileSync(join(exOut, name), text)
+  const test = await nginx.test()
+  t.ok(test.ok, test.output)
+  await nginx.reload()
+  const a = await headGet(nginx, 'a.test', '/')
+  t.match(a, { status: 200, route: 'shop /', body: 'shop /\n' })
+  const b = await headGet(nginx, 'a.test', '/blog/x')
+  t.match(b, { status: 200, route: 'blog /blog', body: 'blog /blog/x\n' })
+  t.equal((await headGet(nginx, 'nosuch.test', '/')).status, 404)
+  const log = join(nginx.prefix, 'logs', 'driftgate-blog.log')
+  await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('/blog/x'), { what: 'per-service access log' })
+  const line = JSON.parse(readFileSync(log, 'utf8').trim().split('\n').pop() ?? '{}') as Record<string, unknown>
+  t.match(line, { host: 'a.test', uri: '/blog/x', upstream: `${blog.host}:${blog.port}`, status: 200 })
+  t.notOk(readFileSync(join(nginx.prefix, 'logs', 'driftgate-shop.log'), 'utf8').includes('/blog/x'), 'one log per service')
 })
