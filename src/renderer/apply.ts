@@ -55,7 +55,8 @@ export class Applier {
         if (!(err instanceof NginxRejectedError)) throw err
         const file = culpritFile(err.output, this.writer.dir, change.previous.keys())
         this.onRejected(err, file)
-        const canHold = input.allowHold && file != null && file !== STATUS_FILE && file !== ROUTES_FILE && services.has(file) && change.previous.has(file)
+        // only service files are held back (the renderer's own files start with `_`)
+        const canHold = input.allowHold && file != null && !file.startsWith('_') && file !== ROUTES_FILE && services.has(file) && change.previous.has(file)
         if (!canHold || attempt >= MAX_CULPRITS) throw err
         this.held.hold(file, input.services.get(file) ?? '')
         heldBack.push(file)

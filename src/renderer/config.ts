@@ -1,7 +1,8 @@
 // The renderer's configuration: JSON schema (for loadConfig) and the
 // resolved form the component uses.
 import { hostname } from 'node:os'
-import { DNS_LABEL_PATTERN, DURATION_PATTERN, loadConfig, parseDuration, type RoleSchema, type SchemaProp, commonRoleProperties, type CommonRoleConfig } from '../core/index.js'
+import { shellWords } from './shell-words.js'
+import { ConfigError, DNS_LABEL_PATTERN, DURATION_PATTERN, loadConfig, parseDuration, type RoleSchema, type SchemaProp, commonRoleProperties, type CommonRoleConfig } from '../core/index.js'
 
 // string first: an environment variable arrives as text ("50ms"); a YAML file may give a number of ms.
 const duration = (def: string, description: string): SchemaProp =>
@@ -38,6 +39,13 @@ export const rendererSchema: RoleSchema = {
     },
     // Service load stats (lua mode only: file mode has no counters).
     statsInterval: duration('2s', 'lua mode: publish per-service request/error counters on <prefix>.stats.renderer.<id> this often (0s = off)'),
+    // --- TLS and consul-template habits (issue 16) ---
+    certs: { type: 'string', minLength: 1, arg: '<dir>', description: 'folder of TLS certificates, watched: certbot\'s live/<name>/{fullchain,privkey}.pem or <name>.crt + <name>.key; a host is served over HTTPS when a valid certificate names it' },
+    httpsListen: { type: 'string', pattern: '^[A-Za-z0-9.:-]{1,64}$', default: '443', arg: '<addr>', description: 'listen address of the HTTPS server blocks ([address:]port)' },
+    certsDebounce: { ...duration('500ms', 'quiet time in --certs before a change is read (certbot writes several files)'), cli: false },
+    once: { type: 'boolean', default: false, description: 'render, validate, apply once and exit: 0 when applied, 1 with the reason' },
+    dryRun: { type: 'boolean', default: false, description: 'print the diff of what would change in --out and exit; writes nothing, validates nothing with nginx, reloads nothing' },
+    reloadCmd: { type: 'string', minLength: 1, arg: '<command>', description: 'reload nginx with this command instead of SIGHUP to its master (split into words like a shell, run without one); still confirmed through the status listener' },
   },
 }
 
@@ -60,13 +68,19 @@ export interface RendererFileConfig extends CommonRoleConfig {
   announceInterval: string | number
   mode: RendererMode
   statsInterval: string | number
+  certs?: string
+  httpsListen: string
+  certsDebounce: string | number
+  once: boolean
+  dryRun: boolean
+  reloadCmd?: string
   httpListen: string
   hostPrefix?: boolean
 }
 
 /** What createRenderer needs: the file config's paths and ids as they are, durations in ms. */
 export interface RendererConfig extends Pick<RendererFileConfig,
-'id' | 'prefix' | 'out' | 'nginxConf' | 'templates' | 'nginxBin' | 'nginxPrefix' | 'nginxPid' | 'statusPort'> {
+'id' | 'prefix' | 'out' | 'nginxConf' | 'templates' | 'nginxBin' | 'nginxPrefix' | 'nginxPid' | 'statusPort' | 'certs'> {
   /** Absent: auto (programmatic callers; the CLI always passes the schema's default). */
   mode?: RendererMode
   /**
@@ -84,6 +98,12 @@ export interface RendererConfig extends Pick<RendererFileConfig,
   announceIntervalMs: number
   /** Lua mode's stats reports (0 = off). Absent: the schema default (programmatic callers). */
   statsIntervalMs?: number
+  /** Absent: '443'. */
+  httpsListen?: string
+  /** Absent: 500. */
+  certsDebounceMs?: number
+  /** The reload command's argv (absent: SIGHUP to the master). */
+  reloadCmd?: string[]
 }
 
 /** The schema's default stats interval in ms (for a RendererConfig without statsIntervalMs). */
@@ -119,7 +139,20 @@ export function resolveRendererConfig (c: RendererFileConfig): RendererConfig {
     reloadTimeoutMs: parseDuration(c.reloadTimeout),
     announceIntervalMs: parseDuration(c.announceInterval),
     statsIntervalMs: parseDuration(c.statsInterval),
+    certs: c.certs,
+    httpsListen: c.httpsListen,
+    certsDebounceMs: parseDuration(c.certsDebounce),
+    reloadCmd: c.reloadCmd != null ? reloadArgv(c.reloadCmd) : undefined,
   }
+}
+
+function reloadArgv (line: string): string[] {
+  let argv: string[]
+  try { argv = shellWords(line) } catch (err) {
+    throw new ConfigError('renderer', [{ field: '/reloadCmd', message: (err as Error).message }])
+  }
+  if (argv.length === 0) throw new ConfigError('renderer', [{ field: '/reloadCmd', message: 'names no command' }])
+  return argv
 }
 
 /** A default renderer id from the machine name, made into a DNS label. */

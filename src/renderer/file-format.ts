@@ -23,6 +23,11 @@ export const STATUS_FILE = '_driftgate.conf'
 /** The Host → service entries, included by the main config's map (see templates/routes.njk). */
 export const ROUTES_FILE = '_driftgate.routes'
 export const ROUTES_TEMPLATE = 'routes.njk'
+/** With --certs: the HTTPS servers (templates/tls.conf.njk); `_` keeps it apart from service files. */
+export const TLS_FILE = '_driftgate-tls.conf'
+export const TLS_TEMPLATE = 'tls.conf.njk'
+/** Subfolder of --out holding the accepted certificates' copies. */
+export const CERTS_SUBDIR = 'certs'
 /** The edge routes' server blocks (issue 16): after _driftgate.conf in include order. */
 export const SERVERS_FILE = '_driftgate.servers.conf'
 export const SERVERS_TEMPLATE = 'servers.conf.njk'

@@ -50,9 +50,10 @@ export function createRendererMetrics (registry: Registry): RendererMetrics {
 /**
  * Why the last apply failed: template, rejected (nginx -t said no), tester
  * (nginx -t gave no verdict: crashed or timed out), reload, not_running (files
- * written, nobody to reload), push (lua mode's control channel), write.
+ * written, nobody to reload), push (lua mode's control channel), write,
+ * certificate (applied, but a pair of --certs was refused: see the log).
  */
-export const ERROR_REASONS = ['template', 'rejected', 'tester', 'reload', 'not_running', 'push', 'write'] as const
+export const ERROR_REASONS = ['template', 'rejected', 'tester', 'reload', 'not_running', 'push', 'write', 'certificate'] as const
 export type ErrorReason = (typeof ERROR_REASONS)[number]
 
 /** Sets last_error{reason} to 1 for `reason` and 0 for the others (null: all 0). */

@@ -1,10 +1,12 @@
 // The nginx controller: `nginx -t` against the main config, graceful reload by
 // SIGHUP to the master, and confirmation through the generated status server
 // that the new configuration is really the one serving.
+import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { NginxNotRunningError, NginxRejectedError, NginxReloadError, NginxTestError } from '../core/index.js'
 import { ForkServer } from './forkserver.js'
+import { buildDefaults, pidFilePath, pidFromFiles, splitDump } from './nginx-pid.js'
 
 export interface NginxOptions {
   bin: string
@@ -12,8 +14,13 @@ export interface NginxOptions {
   conf: string
   /** nginx -p prefix, when the main config uses relative paths. */
   prefix?: string
-  /** Master pid file; when absent, read from the main config's `pid` directive. */
+  /** Master pid file; when absent, the main config's `pid` directive, else nginx's compile-time default. */
   pidFile?: string
+  /**
+   * Reload with this command (argv, already split) instead of SIGHUP to the
+   * master: for an nginx the renderer cannot signal. Confirmed the same way.
+   */
+  reloadCmd?: string[]
   statusPort: number
   /** How long a reload may take to show the new generation. */
   reloadTimeoutMs: number
@@ -23,10 +30,17 @@ export interface NginxOptions {
 
 const TEST_TIMEOUT_MS = 120_000
 
-/** The `pid` directive of a main config, if any (nginx's own default is compile-time). */
+/** The `pid` directive of one main config text, if any (see nginx-pid.ts for includes). */
 export function pidFromConf (text: string): string | undefined {
-  const m = /^\s*pid\s+([^;\s]+)\s*;/m.exec(text)
-  return m?.[1]
+  return pidFromFiles(new Map([['/nginx.conf', text]]))
+}
+
+/** stdout + stderr of a command, or null when it failed (never throws). */
+async function output (bin: string, args: string[]): Promise<{ ok: boolean, stdout: string, stderr: string }> {
+  return await new Promise((resolve) => {
+    execFile(bin, args, { maxBuffer: 256 * 1024 * 1024, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ ok: err == null, stdout: String(stdout), stderr: String(stderr) }))
+  })
 }
 
 /** GET of the status server's generation; null when nothing answers. */
@@ -49,9 +63,15 @@ export function fetchGeneration (port: number, timeoutMs = 500): Promise<number 
 
 export class NginxController {
   private readonly tester: ForkServer
+  private readonly reloader?: ForkServer
+  /** The pid file found from the config (resolved once; again after nginx was not found). */
+  private pidPath?: string
 
   constructor (private readonly opts: NginxOptions) {
     this.tester = new ForkServer([opts.bin, ...this.baseArgs(), '-t', '-q'], opts.testTimeoutMs ?? TEST_TIMEOUT_MS)
+    // The reload command runs as a fixed argv through its own fork server:
+    // never a shell command line, and no fork of the large renderer process.
+    if (opts.reloadCmd != null && opts.reloadCmd.length > 0) this.reloader = new ForkServer(opts.reloadCmd, opts.reloadTimeoutMs)
   }
 
   private baseArgs (): string[] {
@@ -69,16 +89,27 @@ export class NginxController {
     if (code !== 0) throw new NginxRejectedError(output)
   }
 
+  /**
+   * The pid file as nginx decides it: `nginx -T` (every file it reads) for
+   * the main context's `pid`, else `nginx -V`'s compile-time --pid-path.
+   */
+  async pidFile (): Promise<string> {
+    if (this.opts.pidFile != null) return this.opts.pidFile
+    if (this.pidPath != null) return this.pidPath
+    const dump = await output(this.opts.bin, [...this.baseArgs(), '-T', '-q'])
+    // -T refuses a broken config (e.g. generated files being fixed): the main file still says where the pid is
+    const files = dump.ok ? splitDump(dump.stdout) : new Map([[this.opts.conf, await readFile(this.opts.conf, 'utf8').catch(() => '')]])
+    const directive = pidFromFiles(files)
+    const v = directive != null && directive.startsWith('/') ? { pidPath: '', prefix: '' } : buildDefaults((await output(this.opts.bin, ['-V'])).stderr)
+    this.pidPath = pidFilePath(directive, v, this.opts.prefix)
+    return this.pidPath
+  }
+
   async masterPid (): Promise<number> {
-    let file = this.opts.pidFile
-    if (file == null) {
-      const conf = await readFile(this.opts.conf, 'utf8')
-      file = pidFromConf(conf)
-      if (file == null) throw new NginxReloadError(`no pid file: set --nginx-pid or a pid directive in ${this.opts.conf}`)
-      if (!file.startsWith('/') && this.opts.prefix != null) file = `${this.opts.prefix}/${file}`
-    }
+    const file = await this.pidFile()
     let text: string
     try { text = await readFile(file, 'utf8') } catch (err) {
+      this.pidPath = undefined // the config may have moved it: look again next time
       throw new NginxNotRunningError(`cannot read nginx pid file ${file}: nginx is not running`, { cause: err })
     }
     const pid = Number(text.trim())
@@ -95,6 +126,14 @@ export class NginxController {
    * (e.g. a listen address it could not bind) or is not running.
    */
   async reload (generation: number): Promise<void> {
+    if (this.reloader != null) {
+      const r = await this.reloader.run()
+      if (r.failure != null || r.code !== 0) {
+        throw new NginxReloadError(`reload command ${JSON.stringify(this.opts.reloadCmd)} failed (${r.failure ?? `exit ${r.code}`}): ${r.output.trim().slice(0, 500)}`)
+      }
+      await this.waitFor(generation, this.opts.reloadTimeoutMs)
+      return
+    }
     const pid = await this.masterPid()
     try { process.kill(pid, 'SIGHUP') } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new NginxNotRunningError(`nginx master ${pid} (pid file) is gone: nginx is not running`, { cause: err })
@@ -119,5 +158,5 @@ export class NginxController {
   }
 
   /** Stops the helper that runs `nginx -t`. Idempotent. */
-  close (): void { this.tester.close() }
+  close (): void { this.tester.close(); this.reloader?.close() }
 }

@@ -4,7 +4,7 @@
 import type { KV, NatsConnection } from 'nats'
 import type { Registry } from 'prom-client'
 import {
-  checkEndpointRecord, checkServiceRecord, componentLogger, createLogger, createMetricsRegistry, LogOnce,
+  NginxRejectedError, checkEndpointRecord, checkServiceRecord, componentLogger, createLogger, createMetricsRegistry, LogOnce,
   type AppliedMessage, type EndpointRecord, type Logger, type ServiceRecord,
 } from '../core/index.js'
 import { Buckets, KvTable, type TableChange, connectNats, encodeJson, openBucket, subjects, type NatsOptions } from '../bus/index.js'
@@ -25,7 +25,10 @@ import { createRendererMetrics, registerNginxStats, setLastError, type RendererM
 import { DEFAULT_STATS_INTERVAL_MS, type RendererConfig } from './config.js'
 import { StatsPublisher } from './stats-publisher.js'
 import { ControlChannel } from './control-channel.js'
-import { ROUTES_FILE, STATUS_FILE, generationOfStatus, hasHostPrefixEntries } from './file-format.js'
+import { CERTS_SUBDIR, ROUTES_FILE, STATUS_FILE, TLS_FILE, generationOfStatus, hasHostPrefixEntries } from './file-format.js'
+import { CertStore, CertWatch, createCertMetrics } from './certs/index.js'
+import { unifiedDiff } from './dry-run.js'
+import { join } from 'node:path'
 import { buildRoutes, endpointRouteKey, serviceRouteKey, type HostTls, type RouteTable } from './routes.js'
 import { labelsByContainer, serversContext } from './route-view.js'
 
@@ -63,6 +66,15 @@ export class Renderer {
   private readonly watch?: TemplatesWatch
   private pusher?: LuaPusher
   private stats?: StatsPublisher
+  /** --certs: accepted certificates and the folder watch. */
+  readonly certs?: CertStore
+  private readonly certWatch?: CertWatch
+  /** The certificate of a route host: deps.certFor, else --certs, else none. */
+  private readonly certFor?: (host: string) => HostTls | undefined
+  /** Read --certs again before the next render. */
+  private certsDirty = true
+  /** What serves changed and no apply succeeded since. */
+  private certsChanged = false
   private nc?: NatsConnection
   private ownNc = false
   private endpoints?: KvTable<EndpointRecord>
@@ -103,8 +115,17 @@ export class Renderer {
     this.writer = new ConfWriter(config.out)
     this.nginx = new NginxController({
       bin: config.nginxBin, conf: config.nginxConf, prefix: config.nginxPrefix, pidFile: config.nginxPid,
-      statusPort: config.statusPort, reloadTimeoutMs: config.reloadTimeoutMs,
+      statusPort: config.statusPort, reloadTimeoutMs: config.reloadTimeoutMs, reloadCmd: config.reloadCmd,
     })
+    if (config.certs != null) {
+      this.certs = new CertStore({ dir: config.certs, copyDir: join(config.out, CERTS_SUBDIR), log: this.log, metrics: createCertMetrics(this.registry) })
+      this.certWatch = new CertWatch({
+        dir: config.certs, debounceMs: config.certsDebounceMs ?? 500, rescanMs: 60_000,
+        onChange: () => { this.certsDirty = true; this.trigger() },
+      })
+    }
+    const certs = this.certs
+    this.certFor = deps.certFor ?? (certs != null ? (host) => certs.certFor(host) : undefined)
     const rejections = new RejectionLog(this.log, this.metrics.rejected)
     this.applier = new Applier(this.writer, this.nginx, this.log, this.held, (err, file) => rejections.report(err, file))
     this.failures = new Failures(this.log, this.metrics, () => this.trigger())
@@ -125,8 +146,50 @@ export class Renderer {
   async start (): Promise<void> {
     if (this.started) return
     this.started = true
+    await this.open()
+    await this.watch?.start()
+    await this.certWatch?.start()
+    this.pusher?.watch(() => this.trigger())
+    this.trigger()
+    this.announceTimer = setInterval(() => this.announce(), this.config.announceIntervalMs)
+    this.announceTimer.unref()
+    if (this.nc != null) this.startStats(this.nc)
+    this.log.info({ id: this.config.id, mode: this.mode, out: this.config.out, conf: this.config.nginxConf }, 'renderer started')
+  }
+
+  /**
+   * `--once`: render, validate, apply and announce once; throws with the
+   * reason when that failed or left something refused (a service held
+   * back, a certificate refused, a template kept at its previous version).
+   */
+  async runOnce (): Promise<void> {
+    if (this.started) throw new Error('runOnce: the renderer is already running')
+    this.started = true
+    await this.open()
+    await this.applyNow()
+    if (this.lastError != null) throw new Error(`applied, but: ${this.lastError}`)
+  }
+
+  /**
+   * `--dry-run`: the unified diff between the files in --out and what this
+   * render would write (the status file, rewritten on every reload, is left
+   * out). Writes nothing, runs no nginx -t, reloads nothing.
+   */
+  async dryRun (): Promise<string> {
+    if (this.started) throw new Error('dryRun: the renderer is already running')
+    this.started = true
+    await this.open({ readOnly: true })
+    if (this.certs != null) await this.certs.scan({ write: false })
+    const files = this.renderFiles(this.buildModel())
+    const current = new Map(this.writer.current)
+    current.delete(STATUS_FILE)
+    return unifiedDiff(current, files, this.config.out)
+  }
+
+  /** Mode, what is on disk, NATS and the tables (initial values in). */
+  private async open ({ readOnly = false } = {}): Promise<void> {
     await this.resolveMode()
-    await this.writer.load()
+    await this.writer.load({ create: !readOnly })
     this.resolveHostPrefix()
     this.lastUsedGen = Math.max(generationOfStatus(this.writer.current.get(STATUS_FILE)),
       (await this.nginx.generation()) ?? 0, (await this.pusher?.generation()) ?? 0)
@@ -141,6 +204,7 @@ export class Renderer {
     this.services = this.table(await openBucket(this.nc, Buckets.services), 'service', (v) =>
       checkServiceRecord.problems(v) == null ? v as ServiceRecord : null)
     await Promise.all([this.endpoints.start(), this.services.start()])
+    if (readOnly) return
     this.endpoints.on('change', (c: TableChange<EndpointRecord>) => {
       this.index(c.key, c.value, c.previous)
       if (endpointRouteKey(c.value) !== endpointRouteKey(c.previous)) this.routesDirty = true
@@ -156,13 +220,6 @@ export class Renderer {
         this.onChange()
       }
     })
-    await this.watch?.start()
-    this.pusher?.watch(() => this.trigger())
-    this.trigger()
-    this.announceTimer = setInterval(() => this.announce(), this.config.announceIntervalMs)
-    this.announceTimer.unref()
-    this.startStats(this.nc)
-    this.log.info({ id: this.config.id, mode: this.mode, out: this.config.out, conf: this.config.nginxConf }, 'renderer started')
   }
 
   /** 'auto' keeps the convenience only for an existing install (its routes file has entries). */
@@ -287,7 +344,7 @@ export class Renderer {
     this.routesDirty = false
     const names = new Set(model.services.map((s) => s.name))
     const next = buildRoutes(this.services?.entries.values() ?? [], this.endpoints?.entries.values() ?? [],
-      { certFor: this.deps.certFor, exists: (n) => names.has(n) })
+      { certFor: this.certFor, exists: (n) => names.has(n) })
     for (const c of next.conflicts) {
       this.once.warn(`route:${c.host} ${c.path}:${c.loser}:${c.winner}`, { ...c },
         'route claim skipped: another service holds this host and path')
@@ -306,12 +363,19 @@ export class Renderer {
     if (this.templatesUnproven) return 'template'
     if (this.firstApply) return 'start'
     if (this.force) return 'retry'
+    if (this.certsChanged) return 'certificate'
     if (this.routesChanged && this.mode === 'lua') return 'routes'
     return this.mode === 'lua' ? 'services' : 'endpoints'
   }
 
   private async applyOnce (): Promise<void> {
     if (this.closed) return
+    // failures are reported (log, metrics, last error, retry) by applyNow
+    await this.applyNow().catch(() => undefined)
+  }
+
+  /** One apply; a failure is reported, then thrown. */
+  private async applyNow (): Promise<void> {
     const since = this.pendingSince
     this.pendingSince = null
     const revision = this.endpoints?.revision ?? 0
@@ -322,6 +386,7 @@ export class Renderer {
     let cause = 'start'
     try {
       if (this.templatesDirty) this.reloadTemplates()
+      await this.scanCerts()
       const model = this.buildModel()
       cause = this.reloadCause()
       // Lua mode pushes first: a service that appears has its endpoints in
@@ -335,7 +400,12 @@ export class Renderer {
       if (pushed instanceof Error) throw pushed
       this.templatesUnproven = false
       this.firstApply = false
-      if (outcome.kind === 'applied') this.onReloaded(outcome, cause, model)
+      if (outcome.kind === 'applied') {
+        this.onReloaded(outcome, cause, model)
+        // nginx no longer reads the copies of replaced certificates
+        if (this.certsChanged) await this.certs?.prune().catch((err: unknown) => this.log.warn({ err }, 'cannot prune old certificate copies'))
+        this.certsChanged = false
+      }
       if (pushed?.pushed === true || outcome.kind === 'applied') {
         this.lastUsedGen = generation
         this.generation = generation
@@ -363,6 +433,22 @@ export class Renderer {
       // nginx may come back (or a disk may free up): the retry reloads even
       // if no file changed. A failed push needs no reload: the next push is full.
       if (reason !== 'push' && reason !== 'template' && reason !== 'rejected') this.force = true
+      throw err
+    }
+  }
+
+  /** Reads --certs again when it changed; a refused pair is reported by the store and changes nothing. */
+  private async scanCerts (): Promise<void> {
+    if (this.certs == null || !this.certsDirty) return
+    this.certsDirty = false
+    try {
+      if (await this.certs.scan()) {
+        this.certsChanged = true
+        this.routesDirty = true // the route table carries each host's certificate
+      }
+    } catch (err) {
+      this.certsDirty = true // e.g. the copy could not be written: read again on the retry
+      throw err
     }
   }
 
@@ -387,18 +473,39 @@ export class Renderer {
     // the fast path of an endpoint change at 10,000 services: 10,000 files
     // would render to the bytes they have (a held-back service is retried on
     // its next change of name or keepalive)
-    if (this.filesUnchanged && !this.filesSuspect && !this.force && !this.templatesUnproven && this.held.names().length === 0) return { kind: 'unchanged' }
-    const edge = serversContext(model, this.routeTable, labelsByContainer(this.endpoints?.entries.values() ?? []), {
-      listen: this.config.httpListen ?? '80', listenTls: '443', hostPrefix: this.hostPrefix, statusPort: this.config.statusPort,
-    })
-    const services = this.templates.renderServices(model, this.config.statusPort, edge)
-    const outcome = await this.applier.apply({
-      services, generation, force: this.force, allowHold: !this.templatesUnproven,
-      status: (g) => this.templates.renderStatus(model, g, this.config.statusPort),
-    })
+    if (this.filesUnchanged && !this.filesSuspect && !this.force && !this.templatesUnproven && !this.certsChanged && this.held.names().length === 0) return { kind: 'unchanged' }
+    let outcome: ApplyOutcome
+    for (let tries = 0; ; tries++) {
+      try {
+        outcome = await this.applier.apply({
+          services: this.renderFiles(model), generation, force: this.force, allowHold: !this.templatesUnproven,
+          status: (g) => this.templates.renderStatus(model, g, this.config.statusPort),
+        })
+        break
+      } catch (err) {
+        // a certificate nginx will not load must not freeze every other change: drop it and go again
+        if (tries < 3 && err instanceof NginxRejectedError && this.certs?.refuseServed(err.output) === true) {
+          this.routesDirty = true
+          this.updateRoutes(model)
+          continue
+        }
+        throw err
+      }
+    }
     if (outcome.kind === 'applied') this.force = false
     this.routesChanged = false
     return outcome
+  }
+
+  /** Every file of --out but the status file. */
+  private renderFiles (model: Model): Map<string, string> {
+    const https = this.config.httpsListen ?? '443'
+    const edge = serversContext(model, this.routeTable, labelsByContainer(this.endpoints?.entries.values() ?? []), {
+      listen: this.config.httpListen ?? '80', listenTls: https, hostPrefix: this.hostPrefix, statusPort: this.config.statusPort,
+    })
+    const files = this.templates.renderServices(model, this.config.statusPort, edge)
+    if (this.certs != null) files.set(TLS_FILE, this.templates.renderTls(this.routeTable.hosts.filter((h) => h.tls != null).length, https))
+    return files
   }
 
   private onReloaded (outcome: Extract<ApplyOutcome, { kind: 'applied' }>, cause: string, model: Model): void {
@@ -431,6 +538,7 @@ export class Renderer {
     const held = this.held.names()
     if (this.templateBroken != null) this.failures.succeeded({ reason: 'template', message: this.templateBroken.message })
     else if (held.length > 0) this.failures.succeeded({ reason: 'rejected', message: `nginx -t refused, held back at their previous version: ${held.join(', ')}` })
+    else if ((this.certs?.refusals().length ?? 0) > 0) this.failures.succeeded({ reason: 'certificate', message: certificateProblem(this.certs!) })
     else this.failures.succeeded(null)
   }
 
@@ -469,7 +577,15 @@ export class Renderer {
     this.nginx.close()
     this.pusher?.close()
     await this.watch?.close()
+    await this.certWatch?.close()
     await Promise.all([this.endpoints?.close(), this.services?.close()])
     if (this.ownNc && this.nc != null) await this.nc.drain().catch(() => undefined)
   }
+}
+
+/** last_error's text for refused certificates. */
+function certificateProblem (certs: CertStore): string {
+  const served = new Set(certs.accepted().map((e) => e.source))
+  return 'certificate refused: ' + certs.refusals().map((r) =>
+    `${r.source} (${r.reason}: ${r.message}; ${served.has(r.source) ? 'the previous one keeps serving' : 'HTTP only'})`).join(', ')
 }

@@ -12,7 +12,7 @@ import type { Model, UpstreamModel } from './model.js'
 import type { ServersContext } from './route-view.js'
 
 import {
-  HEADER, LUA_BODY_LIMIT, LUA_DICT_SIZE, ROUTES_FILE, ROUTES_TEMPLATE, SERVERS_FILE, SERVERS_TEMPLATE, SERVICE_TEMPLATE, STATUS_FILE, TEMPLATES, serviceFile,
+  HEADER, LUA_BODY_LIMIT, LUA_DICT_SIZE, ROUTES_FILE, ROUTES_TEMPLATE, SERVERS_FILE, SERVERS_TEMPLATE, SERVICE_TEMPLATE, STATUS_FILE, TEMPLATES, TLS_FILE, TLS_TEMPLATE, serviceFile,
 } from './file-format.js'
 
 const SAFE_TOKEN = /^[A-Za-z0-9._:-]{1,253}$/
@@ -39,6 +39,18 @@ export function builtinTemplatesDir (): string { return bundled('templates', SER
 
 /** The folder holding driftgate/*.lua (lua mode's lua_package_path). */
 export function builtinLuaDir (): string { return bundled(join('nginx', 'lua'), join('driftgate', 'balancer.lua')) }
+
+/**
+ * The `ngxservername` filter: a server_name entry of a TLS server.
+ * nginx's `*.example.com` matches any depth (`a.b.example.com`), a
+ * certificate's wildcard covers one label only: the wildcard becomes the
+ * regex of exactly one label, so nginx never picks a certificate that a
+ * client would reject.
+ */
+export function ngxServerName (value: unknown): string {
+  const name = ngxHost(value)
+  return name.startsWith('*.') ? `~^[^.]+\\.${name.slice(2).replaceAll('.', '\\.')}$` : name
+}
 
 const SAFE_PATH = /^\/[A-Za-z0-9._/-]{0,1023}$/
 
@@ -78,6 +90,11 @@ export function fallbackAddresses (names: string[]): Map<string, string> {
 }
 
 
+/** The port of a listen address (`443`, `10.0.0.1:8443`). */
+export function httpsPort (listen: string): number {
+  return Number(listen.slice(listen.lastIndexOf(':') + 1))
+}
+
 export interface RenderedFiles {
   /** File name (no folder) → content. */
   files: Map<string, string>
@@ -88,6 +105,7 @@ export class TemplateSet {
   private service!: nunjucks.Template
   private status!: nunjucks.Template
   private routes!: nunjucks.Template
+  private tls!: nunjucks.Template
   private servers!: nunjucks.Template
   // name → [input key, output]: 10,000 services re-render only what changed.
   private cache = new Map<string, [string, string]>()
@@ -104,13 +122,15 @@ export class TemplateSet {
     env.addFilter('ngx', ngxToken)
     env.addFilter('ngxpath', ngxPath)
     env.addFilter('ngxhost', ngxHost)
+    env.addFilter('ngxservername', ngxServerName)
     env.addFilter('ngxroute', ngxRoute)
     try {
       const service = env.getTemplate(TEMPLATES[this.mode].service, true)
       const status = env.getTemplate(TEMPLATES[this.mode].status, true)
       const routes = env.getTemplate(ROUTES_TEMPLATE, true)
+      const tls = env.getTemplate(TLS_TEMPLATE, true)
       const servers = env.getTemplate(SERVERS_TEMPLATE, true)
-      this.env = env; this.service = service; this.status = status; this.routes = routes; this.servers = servers
+      this.env = env; this.service = service; this.status = status; this.routes = routes; this.tls = tls; this.servers = servers
       this.cache = new Map()
       this.routesCache = null
     } catch (err) {
@@ -167,6 +187,15 @@ export class TemplateSet {
     const text = HEADER + this.renderTemplate(this.routes, { names: list }, ROUTES_FILE)
     this.routesCache = [names, text]
     return text
+  }
+
+  /**
+   * With --certs, `_driftgate-tls.conf`: the HTTPS address's default server,
+   * refusing the handshake of names no certificate covers; nothing while no
+   * route host has a certificate (nothing listens on the HTTPS address then).
+   */
+  renderTls (tlsHosts: number, httpsListen: string): string {
+    return HEADER + this.renderTemplate(this.tls, { tlsHosts, https: { listen: httpsListen, port: httpsPort(httpsListen) } }, TLS_FILE)
   }
 
   /** The status file: changes with every generation, so it is written only when a reload is due. */

@@ -29,12 +29,16 @@ export class ConfWriter {
 
   /**
    * Learns which files in the folder are ours (first line is HEADER); other
-   * files are never touched. Creates the folder when missing.
+   * files are never touched. Creates the folder when missing (unless `create` is false: dry-run).
    */
-  async load (): Promise<void> {
-    await mkdir(this.dir, { recursive: true })
+  async load ({ create = true } = {}): Promise<void> {
+    if (create) await mkdir(this.dir, { recursive: true })
     this.current.clear()
-    for (const name of await readdir(this.dir)) {
+    const names = await readdir(this.dir).catch((err: NodeJS.ErrnoException) => {
+      if (!create && err.code === 'ENOENT') return [] as string[] // dry-run: nothing there yet
+      throw err
+    })
+    for (const name of names) {
       if (!isOwnedName(name)) continue
       let text: string
       try { text = await readFile(join(this.dir, name), 'utf8') } catch { continue }
