@@ -73,3 +73,9 @@ export {
 export {
   readYaml, readYamlDocuments, type YamlDocument,
 } from './yaml.js'
+export {
+  MAX_AUTOSCALE_REPLICAS, autoscaleProblem, autoscaleSchema, autoscaleWindows, type AutoscaleSpec,
+} from './spec-autoscale.js'
+export {
+  MAX_STATS_CONTAINERS, checkHostStats, hostStatsSchema, type ContainerCpu, type HostStatsMessage,
+} from './host-stats.js'

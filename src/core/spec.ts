@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto'
 import { DNS_LABEL_PATTERN } from './names.js'
 import { DURATION_PATTERN, MAX_SPEC_DURATION, SIZE_PATTERN, parseDuration, parseSize } from './duration.js'
+import { autoscaleSchema, type AutoscaleSpec } from './spec-autoscale.js'
 
 // Bounds (docs/architecture.md "Spec bounds"): every value accepted here must
 // also be accepted by Docker and, for upstream options, by `nginx -t`.
@@ -66,6 +67,7 @@ export const serviceSpecSchema = {
       default: { spread: 'host' },
     },
     stopGracePeriod: duration(),
+    autoscale: autoscaleSchema,
   },
   additionalProperties: false,
 } as const
@@ -83,6 +85,7 @@ export interface ServiceSpec {
   upstream: { method?: 'round_robin' | 'least_conn' | 'ip_hash' | 'random', maxFails?: number, failTimeout?: string, keepalive?: number }
   placement: { spread?: string }
   stopGracePeriod?: string
+  autoscale?: AutoscaleSpec
 }
 
 /** Value of `driftgate_services` `<service>`. */
@@ -113,11 +116,12 @@ export function specGraceMs (spec: ServiceSpec): number {
 }
 
 /**
- * Hash of what a running container is made from. `replicas` is left out: a
- * scale must not look like an update and restart everything.
+ * Hash of what a running container is made from. `replicas` and `autoscale`
+ * are left out: a scale (or a new scaling range) must not look like an update
+ * and restart everything.
  */
 export function specHash (spec: ServiceSpec): string {
-  const { replicas: _replicas, ...rest } = spec
+  const { replicas: _replicas, autoscale: _autoscale, ...rest } = spec
   return createHash('sha256').update(stableStringify(rest)).digest('hex').slice(0, 16)
 }
 
