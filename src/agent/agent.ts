@@ -21,6 +21,7 @@ import { SnapshotTaker } from './docker/snapshotter.js'
 import { IpamBinder } from './ipam/binder.js'
 import { bindByMac, ipamRetriesCounter, startIpamDriver, type IpamDriver } from './ipam/index.js'
 import { LogManager, DEFAULT_LOG_BUDGETS, type LogBudgets } from './logs/index.js'
+import { StatsReporter } from './stats/index.js'
 import { runReconciler, type ReconcileRunner, type ReconcilerTimingOptions } from './reconciler/runner.js'
 
 export interface AgentDeps {
@@ -73,6 +74,7 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
   let binder: IpamBinder | undefined
   let reconciler: ReconcileRunner | undefined
   let logs: LogManager | undefined
+  let stats: StatsReporter | undefined
   let started = false
   let closed = false
 
@@ -155,6 +157,10 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
     await snaps.settled()
     snaps.startTimer()
     heartbeat.start()
+    if (s.stats) {
+      stats = new StatsReporter({ docker, nc: conn, subject: subj.hostStats(s.hostId), host: s.hostId, intervalMs: s.statsMs, log: componentLogger(log, 'stats'), metrics: registry })
+      stats.start()
+    }
     if (s.reconcile && !closed) {
       // After the first snapshot: the registry knows this host's containers before any is stopped.
       reconciler = runReconciler({
@@ -185,6 +191,7 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
       // First: no replica is created or stopped while the rest shuts down.
       { name: 'reconciler', close: async () => await reconciler?.close() },
       { name: 'heartbeat', close: () => { heartbeat?.close(); statusIter?.stop?.() } },
+      { name: 'stats', close: async () => await stats?.close() },
       { name: 'docker-events', close: async () => await watcher?.close() },
       { name: 'snapshots', close: async () => await snapshots?.close() },
       { name: 'handler', close: async () => await handler?.close(1000) },
