@@ -79,3 +79,7 @@ export {
 export {
   MAX_STATS_CONTAINERS, checkHostStats, hostStatsSchema, type ContainerCpu, type HostStatsMessage,
 } from './host-stats.js'
+export {
+  autoscaleStatusKey, autoscaleStatusSchema, checkAutoscaleStatus,
+  type AutoscaleChange, type AutoscaleMetricStatus, type AutoscaleStatusRecord,
+} from './autoscale-status.js'

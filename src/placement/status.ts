@@ -6,6 +6,7 @@ import { specDemand, type AssignmentRecord, type HostRecord, type ServiceRecord 
 import { schedule } from './scheduler.js'
 import type { LeaseView } from './leader.js'
 import type { Unschedulable } from './types.js'
+import type { AutoscaleView } from './autoscale/status.js'
 
 export interface ServicePlacement {
   name: string
@@ -33,6 +34,8 @@ export interface PlacementStatus {
   services: ServicePlacement[]
   hosts: HostPlacement[]
   unschedulable: Unschedulable[]
+  /** Autoscaled services: range, targets, metric values, the leader's last decision (filled by the route). */
+  autoscale?: AutoscaleView[]
 }
 
 export function placementStatus (input: {

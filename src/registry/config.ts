@@ -50,6 +50,8 @@ export const registrySchema: RoleSchema = {
     tombstoneTtl: duration('10m', 'removed endpoints are forgotten after this long', { cli: false }),
     sweepInterval: duration('1s', 'host liveness sweep interval', { cli: false }),
     name: { type: 'string', minLength: 1, maxLength: 64, cli: false, description: 'this instance\'s name in logs and its NATS connection' },
+    // Autoscaling (issue 19).
+    autoscaleInterval: duration('15s', 'the placement leader evaluates every autoscaled service this often', { cli: false }),
   },
 }
 
@@ -91,6 +93,7 @@ export interface RegistryConfig extends CommonRoleConfig {
   sweepInterval: string
   /** This instance's name in logs and the NATS connection name. */
   name?: string
+  autoscaleInterval: string
 }
 
 /** Durations in milliseconds, derived once. */
@@ -108,6 +111,7 @@ export interface RegistryTimings {
   placementLeaseMs: number
   dnsTcpIdleMs: number
   httpRequestTimeoutMs: number
+  autoscaleIntervalMs: number
 }
 
 export function timings (cfg: RegistryConfig): RegistryTimings {
@@ -125,6 +129,7 @@ export function timings (cfg: RegistryConfig): RegistryTimings {
     placementLeaseMs: parseDuration(cfg.placementLease),
     dnsTcpIdleMs: parseDuration(cfg.dnsTcpIdle),
     httpRequestTimeoutMs: parseDuration(cfg.httpRequestTimeout),
+    autoscaleIntervalMs: parseDuration(cfg.autoscaleInterval),
   }
 }
 

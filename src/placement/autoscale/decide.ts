@@ -116,7 +116,8 @@ export function decideReplicas (i: AutoscaleInput): AutoscaleDecision {
   if (p.cpu !== undefined) metrics.push(cpuMetric(i, p.cpu, tol))
   if (p.requestsPerReplica !== undefined) metrics.push(requestsMetric(i, p.requestsPerReplica, tol))
   const top = metrics.reduce((a, b) => (b.replicas > a.replicas ? b : a), metrics[0])
-  const recommended = current === 0 ? p.min : top?.replicas ?? current
+  // Capped so a wild figure stays a number the status record can hold; the clamp to max comes later.
+  const recommended = Math.min(current === 0 ? p.min : top?.replicas ?? current, 1_000_000)
 
   // HPA stabilization: the lowest recommendation over the up window, the highest over the down window.
   let upRec = recommended
