@@ -38,7 +38,8 @@ export class StatsReporter {
 
   constructor (private readonly o: StatsReporterOptions) {
     this.queue = new PQueue({ concurrency: o.concurrency ?? 2 })
-    this.failures = new Counter({
+    // One counter per registry, even when an embedding process restarts the agent on the same one.
+    this.failures = (o.metrics.getSingleMetric('driftgate_agent_stats_failures_total') as Counter<'kind'> | undefined) ?? new Counter({
       name: 'driftgate_agent_stats_failures_total',
       help: 'Container stats not reported: docker calls that failed or timed out (docker), a message not sent (publish)',
       labelNames: ['kind'],
