@@ -64,8 +64,51 @@ export function ErrorNote ({ error }) {
   return html`<p class="error" role="alert">${error.message}</p>`
 }
 
-/** `tick` moves on every cluster change (app.js's live loop); askToken() asks for the write token once. */
-export const Live = createContext({ tick: 0, askToken: async () => {} })
+/**
+ * `tick` moves on every cluster change (app.js's live loop); askToken() asks
+ * for the write token once; `access` is what the tab's token may do
+ * (GET /v1/auth: token none/read/write/wrong, writesEnabled); `tokenGen`
+ * moves when the token changes.
+ */
+export const Live = createContext({ tick: 0, askToken: async () => {}, access: null, tokenGen: 0 })
+
+/** Why this tab cannot write, or null when it may try. */
+export function writeBlocked (access) {
+  if (access?.writesEnabled === false) return 'Writes are disabled on this registry (it was started without a write token).'
+  if (access?.token === 'read') return 'This token can read but not write: scaling and rollback need the write token.'
+  return null
+}
+
+/**
+ * A blocking read: GETs `path`, then `path?index=<index>&wait=25s` again and
+ * again, each answer arriving when the data moved (the server parks the
+ * request until then). For data that changes without an activity event
+ * (service load). {data, error}; stops on a 401 until the token changes.
+ */
+export function useBlocking (path) {
+  const { tokenGen } = useContext(Live)
+  const [state, set] = useState({ data: null, error: null })
+  useEffect(() => {
+    const ctl = new AbortController()
+    ;(async () => {
+      let index
+      while (!ctl.signal.aborted) {
+        try {
+          const data = await api('GET', index === undefined ? path : `${path}?index=${index}&wait=25s`, undefined, ctl.signal)
+          index = data.index
+          set({ data, error: null })
+        } catch (error) {
+          if (ctl.signal.aborted) return
+          set((s) => ({ data: s.data, error }))
+          if (error instanceof ApiError && error.status === 401) return
+          await new Promise((resolve) => setTimeout(resolve, 2000))
+        }
+      }
+    })()
+    return () => ctl.abort()
+  }, [path, tokenGen])
+  return state
+}
 
 /** GETs `path` again whenever the cluster changes; {data, error}. */
 export function useLive (path) {

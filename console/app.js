@@ -19,12 +19,12 @@ function useRoute () {
   return hash.replace(/^#/, '') || '/'
 }
 
-function TokenForm ({ onSaved, prompt }) {
+function TokenForm ({ onSaved, prompt, access }) {
   const [value, setValue] = useState('')
   const save = (e) => { e.preventDefault(); auth.set(value.trim()); setValue(''); onSaved() }
   return html`<form class="token" onSubmit=${save} aria-label="Authentication">
     ${prompt ? html`<p role="alert">${prompt}</p>` : null}
-    <label for="token">API token${auth.token ? ' (one is set for this tab)' : ''}</label>
+    <label for="token">API token${auth.token ? ` (one is set for this tab${access?.token === 'read' ? ': read-only' : access?.token === 'wrong' ? ': not accepted' : ''})` : ''}</label>
     <input id="token" type="password" autocomplete="off" value=${value} onInput=${(e) => setValue(e.target.value)} />
     <button type="submit">Save</button>
     ${auth.token ? html`<button type="button" onClick=${() => { auth.set(''); onSaved() }}>Forget</button>` : null}
@@ -62,6 +62,14 @@ function App () {
     return () => ctl.abort()
   }, [tokenGen])
 
+  // What the token may do (read-only tokens grey out writes); asked again when it changes.
+  const [access, setAccess] = useState(null)
+  useEffect(() => {
+    const ctl = new AbortController()
+    api('GET', '/v1/auth', undefined, ctl.signal).then(setAccess, () => setAccess(null))
+    return () => ctl.abort()
+  }, [tokenGen])
+
   const askToken = () => new Promise((resolve) => setAsk({ resolve }))
   const saved = () => { setTokenGen((g) => g + 1); setTick((t) => t + 1); if (ask) { ask.resolve(); setAsk(null) } }
   const m = /^\/services\/([a-z0-9-]+)$/.exec(route)
@@ -69,11 +77,11 @@ function App () {
     : route === '/hosts' ? html`<${Hosts} />`
       : route === '/pools' ? html`<${Pools} />` : html`<${Overview} />`
   const here = (r) => (route === r || (r === '/' && m) ? 'page' : undefined)
-  return html`<${Live.Provider} value=${{ tick, askToken }}>
+  return html`<${Live.Provider} value=${{ tick, askToken, access, tokenGen }}>
     <header>
       <h1><a href="#/">driftgate</a></h1>
       <nav aria-label="Pages"><a href="#/" aria-current=${here('/')}>Overview</a> <a href="#/hosts" aria-current=${here('/hosts')}>Hosts</a> <a href="#/pools" aria-current=${here('/pools')}>Pools</a></nav>
-      <${TokenForm} onSaved=${saved} prompt=${ask ? 'This change needs the write token: enter it to continue.' : null} />
+      <${TokenForm} onSaved=${saved} access=${access} prompt=${ask ? 'This change needs the write token: enter it to continue.' : null} />
       <span class="live" aria-live="polite">${feedError ? html`<span class="error" role="alert">Live updates stopped: ${feedError.message}</span>` : 'live'}</span>
     </header>
     <main>${page}</main>

@@ -1,9 +1,9 @@
-/* global sessionStorage */
+/* global sessionStorage, document */
 // One service: scale control, replicas (ps), spec, history with a diff
 // between any two versions and Rollback (with a confirm step), and its
 // activity. Writes ask for the write token once when none is set.
-import { useContext, useState } from 'preact/hooks'
-import { html, useLive, api, ErrorNote, ago, Live, ApiError } from './api.js'
+import { useContext, useEffect, useRef, useState } from 'preact/hooks'
+import { html, useLive, useBlocking, api, ErrorNote, ago, Live, ApiError, writeBlocked } from './api.js'
 
 /** Line diff (LCS) of two texts: [[' '|'-'|'+', line]]. */
 function diff (a, b) {
@@ -41,14 +41,21 @@ function useWrite () {
   return [state, run]
 }
 
+/** Why writes are greyed out for this tab (a read-only token, writes disabled), as a note the buttons point at. */
+function ReadOnlyNote ({ id }) {
+  const why = writeBlocked(useContext(Live).access)
+  return why ? html`<p class="note read-only" id=${id}>${why}</p>` : null
+}
+
 function Scale ({ name, desired }) {
   const [value, setValue] = useState('')
   const [st, run] = useWrite()
+  const blocked = writeBlocked(useContext(Live).access) !== null
   const submit = (e) => { e.preventDefault(); run('PATCH', `/v1/services/${name}`, { replicas: Number(value) }, (r) => `Scaled to ${r.replicas} (version ${r.version}).`) }
   return html`<form class="scale" onSubmit=${submit}><label for="replicas">Replicas (now ${desired})</label>
     <input id="replicas" type="number" min="0" max="1000" required value=${value} onInput=${(e) => setValue(e.target.value)} />
-    <button type="submit" disabled=${st.busy}>Scale</button>
-    <span role="status">${st.done ?? ''}</span><${ErrorNote} error=${st.error} /></form>`
+    <button type="submit" disabled=${st.busy || blocked} aria-describedby=${blocked ? 'scale-ro' : undefined}>Scale</button>
+    <span role="status">${st.done ?? ''}</span><${ErrorNote} error=${st.error} /><${ReadOnlyNote} id="scale-ro" /></form>`
 }
 
 function Replicas ({ name }) {
@@ -66,6 +73,18 @@ function History ({ name, current }) {
   const [pick, setPick] = useState({ a: null, b: null })
   const [confirm, setConfirm] = useState(null)
   const [st, run] = useWrite()
+  const blocked = writeBlocked(useContext(Live).access) !== null
+  // Keyboard: the confirm step takes the focus (on Cancel: Enter twice must not roll back);
+  // Escape cancels and gives the focus back to the Rollback button.
+  const cancelRef = useRef(null)
+  const [back, setBack] = useState(null)
+  useEffect(() => { if (confirm !== null) cancelRef.current?.focus() }, [confirm])
+  useEffect(() => {
+    if (back === null) return
+    document.querySelector(`tr[data-version="${back}"] button.rollback`)?.focus()
+    setBack(null)
+  }, [back])
+  const cancel = (v) => { setConfirm(null); setBack(v) }
   const versions = h.data?.versions ?? []
   const a = pick.a ?? versions[1]?.version ?? null
   const b = pick.b ?? versions[0]?.version ?? null
@@ -80,10 +99,28 @@ function History ({ name, current }) {
       <td><input type="radio" name="diff-a" aria-label=${`diff from version ${v.version}`} checked=${a === v.version} onChange=${() => setPick({ ...pick, a: v.version })} /></td>
       <td><input type="radio" name="diff-b" aria-label=${`diff to version ${v.version}`} checked=${b === v.version} onChange=${() => setPick({ ...pick, b: v.version })} /></td>
       <td>${v.version === current ? null : confirm === v.version
-        ? html`<span class="confirm">Roll back to version ${v.version}? <button onClick=${() => rollback(v.version)}>Confirm rollback</button> <button onClick=${() => setConfirm(null)}>Cancel</button></span>`
-        : html`<button onClick=${() => setConfirm(v.version)} disabled=${st.busy}>Rollback to ${v.version}</button>`}</td></tr>`)}</tbody></table></div>
+        ? html`<span class="confirm" role="group" aria-label=${`confirm rollback to version ${v.version}`} onKeyDown=${(e) => { if (e.key === 'Escape') cancel(v.version) }}>Roll back to version ${v.version}? <button onClick=${() => rollback(v.version)}>Confirm rollback</button> <button ref=${cancelRef} onClick=${() => cancel(v.version)}>Cancel</button></span>`
+        : html`<button class="rollback" onClick=${() => setConfirm(v.version)} disabled=${st.busy || blocked} aria-describedby=${blocked ? 'history-ro' : undefined}>Rollback to ${v.version}</button>`}</td></tr>`)}</tbody></table></div>
+    <${ReadOnlyNote} id="history-ro" />
     ${va.data && vb.data ? html`<h3>Diff: version ${a} → ${b}</h3><pre class="diff" aria-label=${`differences between version ${a} and ${b}`}>${diff(sorted(va.data.spec), sorted(vb.data.spec)).map(([k, l]) =>
       html`<span class=${k === '+' ? 'add' : k === '-' ? 'del' : 'same'}>${`${k} ${l}`}</span>`)}</pre>` : null}</section>`
+}
+
+const perSec = (x) => (x >= 100 ? Math.round(x) : x >= 10 ? x.toFixed(1) : x.toFixed(2))
+
+/** Requests and upstream errors per second (GET /v1/stats/services/<name>, a blocking read: it moves with each renderer report). */
+function Load ({ name }) {
+  const s = useBlocking(`/v1/stats/services/${name}`)
+  const l = s.data?.load
+  const n = s.data?.renderers?.length ?? 0
+  return html`<section aria-labelledby="h-load"><h2 id="h-load">Load</h2><${ErrorNote} error=${s.error} />
+    ${l ? html`<dl class="load" aria-live="polite">
+        <div><dt>Requests</dt><dd class="rps">${perSec(l.requestsPerSec)}/s</dd></div>
+        <div><dt>Upstream errors</dt><dd class=${`eps${l.errorsPerSec > 0 ? ' error' : ''}`}>${perSec(l.errorsPerSec)}/s</dd></div>
+        <div><dt>From</dt><dd>${l.renderers} renderer${l.renderers === 1 ? '' : 's'}, read ${ago(l.at)}</dd></div></dl>`
+      : s.data ? html`<p class="note no-load">${n === 0
+        ? 'No data: no renderer is reporting (renderers in file mode have no counters; lua mode reports every 2 s).'
+        : `No requests counted for ${name} yet (${n} renderer${n === 1 ? '' : 's'} reporting).`}</p>` : null}</section>`
 }
 
 function Activity ({ name }) {
@@ -100,7 +137,7 @@ export function Service ({ name }) {
     <${ErrorNote} error=${s.error} />
     ${spec ? html`<${Scale} name=${name} desired=${spec.replicas} />` : null}
     <${Replicas} name=${name} />
-    <p class="note">Requests per second and upstream errors are not shown: the renderer does not report them yet.</p>
+    <${Load} name=${name} />
     <${History} name=${name} current=${s.data?.version} />
     ${spec ? html`<section aria-labelledby="h-spec"><h2 id="h-spec">Spec</h2><pre>${sorted(spec)}</pre></section>` : null}
     <${Activity} name=${name} />`

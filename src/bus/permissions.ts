@@ -58,7 +58,7 @@ export function rolePermissions (role: NatsRole, id: RoleIdentity = {}): RolePer
   if (role === 'renderer') {
     const renderer = need(id.renderer, 'renderer', role)
     return {
-      publish: [s.applied(renderer), ...kvReader([Buckets.endpoints, Buckets.services]), '$JS.FC.>'],
+      publish: [s.applied(renderer), s.rendererStats(renderer), ...kvReader([Buckets.endpoints, Buckets.services]), '$JS.FC.>'],
       subscribe: ['_INBOX.>'],
     }
   }
@@ -68,7 +68,7 @@ export function rolePermissions (role: NatsRole, id: RoleIdentity = {}): RolePer
       ...[Buckets.endpoints, Buckets.services, Buckets.hosts, Buckets.ipam, Buckets.assignments, Buckets.leases, Buckets.history].map((b) => `$KV.${b}.>`),
       `$JS.ACK.${STREAM}.>`, '$JS.FC.>', '_INBOX.>', allActivity(id.prefix),
     ],
-    subscribe: [s.allHeartbeats, s.allIpam, s.allSnapshots, '_INBOX.>', s.allApplied, allActivity(id.prefix),
+    subscribe: [s.allHeartbeats, s.allIpam, s.allSnapshots, '_INBOX.>', s.allApplied, allActivity(id.prefix), s.allRendererStats,
       s.allHostStats],
   }
 }

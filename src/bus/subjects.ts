@@ -26,6 +26,9 @@ export interface Subjects {
   /** `<prefix>.stats.host.<host>`: CPU use of the host's managed containers (agent → registry, core NATS). */
   hostStats: (host: string) => string
   allHostStats: string
+  /** `<prefix>.stats.renderer.<renderer>`: a lua-mode renderer's per-service counters (core NATS, not stored). */
+  rendererStats: (renderer: string) => string
+  allRendererStats: string
 }
 
 export function subjects (prefix = DEFAULT_PREFIX): Subjects {
@@ -47,6 +50,8 @@ export function subjects (prefix = DEFAULT_PREFIX): Subjects {
     streamSubjects: [`${prefix}.events.*`, `${prefix}.snapshot.*`],
     hostStats: (h) => `${prefix}.stats.host.${h}`,
     allHostStats: `${prefix}.stats.host.*`,
+    rendererStats: (r) => `${prefix}.stats.renderer.${r}`,
+    allRendererStats: `${prefix}.stats.renderer.*`,
   }
 }
 

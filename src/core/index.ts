@@ -83,3 +83,6 @@ export {
   autoscaleStatusKey, autoscaleStatusSchema, checkAutoscaleStatus,
   type AutoscaleChange, type AutoscaleMetricStatus, type AutoscaleStatusRecord,
 } from './autoscale-status.js'
+export {
+  MAX_STATS_SERVICES, checkRendererStats, rendererStatsSchema, type RendererStatsMessage, type ServiceCounters,
+} from './stats.js'

@@ -12,6 +12,7 @@ import { activityRoutes, startActivityPublisher } from './activity/index.js'
 import { consoleRoutes } from './console/routes.js'
 import { startIpamAllocator, ipamRoutes } from './ipam/index.js'
 import { createPlacement, serviceRoutes, historyRoutes } from '../placement/index.js'
+import { statsRoutes, type ServiceLoad } from './stats/index.js'
 
 export interface RegistryContext {
   nc: NatsConnection
@@ -19,6 +20,8 @@ export interface RegistryContext {
   log: Logger
   metrics: PromRegistry
   config: Readonly<ResolvedRegistryConfig>
+  /** Requests and upstream errors per second per service, from the renderers' reports (stats/). */
+  load: ServiceLoad
 }
 
 export interface SubComponent { close: () => Promise<void> }
@@ -48,7 +51,7 @@ export const placementComponent: SubComponentStarter = {
     if (!ctx.config.placement) return { close: async () => {} }
     const placement = createPlacement({
       name: ctx.config.name, leaseMs: ctx.config.ms.placementLeaseMs, autoscaleIntervalMs: ctx.config.ms.autoscaleIntervalMs, prefix: ctx.config.prefix,
-    }, { nc: ctx.nc, kv: ctx.kv, log: ctx.log, metrics: ctx.metrics })
+    }, { nc: ctx.nc, kv: ctx.kv, log: ctx.log, metrics: ctx.metrics, load: ctx.load }) // load: the renderers' request rates (requestsPerReplica)
     await placement.start()
     return placement
   },
@@ -85,7 +88,8 @@ export const lookupComponent: SubComponentStarter = {
     },
     plugins: [ipamRoutes({ kv: ctx.kv.ipam, log: ctx.log }), serviceRoutes({ kv: ctx.kv, log: ctx.log }), historyRoutes({ kv: ctx.kv, log: ctx.log }),
       activityRoutes({ nc: ctx.nc, log: ctx.log, prefix: ctx.config.prefix }), consoleRoutes(),
-      logsRoutes({ nc: ctx.nc, prefix: ctx.config.prefix })],
+      logsRoutes({ nc: ctx.nc, prefix: ctx.config.prefix }),
+      statsRoutes({ load: ctx.load })],
     ipam: ctx.kv.ipam, // pool subnets may use DNS forwarding (dnsForwardAllow "pools")
   }),
 }

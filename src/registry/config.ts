@@ -52,6 +52,8 @@ export const registrySchema: RoleSchema = {
     name: { type: 'string', minLength: 1, maxLength: 64, cli: false, description: 'this instance\'s name in logs and its NATS connection' },
     // Autoscaling (issue 19).
     autoscaleInterval: duration('15s', 'the placement leader evaluates every autoscaled service this often', { cli: false }),
+    // Service load stats (registry/stats).
+    statsWindow: duration('10s', 'requests/errors per second are computed over renderers\' reports of this long', { cli: false }),
   },
 }
 
@@ -94,6 +96,7 @@ export interface RegistryConfig extends CommonRoleConfig {
   /** This instance's name in logs and the NATS connection name. */
   name?: string
   autoscaleInterval: string
+  statsWindow: string
 }
 
 /** Durations in milliseconds, derived once. */
@@ -112,6 +115,7 @@ export interface RegistryTimings {
   dnsTcpIdleMs: number
   httpRequestTimeoutMs: number
   autoscaleIntervalMs: number
+  statsWindowMs: number
 }
 
 export function timings (cfg: RegistryConfig): RegistryTimings {
@@ -130,6 +134,7 @@ export function timings (cfg: RegistryConfig): RegistryTimings {
     dnsTcpIdleMs: parseDuration(cfg.dnsTcpIdle),
     httpRequestTimeoutMs: parseDuration(cfg.httpRequestTimeout),
     autoscaleIntervalMs: parseDuration(cfg.autoscaleInterval),
+    statsWindowMs: parseDuration(cfg.statsWindow),
   }
 }
 

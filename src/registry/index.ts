@@ -14,11 +14,13 @@ import { Ingest } from './ingest.js'
 import { HostLiveness } from './hosts.js'
 import { TombstoneGc } from './gc.js'
 import { defaultComponents, type SubComponent, type SubComponentStarter } from './components.js'
+import { startServiceLoad, type ServiceLoad } from './stats/index.js'
 
 export { resolveRegistryConfig, registrySchema, type RegistryConfig, type ResolvedRegistryConfig } from './config.js'
 export { decide, endpointKey, fromEvent, fromSnapshot, type IngestEvent, type Decision } from './decide.js'
 export { assessHosts, applyHeartbeat } from './liveness.js'
 export type { RegistryContext, SubComponent, SubComponentStarter } from './components.js'
+export { LoadRates, statsRoutes, type ServiceLoad, type ServiceRate } from './stats/index.js'
 
 export interface RegistryDeps {
   /** A connection the caller owns (not closed by close()); else one is made from config. */
@@ -44,6 +46,8 @@ export interface DriftgateRegistry {
   metrics: PromRegistry
   /** Liveness (after start): sweep() on demand, isFailStatic. */
   liveness?: HostLiveness
+  /** Requests/errors per second per service from renderers' reports (after start). */
+  load?: ServiceLoad
 }
 
 export function createRegistry (config: Readonly<ResolvedRegistryConfig>, deps: RegistryDeps = {}): DriftgateRegistry {
@@ -114,8 +118,12 @@ export function createRegistry (config: Readonly<ResolvedRegistryConfig>, deps: 
       gc.start()
       closers.push({ name: 'gc', close: async () => await gc.close() })
 
+      const load = startServiceLoad({ nc, prefix: config.prefix, log: componentLogger(log, 'stats'), metrics: promRegistry, windowMs: t.statsWindowMs })
+      self.load = load
+      closers.push({ name: 'stats', close: async () => await load.close() })
+
       for (const c of deps.components ?? defaultComponents) {
-        const started: SubComponent = await c.start({ nc, kv, log: componentLogger(log, c.name), metrics: promRegistry, config })
+        const started: SubComponent = await c.start({ nc, kv, log: componentLogger(log, c.name), metrics: promRegistry, config, load })
         closers.push({ name: c.name, close: async () => await started.close() })
       }
       log.info({ replicas: config.replicas, hostGrace: config.hostGrace, components: closers.map((c) => c.name) }, 'registry started')

@@ -32,6 +32,8 @@ export const rendererSchema: RoleSchema = {
       description: 'how endpoint changes reach nginx: lua (pushed into a lua_shared_dict, balancer_by_lua picks the peer, no reload), ' +
         'file (written into upstream files, one reload per change), auto (lua when the main nginx config loads ngx_http_lua_module, else file)',
     },
+    // Service load stats (lua mode only: file mode has no counters).
+    statsInterval: duration('2s', 'lua mode: publish per-service request/error counters on <prefix>.stats.renderer.<id> this often (0s = off)'),
   },
 }
 
@@ -53,6 +55,7 @@ export interface RendererFileConfig extends CommonRoleConfig {
   reloadTimeout: string | number
   announceInterval: string | number
   mode: RendererMode
+  statsInterval: string | number
 }
 
 /** What createRenderer needs: the file config's paths and ids as they are, durations in ms. */
@@ -64,7 +67,12 @@ export interface RendererConfig extends Pick<RendererFileConfig,
   maxWaitMs: number
   reloadTimeoutMs: number
   announceIntervalMs: number
+  /** Lua mode's stats reports (0 = off). Absent: the schema default (programmatic callers). */
+  statsIntervalMs?: number
 }
+
+/** The schema's default stats interval in ms (for a RendererConfig without statsIntervalMs). */
+export const DEFAULT_STATS_INTERVAL_MS = parseDuration(String(rendererSchema.properties.statsInterval.default))
 
 /**
  * flags > DRIFTGATE_* env > YAML file > schema defaults, validated whole,
@@ -93,6 +101,7 @@ export function resolveRendererConfig (c: RendererFileConfig): RendererConfig {
     maxWaitMs: parseDuration(c.maxWait),
     reloadTimeoutMs: parseDuration(c.reloadTimeout),
     announceIntervalMs: parseDuration(c.announceInterval),
+    statsIntervalMs: parseDuration(c.statsInterval),
   }
 }
 

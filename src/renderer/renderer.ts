@@ -22,7 +22,9 @@ import { LuaPusher, type ChangeHint, type PushResult } from './lua-push.js'
 import { detectMode, type ResolvedMode } from './mode.js'
 import { TemplatesWatch } from './templates-watch.js'
 import { createRendererMetrics, registerNginxStats, setLastError, type RendererMetrics } from './metrics.js'
-import type { RendererConfig } from './config.js'
+import { DEFAULT_STATS_INTERVAL_MS, type RendererConfig } from './config.js'
+import { StatsPublisher } from './stats-publisher.js'
+import { ControlChannel } from './control-channel.js'
 import { STATUS_FILE, generationOfStatus } from './file-format.js'
 
 export interface RendererDeps {
@@ -56,6 +58,7 @@ export class Renderer {
   private readonly coalescer: Coalescer
   private readonly watch?: TemplatesWatch
   private pusher?: LuaPusher
+  private stats?: StatsPublisher
   private nc?: NatsConnection
   private ownNc = false
   private endpoints?: KvTable<EndpointRecord>
@@ -144,6 +147,7 @@ export class Renderer {
     this.trigger()
     this.announceTimer = setInterval(() => this.announce(), this.config.announceIntervalMs)
     this.announceTimer.unref()
+    this.startStats(this.nc)
     this.log.info({ id: this.config.id, mode: this.mode, out: this.config.out, conf: this.config.nginxConf }, 'renderer started')
   }
 
@@ -162,6 +166,21 @@ export class Renderer {
       const pusher = this.pusher
       registerNginxStats(this.registry, async () => await pusher.channel.stats())
     }
+  }
+
+  /**
+   * Lua mode: per-service counters for the registry's load rates (file mode
+   * has none). Its own control channel: a stats read stuck on a restarting
+   * nginx must never hold a socket the pushes and the boot watch need.
+   */
+  private startStats (nc: NatsConnection): void {
+    if (this.pusher == null) return
+    const channel = new ControlChannel(this.config.statusPort)
+    this.stats = new StatsPublisher({
+      nc, id: this.config.id, prefix: this.config.prefix, intervalMs: this.config.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS,
+      read: async () => await channel.stats(), log: this.log, registry: this.registry, close: () => { channel.close() },
+    })
+    this.stats.start()
   }
 
   private table<T> (kv: KV, what: string, decode: (v: unknown) => T | null): KvTable<T> {
@@ -383,6 +402,7 @@ export class Renderer {
     if (this.closed) return
     this.closed = true
     clearInterval(this.announceTimer)
+    this.stats?.close()
     this.failures.close()
     await this.coalescer.close()
     this.nginx.close()

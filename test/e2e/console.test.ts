@@ -2,8 +2,11 @@
 // playwright-core; nothing downloaded) against a real control plane on a
 // 3-host testbed: dockerd ×3, agents with their reconcilers, a registry
 // (placement, activity feed, API with history and the console), a renderer
-// and nginx. One testbed for every step. Screenshots go to a temp dir (kept,
-// its path printed).
+// and nginx in lua mode (so the service page shows its load). One testbed for
+// every step; a second API on the same registry has a read token (read-only
+// console). Keyboard: navigation, the token and scale forms, the rollback
+// confirm step are driven by keys. Screenshots go to a temp dir (kept, its
+// path printed).
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -13,18 +16,21 @@ import { fileURLToPath } from 'node:url'
 import Dockerode from 'dockerode'
 import { connect } from 'nats'
 import { chromium, type Page } from 'playwright-core'
+import { Registry as PromRegistry } from 'prom-client'
 import { Testbed, startNats, waitFor, TEST_IMAGE } from '../harness/index.js'
 import { silentLogger } from '../../src/core/index.js'
 import { createRegistry, resolveRegistryConfig, type SubComponentStarter } from '../../src/registry/index.js'
 import { startLookup } from '../../src/registry/lookup/index.js'
 import { activityRoutes, startActivityPublisher } from '../../src/registry/activity/index.js'
 import { consoleRoutes } from '../../src/registry/console/routes.js'
+import { statsRoutes } from '../../src/registry/stats/index.js'
 import { ipamRoutes } from '../../src/registry/ipam/index.js'
 import { startPlacement, serviceRoutes, historyRoutes, type Placement } from '../../src/placement/index.js'
 import { ApiClient } from '../../src/client/index.js'
 import { startEdge, startHost as startHostOf } from './placement-fixtures.js'
 
 const TOKEN = 'e2e-console-token'
+const READ_TOKEN = 'e2e-console-read-token'
 const HOST_GRACE = '5s'
 const here = dirname(fileURLToPath(import.meta.url))
 const log = silentLogger()
@@ -40,6 +46,7 @@ t.teardown(async () => await nc.close())
 
 let placement: Placement | undefined
 let api = ''
+let apiRo = ''
 const components: SubComponentStarter[] = [
   { name: 'placement', start: async (ctx) => (placement = await startPlacement({ nc: ctx.nc, kv: ctx.kv, log, metrics: ctx.metrics, config: { leaseMs: 3000, debounceMs: 100 } })) },
   { name: 'activity', start: async (ctx) => await startActivityPublisher({ nc: ctx.nc, kv: ctx.kv, log }) },
@@ -50,9 +57,23 @@ const components: SubComponentStarter[] = [
         nc: ctx.nc, kv: { endpoints: ctx.kv.endpoints, hosts: ctx.kv.hosts, services: ctx.kv.services }, log, metrics: ctx.metrics,
         config: { httpPort: 0, httpHost: '127.0.0.1', dnsPort: 0, dnsHost: '127.0.0.1', apiToken: [TOKEN] },
         plugins: [ipamRoutes({ kv: ctx.kv.ipam, log }), serviceRoutes({ kv: ctx.kv, tables: placement?.tables, log }), historyRoutes({ kv: ctx.kv, log }),
-          activityRoutes({ nc: ctx.nc, log }), consoleRoutes()],
+          activityRoutes({ nc: ctx.nc, log }), consoleRoutes(), statsRoutes({ load: ctx.load })],
       })
       api = `http://127.0.0.1:${l.httpPort}`
+      return l
+    },
+  },
+  {
+    // the same registry behind an API whose reads need a token (its own metrics registry: the names would clash)
+    name: 'lookup-ro',
+    start: async (ctx) => {
+      const l = await startLookup({
+        nc: ctx.nc, kv: { endpoints: ctx.kv.endpoints, hosts: ctx.kv.hosts, services: ctx.kv.services }, log, metrics: new PromRegistry(),
+        config: { httpPort: 0, httpHost: '127.0.0.1', dnsPort: 0, dnsHost: '127.0.0.1', apiToken: [TOKEN], apiReadToken: [READ_TOKEN] },
+        plugins: [serviceRoutes({ kv: ctx.kv, tables: placement?.tables, log }), historyRoutes({ kv: ctx.kv, log }),
+          activityRoutes({ nc: ctx.nc, log }), consoleRoutes(), statsRoutes({ load: ctx.load })],
+      })
+      apiRo = `http://127.0.0.1:${l.httpPort}`
       return l
     },
   },
@@ -66,7 +87,7 @@ const startHost = async (i: number): Promise<{ close: () => Promise<void> }> => 
 const hostSides = await Promise.all(tb.hosts.map(async (_, i) => await startHost(i)))
 t.teardown(async () => { await Promise.all(hostSides.map(async (s) => await s.close())) })
 
-const { nginx, renderer } = await startEdge(t, 'console', nc, log)
+const { nginx, renderer } = await startEdge(t, 'console', nc, log, { lua: true })
 
 const client = new ApiClient({ api, token: TOKEN })
 const routed = (): string[] => renderer.applied?.containers ?? []
@@ -99,6 +120,12 @@ const shot = async (name: string): Promise<void> => { await page.screenshot({ pa
 const mark = async (): Promise<void> => { await page.evaluate(() => { (globalThis as unknown as { dgMark: number }).dgMark = 42 }) }
 const notReloaded = async (): Promise<boolean> => await page.evaluate(() => (globalThis as unknown as { dgMark?: number }).dgMark === 42)
 const cell = (service: string, col: string) => page.locator(`tr[data-service="${service}"] td.${col}`)
+/** What has the keyboard focus: its tag and text (or aria-label). */
+const focused = async (p: Page = page): Promise<string> => await p.evaluate(() => {
+  interface El { tagName: string, textContent: string | null, getAttribute: (n: string) => string | null }
+  const e = (globalThis as unknown as { document: { activeElement: El | null } }).document.activeElement
+  return e === null ? '' : `${e.tagName.toLowerCase()}:${(e.textContent ?? '').trim() || (e.getAttribute('aria-label') ?? '')}`
+})
 
 const spec = { name: 'web', image: TEST_IMAGE, replicas: 3, port: 80, network: 'mv0', resources: { cpu: 0.05, memory: '32Mi' }, health: { http: '/healthz', interval: '2s' }, stopGracePeriod: '2s' }
 
@@ -122,8 +149,9 @@ t.test('overview: web with 3 replicas on 3 hosts; first load within 200 KB', asy
   await mark()
 })
 
-t.test('a wrong token shows the error; nothing changes', async (t) => {
-  await page.locator('tr[data-service="web"] a').click()
+t.test('a wrong token shows the error; nothing changes (the service is reached by keyboard)', async (t) => {
+  await page.locator('tr[data-service="web"] a').focus()
+  await page.keyboard.press('Enter')
   await page.getByRole('spinbutton', { name: /Replicas/ }).waitFor()
   await page.locator('#token').fill('wrong-token-123')
   await page.getByRole('button', { name: 'Save' }).click()
@@ -136,10 +164,11 @@ t.test('a wrong token shows the error; nothing changes', async (t) => {
   t.equal((await client.get<{ version: number }>('/v1/services/web')).version, 1, 'still version 1')
 })
 
-t.test('scale to 5 through the page: 5 running without a reload', async (t) => {
+t.test('scale to 5 through the page (keyboard: Enter in the token and replicas fields): 5 running without a reload', async (t) => {
   await page.locator('#token').fill(TOKEN)
-  await page.getByRole('button', { name: 'Save' }).click()
-  await page.getByRole('button', { name: 'Scale' }).click()
+  await page.locator('#token').press('Enter')
+  await page.locator('label[for="token"]').filter({ hasText: /one is set for this tab\)$/ }).waitFor()
+  await page.getByRole('spinbutton', { name: /Replicas/ }).press('Enter')
   await page.getByRole('status').filter({ hasText: /Scaled to 5/ }).waitFor({ timeout: 10_000 })
   await page.locator('a', { hasText: 'Overview' }).click()
   await cell('web', 'running').filter({ hasText: /^5$/ }).waitFor({ timeout: 90_000 })
@@ -147,6 +176,37 @@ t.test('scale to 5 through the page: 5 running without a reload', async (t) => {
   t.ok(await notReloaded(), 'the same page, never reloaded')
   t.equal(await cell('web', 'desired').textContent(), '5')
   await shot('scaled-5')
+})
+
+t.test('read-token mode: without a token a clear 401; a read token reads, writes greyed out with the reason, and the API refuses them', async (t) => {
+  const ro = await browser.newPage()
+  ro.on('pageerror', (e) => { pageErrors.push(`read-only page: ${e.message}`) })
+  try {
+    await ro.goto(`${apiRo}/ui/#/services/web`)
+    await ro.locator('[role="alert"]').filter({ hasText: /Not authorised \(401\).*missing bearer token/ }).first().waitFor({ timeout: 10_000 })
+    await ro.locator('#token').fill(READ_TOKEN)
+    await ro.locator('#token').press('Enter')
+    await ro.locator('label[for="token"]').filter({ hasText: 'read-only' }).waitFor({ timeout: 10_000 })
+    await ro.locator('tr.replica').nth(4).waitFor({ timeout: 10_000 }) // reads work: the 5 replicas
+    const scale = ro.getByRole('button', { name: 'Scale' })
+    t.ok(await scale.isDisabled(), 'Scale disabled')
+    const rollback = ro.getByRole('button', { name: 'Rollback to 1' })
+    await rollback.waitFor({ timeout: 10_000 })
+    t.ok(await rollback.isDisabled(), 'Rollback disabled')
+    t.match(await ro.locator('#scale-ro').textContent(), /can read but not write/, 'the reason beside Scale')
+    t.equal(await scale.getAttribute('aria-describedby'), 'scale-ro', 'and read to screen readers with the button')
+    t.match(await ro.locator('#history-ro').textContent(), /can read but not write/)
+    t.notOk(await ro.locator('[role="alert"]').filter({ hasText: /401/ }).count(), 'no 401 left on the page')
+    await ro.screenshot({ path: join(shots, 'read-only.png'), fullPage: true })
+    const refused = await fetch(`${apiRo}/v1/services/web`, {
+      method: 'PATCH', headers: { authorization: `Bearer ${READ_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ replicas: 1 }),
+    })
+    t.equal(refused.status, 401, 'the API refuses a write with the read token')
+    t.match(((await refused.json()) as { error: { message: string } }).error.message, /can read but not write/)
+    const access = await (await fetch(`${apiRo}/v1/auth`, { headers: { authorization: `Bearer ${READ_TOKEN}` } })).json()
+    t.same(access, { token: 'read', readsNeedToken: true, writesEnabled: true })
+    t.equal((await client.get<{ version: number }>('/v1/services/web')).version, 2, 'still version 2')
+  } finally { await ro.close() }
 })
 
 t.test('a stopped host shows down and its replicas move', async (t) => {
@@ -175,8 +235,27 @@ t.test('rollback to version 1 through the page: the old spec runs, 0 failed requ
   await row.waitFor({ timeout: 10_000 })
   const load = startLoad()
   await new Promise((resolve) => setTimeout(resolve, 2000))
-  await row.getByRole('button', { name: 'Rollback to 1' }).click()
-  await row.getByRole('button', { name: 'Confirm rollback' }).click()
+  // the service's load under the loop: a non-zero requests/s (lua mode's counters via the registry)
+  const rps = page.locator('.load .rps')
+  await waitFor(async () => parseFloat(await rps.textContent({ timeout: 1000 }).catch(() => '0') ?? '0') > 0, { timeoutMs: 15_000, intervalMs: 250, what: 'requests/s above 0 on the service page' })
+  t.comment(`service page under load: ${(await page.locator('.load').textContent())?.replace(/\s+/g, ' ')}`)
+  t.match(await page.locator('.load .eps').textContent(), /^[0-9.]+\/s$/, 'upstream errors/s shown')
+  await shot('load')
+  // keyboard: Enter opens the confirm step with the focus on Cancel, Escape cancels
+  // and gives the focus back; then Shift+Tab to Confirm and Enter
+  const rb = row.getByRole('button', { name: 'Rollback to 1' })
+  await rb.focus()
+  await page.keyboard.press('Enter')
+  await row.getByRole('button', { name: 'Confirm rollback' }).waitFor()
+  t.equal(await focused(), 'button:Cancel', 'the confirm step takes the focus, on Cancel')
+  await page.keyboard.press('Escape')
+  await rb.waitFor()
+  t.equal(await focused(), 'button:Rollback to 1', 'Escape cancels; the focus is back on Rollback')
+  await page.keyboard.press('Enter')
+  await row.getByRole('button', { name: 'Confirm rollback' }).waitFor()
+  await page.keyboard.press('Shift+Tab')
+  t.equal(await focused(), 'button:Confirm rollback')
+  await page.keyboard.press('Enter')
   await page.getByRole('status').filter({ hasText: /Rolled back to version 1/ }).waitFor({ timeout: 10_000 })
   await waitFor(async () => { const c = await webContainers(); return c.length === 3 && c.every((x) => x.Image === TEST_IMAGE) && routed().length === 3 },
     { timeoutMs: 180_000, intervalMs: 500, what: 'version 1 (3 replicas of the first image) everywhere' })
@@ -226,7 +305,13 @@ t.test('pools page: a pool created through the API appears with used/free, witho
   t.ok(ms < 1000, `on the open page ${ms} ms after the write (live, within 1 s)`)
   t.match(await page.locator('.pool h3').textContent(), /lab/)
   t.ok(await notReloaded())
-  await page.locator('a', { hasText: 'Hosts' }).click()
+  // keyboard: Tab from the title link reaches the page links in order; Enter follows one
+  await page.locator('header h1 a').focus()
+  await page.keyboard.press('Tab')
+  t.equal(await focused(), 'a:Overview')
+  await page.keyboard.press('Tab')
+  t.equal(await focused(), 'a:Hosts')
+  await page.keyboard.press('Enter')
   await page.locator('tr[data-host] .badge.up').nth(2).waitFor({ timeout: 10_000 })
   await page.setViewportSize({ width: 420, height: 900 })
   await shot('hosts-narrow')

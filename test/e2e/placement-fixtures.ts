@@ -23,11 +23,14 @@ export async function startHost (tb: Testbed, i: number, natsUrl: string, log: L
   return agent
 }
 
-/** nginx with the example config and a file-free renderer `id` driving it, torn down with the test. */
-export async function startEdge (t: Teardown, id: string, nc: NatsConnection, log: Logger): Promise<{ nginx: NginxServer, renderer: Renderer }> {
+/**
+ * nginx with the example config and a renderer `id` driving it, torn down with the test.
+ * `lua`: nginx loads the Lua module, so the renderer runs in lua mode (and reports service load).
+ */
+export async function startEdge (t: Teardown, id: string, nc: NatsConnection, log: Logger, opts: { lua?: boolean } = {}): Promise<{ nginx: NginxServer, renderer: Renderer }> {
   const out = mkdtempSync(join(tmpdir(), `dg-${id}-out-`))
   t.teardown(() => rmSync(out, { recursive: true, force: true }))
-  const nginx = await startNginx({ includeDir: out, conf: exampleHttpBody() })
+  const nginx = await startNginx({ includeDir: out, conf: exampleHttpBody(), lua: opts.lua === true })
   t.teardown(async () => await nginx.stop())
   const renderer = createRenderer({
     id, prefix: 'driftgate', out, nginxConf: nginx.confPath, nginxPrefix: `${nginx.prefix}/`, nginxBin: '/usr/sbin/nginx',

@@ -15,6 +15,7 @@ import { servicesRoutes } from './routes/services.js'
 import { endpointsRoutes } from './routes/endpoints.js'
 import { hostsRoutes } from './routes/hosts.js'
 import { systemRoutes } from './routes/system.js'
+import { accessRoutes } from './routes/access.js'
 import { createFastPath, ENDPOINTS_ROUTE } from './fast-path.js'
 import { MAX_WAIT_MS } from './routes/endpoints.js'
 import { DEFAULT_MAX_BLOCKING, DEFAULT_MAX_BLOCKING_PER_CLIENT, WaiterLimits } from './limits.js'
@@ -162,6 +163,7 @@ export async function buildApi (opts: ApiOptions): Promise<FastifyInstance> {
   await app.register(servicesRoutes(opts.view, auth))
   await app.register(endpointsRoutes(opts.view, limits))
   await app.register(hostsRoutes(opts.view))
+  await app.register(accessRoutes(auth))
   for (const plugin of opts.plugins ?? []) await app.register(plugin)
   return app
 }

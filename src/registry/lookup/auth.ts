@@ -34,7 +34,12 @@ export interface Auth {
   allowsWrite: (authorization: string | undefined) => boolean
   readonly writeEnabled: boolean
   readonly readProtected: boolean
+  /** What an Authorization header's token may do (the console greys out writes for a read token). */
+  access: (authorization: string | undefined) => TokenAccess
 }
+
+/** none: no token sent; wrong: matches no token this registry accepts. */
+export type TokenAccess = 'none' | 'read' | 'write' | 'wrong'
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest()
 
@@ -74,6 +79,7 @@ function bearerOf (h: string | undefined): string | undefined {
 
 const MISSING = 'missing bearer token: send "Authorization: Bearer <token>" (driftgate --token or DRIFTGATE_TOKEN)'
 const WRONG = 'wrong bearer token: it matches none of the tokens this registry accepts'
+const READ_ONLY = 'this token can read but not write: writes need a write token (--api-token)'
 
 // undefined when allowed, else the 401 to answer with.
 function check (request: FastifyRequest, reply: FastifyReply, set: Buffer[]): UnauthorizedError | undefined {
@@ -85,7 +91,8 @@ function check (request: FastifyRequest, reply: FastifyReply, set: Buffer[]): Un
 
 export function createAuth (cfg: AuthConfig): Auth {
   const write = tokenSet([...list(cfg.apiToken), ...(cfg.apiTokenFile != null ? readTokenFile(cfg.apiTokenFile) : [])])
-  const read = [...write, ...tokenSet(list(cfg.apiReadToken))]
+  const readOnly = tokenSet(list(cfg.apiReadToken))
+  const read = [...write, ...readOnly]
   const readProtected = list(cfg.apiReadToken).length > 0
 
   const requireWrite: onRequestHookHandler = function (request, reply, done) {
@@ -93,7 +100,10 @@ export function createAuth (cfg: AuthConfig): Auth {
       done(new UnauthorizedError('writes are disabled: this registry was started without --api-token (or a token file)'))
       return
     }
-    done(check(request, reply, write))
+    const refused = check(request, reply, write)
+    // A read token on a write route: say so, rather than "wrong token".
+    const token = refused === undefined ? undefined : bearer(request)
+    done(token !== undefined && readOnly.length > 0 && matches(token, readOnly) ? new UnauthorizedError(READ_ONLY) : refused)
   }
   const requireRead: onRequestHookHandler = function (request, reply, done) {
     const config = request.routeOptions.config as { public?: boolean, write?: boolean } | undefined
@@ -110,5 +120,11 @@ export function createAuth (cfg: AuthConfig): Auth {
     const token = bearerOf(authorization)
     return write.length > 0 && token !== undefined && matches(token, write)
   }
-  return { requireWrite, requireRead, allowsRead, allowsWrite, writeEnabled: write.length > 0, readProtected }
+  const access = (authorization: string | undefined): TokenAccess => {
+    const token = bearerOf(authorization)
+    if (token === undefined) return 'none'
+    if (write.length > 0 && matches(token, write)) return 'write'
+    return readOnly.length > 0 && matches(token, readOnly) ? 'read' : 'wrong'
+  }
+  return { requireWrite, requireRead, allowsRead, allowsWrite, access, writeEnabled: write.length > 0, readProtected }
 }
