@@ -22,6 +22,7 @@ import { IpamBinder } from './ipam/binder.js'
 import { bindByMac, ipamRetriesCounter, startIpamDriver, type IpamDriver } from './ipam/index.js'
 import { LogManager, DEFAULT_LOG_BUDGETS, type LogBudgets } from './logs/index.js'
 import { HealthMonitor } from './health/monitor.js'
+import { StatsReporter } from './stats/index.js'
 import { runReconciler, type ReconcileRunner, type ReconcilerTimingOptions } from './reconciler/runner.js'
 import { startShimAndDns, type ShimAndDns } from './shim/wire.js'
 
@@ -78,6 +79,7 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
   let shims: ShimAndDns | undefined
   // The agent's own HTTP health checks (issue 19); verdicts go out through the handler.
   const health = new HealthMonitor({ log: componentLogger(log, 'health'), metrics: registry, onChange: (id) => { handler?.healthChanged(id) } })
+  let stats: StatsReporter | undefined
   let started = false
   let closed = false
 
@@ -167,6 +169,10 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
     await snaps.settled()
     snaps.startTimer()
     heartbeat.start()
+    if (s.stats) {
+      stats = new StatsReporter({ docker, nc: conn, subject: subj.hostStats(s.hostId), host: s.hostId, intervalMs: s.statsMs, log: componentLogger(log, 'stats'), metrics: registry })
+      stats.start()
+    }
     if (s.reconcile && !closed) {
       // After the first snapshot: the registry knows this host's containers before any is stopped.
       reconciler = runReconciler({
@@ -201,6 +207,7 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
       { name: 'heartbeat', close: () => { heartbeat?.close(); statusIter?.stop?.() } },
       // Early, while the budget is whole: links are removed and addresses released (IPAM over NATS).
       { name: 'shim', close: async () => await shims?.close() },
+      { name: 'stats', close: async () => await stats?.close() },
       { name: 'docker-events', close: async () => await watcher?.close() },
       { name: 'snapshots', close: async () => await snapshots?.close() },
       { name: 'handler', close: async () => { health.close(); await handler?.close(1000) } },

@@ -42,6 +42,9 @@ export const agentSchema: RoleSchema = {
     // Log budgets, config file / env only: the defaults suit production.
     logsBufferBytes: { type: 'integer', minimum: 4096, maximum: 4294967296, default: 67108864, cli: false, description: 'memory for log batches waiting while NATS is away (all containers); beyond it lines are dropped and counted' },
     logsRateLimit: { type: 'integer', minimum: 1, maximum: 10000000, default: 10000, cli: false, description: 'log lines per second per container (bursts of twice that); beyond it lines are dropped and counted' },
+    // Autoscaling (issue 19): CPU use of managed containers for the registry's autoscaler.
+    stats: { type: 'boolean', default: true, description: 'do not report the CPU use of managed containers (the autoscaler\'s cpu target needs it)' },
+    statsInterval: duration('10s', 'report the CPU use of managed containers every'),
   },
 }
 
@@ -67,6 +70,8 @@ export interface AgentConfig extends CommonRoleConfig {
   dnsUpstream: readonly string[]
   dnsForward: readonly string[]
   dnsDomain: string
+  stats: boolean
+  statsInterval: string | number
 }
 
 /** What createAgent runs with: the validated options and what is derived from them once. */
@@ -75,6 +80,7 @@ export interface ResolvedAgentConfig extends Omit<AgentConfig, 'ipamDriverName'>
   resyncMs: number
   heartbeatMs: number
   watchdogMs: number
+  statsMs: number
   /** Set when the IPAM driver runs (`ipamDriver` true). */
   ipamDriverName?: string
 }
@@ -111,6 +117,7 @@ export function resolveAgentConfig (flags: Partial<AgentConfig> = {}, env: NodeJ
     resyncMs: parseDuration(c.resyncInterval),
     heartbeatMs: parseDuration(c.heartbeatInterval),
     watchdogMs: parseDuration(c.watchdog),
+    statsMs: parseDuration(c.statsInterval),
     ipamDriverName: c.ipamDriver ? c.ipamDriverName : undefined,
   })
 }

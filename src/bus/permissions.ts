@@ -50,6 +50,7 @@ export function rolePermissions (role: NatsRole, id: RoleIdentity = {}): RolePer
         s.logs('*', host, '*'), `$JS.API.DIRECT.GET.${LOG_STREAM}.${s.logs('*', host, '*')}`,
         ...kvReader([Buckets.assignments, Buckets.services]),
         ...[Buckets.assignments, Buckets.services].map((b) => `$JS.API.DIRECT.GET.${kv(b)}.>`), '$JS.FC.>',
+        s.hostStats(host),
       ],
       subscribe: ['_INBOX.>', s.allApplied],
     }
@@ -67,6 +68,7 @@ export function rolePermissions (role: NatsRole, id: RoleIdentity = {}): RolePer
       ...[Buckets.endpoints, Buckets.services, Buckets.hosts, Buckets.ipam, Buckets.assignments, Buckets.leases, Buckets.history].map((b) => `$KV.${b}.>`),
       `$JS.ACK.${STREAM}.>`, '$JS.FC.>', '_INBOX.>', allActivity(id.prefix),
     ],
-    subscribe: [s.allHeartbeats, s.allIpam, s.allSnapshots, '_INBOX.>', s.allApplied, allActivity(id.prefix), s.allRendererStats],
+    subscribe: [s.allHeartbeats, s.allIpam, s.allSnapshots, '_INBOX.>', s.allApplied, allActivity(id.prefix), s.allRendererStats,
+      s.allHostStats],
   }
 }

@@ -23,6 +23,9 @@ export interface Subjects {
   allLogs: string
   /** Subjects captured by the DRIFTGATE_EVENTS stream. */
   streamSubjects: string[]
+  /** `<prefix>.stats.host.<host>`: CPU use of the host's managed containers (agent → registry, core NATS). */
+  hostStats: (host: string) => string
+  allHostStats: string
   /** `<prefix>.stats.renderer.<renderer>`: a lua-mode renderer's per-service counters (core NATS, not stored). */
   rendererStats: (renderer: string) => string
   allRendererStats: string
@@ -45,6 +48,8 @@ export function subjects (prefix = DEFAULT_PREFIX): Subjects {
     serviceLogs: (svc) => `${prefix}.logs.${svc}.*.*`,
     allLogs: `${prefix}.logs.*.*.*`,
     streamSubjects: [`${prefix}.events.*`, `${prefix}.snapshot.*`],
+    hostStats: (h) => `${prefix}.stats.host.${h}`,
+    allHostStats: `${prefix}.stats.host.*`,
     rendererStats: (r) => `${prefix}.stats.renderer.${r}`,
     allRendererStats: `${prefix}.stats.renderer.*`,
   }

@@ -4,16 +4,20 @@ import type { Command } from 'commander'
 import { DriftgateError, ErrorCodes, TimeoutError, ValidationError, isDnsLabel, parseDuration } from '../core/index.js'
 import { ApiClient, addClientOptions, type ClientOptions } from './client.js'
 
-export interface Target { service: string, replicas: number }
+/** `web=5` sets the count; `web=2..10` sets the autoscale range of an autoscaled service. */
+export interface Target { service: string, replicas: number, range?: { min: number, max: number } }
 
 export function parseTargets (args: string[]): Target[] {
-  if (args.length === 0) throw new ValidationError('arguments', [{ field: 'service=replicas', message: 'give at least one, e.g. web=5' }])
+  if (args.length === 0) throw new ValidationError('arguments', [{ field: 'service=replicas', message: 'give at least one, e.g. web=5 (or web=2..10 for an autoscaled service)' }])
   return args.map((arg) => {
-    const m = /^([^=]+)=(\d{1,4})$/.exec(arg)
+    const m = /^([^=]+)=(\d{1,4})(?:\.\.(\d{1,4}))?$/.exec(arg)
     if (m === null || !isDnsLabel(m[1])) {
-      throw new ValidationError('arguments', [{ field: arg, message: 'expected <service>=<replicas>, e.g. web=5' }])
+      throw new ValidationError('arguments', [{ field: arg, message: 'expected <service>=<replicas>, e.g. web=5, or <service>=<min>..<max> for an autoscaled service' }])
     }
-    return { service: m[1], replicas: Number(m[2]) }
+    if (m[3] === undefined) return { service: m[1], replicas: Number(m[2]) }
+    const [min, max] = [Number(m[2]), Number(m[3])]
+    if (min < 1 || min > max) throw new ValidationError('arguments', [{ field: arg, message: 'an autoscale range needs 1 ≤ min ≤ max, e.g. web=2..10' }])
+    return { service: m[1], replicas: min, range: { min, max } }
   })
 }
 
@@ -66,8 +70,12 @@ export interface ScaleOptions {
 
 export async function scaleServices (client: ApiClient, targets: Target[], o: ScaleOptions): Promise<void> {
   for (const t of targets) {
-    const r = await client.patch<{ version: number, changed: boolean }>(`/v1/services/${t.service}`, { replicas: t.replicas })
-    o.out(`${t.service}: ${t.replicas} replica${t.replicas === 1 ? '' : 's'} (version ${r.version}${r.changed ? '' : ', unchanged'})\n`)
+    // A range patches the autoscale block; the registry moves the count into it and says where it landed.
+    const body = t.range !== undefined ? { autoscale: t.range } : { replicas: t.replicas }
+    const r = await client.patch<{ version: number, changed: boolean, replicas: number }>(`/v1/services/${t.service}`, body)
+    if (t.range !== undefined) t.replicas = r.replicas
+    const what = t.range !== undefined ? `autoscale ${t.range.min}..${t.range.max}, now ${r.replicas}` : `${t.replicas}`
+    o.out(`${t.service}: ${what} replica${r.replicas === 1 ? '' : 's'} (version ${r.version}${r.changed ? '' : ', unchanged'})\n`)
   }
   if (!o.wait) return
   const started = Date.now()
@@ -90,15 +98,16 @@ export async function scaleServices (client: ApiClient, targets: Target[], o: Sc
 
 export function register (program: Command): void {
   const cmd = program.command('scale')
-    .description('set the replica count of services')
-    .argument('<service=replicas...>', 'e.g. web=5')
+    .description('set the replica count of services, or the autoscale range (min..max) of autoscaled ones')
+    .argument('<service=replicas...>', 'e.g. web=5, or web=2..10 for an autoscaled service')
     .option('--wait', 'show progress until every replica runs and is healthy')
     .option('--timeout <duration>', 'give up waiting after', '120s')
   addClientOptions(cmd)
   cmd.addHelpText('after', `
 Example:
   driftgate scale web=5 --wait --timeout 2m
-  driftgate scale web=2 api=4 --token "$DRIFTGATE_TOKEN"`)
+  driftgate scale web=2 api=4 --token "$DRIFTGATE_TOKEN"
+  driftgate scale web=2..10        # autoscaled: set autoscale.min/max (web=5 is refused)`)
   cmd.action(async (args: string[], o: ClientOptions & { wait?: boolean, timeout: string }) => {
     let timeoutMs: number
     try { timeoutMs = parseDuration(o.timeout) } catch (err) {

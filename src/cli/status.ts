@@ -3,7 +3,7 @@
 // replicas with what placement does about them.
 import type { Command } from 'commander'
 import { ApiClient, addClientOptions, formatTable, type ClientOptions } from './client.js'
-import { formatBytes, formatCpus, type PlacementStatus } from '../placement/index.js'
+import { formatBytes, formatCpus, type AutoscaleView, type PlacementStatus } from '../placement/index.js'
 
 interface ServiceSummary { name: string, version: number | null, endpoints: { healthy: number, total: number } }
 
@@ -29,6 +29,7 @@ export function renderStatus (p: PlacementStatus, services: ServiceSummary[], no
       ...p.hosts.map((h) => [h.host, h.status, `${formatCpus(h.used.cpus)}/${formatCpus(h.capacity.cpus)}`,
         `${formatBytes(h.used.memoryBytes)}/${formatBytes(h.capacity.memoryBytes)}`, String(h.replicas),
         Object.entries(h.labels).map(([k, v]) => `${k}=${v}`).join(',') || '-'])])
+  if (p.autoscale !== undefined && p.autoscale.length > 0) out += '\n' + renderAutoscale(p.autoscale, now)
   if (p.unschedulable.length > 0) {
     // One line per service and reason: "web 3,4: needs 64Gi memory, ..."
     const groups = new Map<string, number[]>()
@@ -45,6 +46,26 @@ export function renderStatus (p: PlacementStatus, services: ServiceSummary[], no
       ...(p.replacements ?? []).map((d) => [d.service, String(d.replica), d.key.split('.')[0], d.verdict, d.reason])])
   }
   return out
+}
+
+const ago = (at: number, now: number): string => {
+  const s = Math.max(0, Math.round((now - at) / 1000))
+  return s < 120 ? `${s}s ago` : s < 7200 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`
+}
+
+/** One row per autoscaled service: replicas in its range, each metric against its target, the last decision and change. */
+export function renderAutoscale (views: AutoscaleView[], now = Date.now()): string {
+  const metric = (v: AutoscaleView, name: 'cpu' | 'requestsPerReplica'): string => {
+    const target = v.targets[name]
+    if (target === undefined) return '-'
+    const m = v.metrics.find((x) => x.name === name)
+    const cur = m === undefined || m.current === null ? '?' : String(m.current)
+    return name === 'cpu' ? `${cur}%/${target}%` : `${cur}/${target}`
+  }
+  return formatTable([['AUTOSCALE', 'REPLICAS', 'RANGE', 'CPU/TARGET', 'REQ/S PER REPLICA/TARGET', 'LAST CHANGE', 'DECISION'],
+    ...views.map((v) => [v.service, String(v.replicas), `${v.min}..${v.max}`, metric(v, 'cpu'), metric(v, 'requestsPerReplica'),
+      v.lastChange !== null ? `${v.lastChange.from}→${v.lastChange.to} ${ago(v.lastChange.at, now)}` : '-',
+      v.decision !== null ? `${v.decision.reason} (${ago(v.decision.at, now)})` : 'not evaluated yet'])])
 }
 
 export function register (program: Command): void {

@@ -74,6 +74,16 @@ export {
   readYaml, readYamlDocuments, type YamlDocument,
 } from './yaml.js'
 export {
+  MAX_AUTOSCALE_REPLICAS, autoscaleProblem, autoscaleSchema, autoscaleWindows, type AutoscaleSpec,
+} from './spec-autoscale.js'
+export {
+  MAX_STATS_CONTAINERS, checkHostStats, hostStatsSchema, type ContainerCpu, type HostStatsMessage,
+} from './host-stats.js'
+export {
+  autoscaleStatusKey, autoscaleStatusSchema, checkAutoscaleStatus,
+  type AutoscaleChange, type AutoscaleMetricStatus, type AutoscaleStatusRecord,
+} from './autoscale-status.js'
+export {
   MAX_STATS_SERVICES, checkRendererStats, rendererStatsSchema, type RendererStatsMessage, type ServiceCounters,
 } from './stats.js'
 export {

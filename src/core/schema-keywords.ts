@@ -6,6 +6,7 @@
 import type { Ajv, ErrorObject, SchemaValidateFunction } from 'ajv'
 import { durationMs, sizeBytes, NGINX_SECONDS_PATTERN } from './duration.js'
 import { endpointIpProblem, networkNameProblem } from './names.js'
+import { autoscaleRulesKeyword } from './spec-autoscale.js'
 
 type Check = (schema: never, data: string) => string | null
 
@@ -52,4 +53,6 @@ export function addKeywords (ajv: Ajv): void {
     ? null
     : 'must be whole seconds, minutes or hours, e.g. 10s (nginx fail_timeout takes no ms and no fraction)')) as Check)
   keyword(ajv, 'userNetwork', 'boolean', ((on: boolean, data: string) => (on ? networkNameProblem(data) : null)) as Check)
+  // min ≤ max, a target, resources.cpu for a cpu target (the spec's autoscale block).
+  ajv.addKeyword(autoscaleRulesKeyword)
 }

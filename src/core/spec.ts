@@ -5,6 +5,7 @@ import { specDnsSchema } from './spec-dns.js'
 import { healthSpecSchema, type HealthSpec } from './spec-health.js'
 import { DURATION_PATTERN, MAX_SPEC_DURATION, SIZE_PATTERN, parseDuration, parseSize } from './duration.js'
 import { routesSchema, type RouteSpec } from './spec-routes.js'
+import { autoscaleSchema, type AutoscaleSpec } from './spec-autoscale.js'
 
 // Bounds (docs/architecture.md "Spec bounds"): every value accepted here must
 // also be accepted by Docker and, for upstream options, by `nginx -t`.
@@ -63,6 +64,7 @@ export const serviceSpecSchema = {
     stopGracePeriod: duration(),
     dns: specDnsSchema,
     routes: routesSchema,
+    autoscale: autoscaleSchema,
   },
   additionalProperties: false,
 } as const
@@ -82,6 +84,7 @@ export interface ServiceSpec {
   stopGracePeriod?: string
   dns?: boolean
   routes?: RouteSpec[]
+  autoscale?: AutoscaleSpec
 }
 
 /** Value of `driftgate_services` `<service>`. */
@@ -112,12 +115,12 @@ export function specGraceMs (spec: ServiceSpec): number {
 }
 
 /**
- * Hash of what a running container is made from. `replicas` and `routes` are
- * left out: a scale or a new route must not look like an update and restart everything.
+ * Hash of what a running container is made from. `replicas`, `autoscale` and
+ * `routes` are left out: a scale, a new scaling range or a new route (the
+ * edge's business, issue 16) must not look like an update and restart everything.
  */
 export function specHash (spec: ServiceSpec): string {
-  // routes are the edge's business (issue 16): a new host must not restart containers either
-  const { replicas: _replicas, routes: _routes, ...rest } = spec
+  const { replicas: _replicas, autoscale: _autoscale, routes: _routes, ...rest } = spec
   return createHash('sha256').update(stableStringify(rest)).digest('hex').slice(0, 16)
 }
 

@@ -15,6 +15,7 @@ import {
 import { decodeJson } from '../bus/index.js'
 import { listHistory, readHistory, type HistoryEntry, type WriteMeta } from './history.js'
 import { readSpec, writeSpec } from './spec-store.js'
+import { withAutoscaledReplicas } from './autoscale/manual.js'
 
 export interface HistoryRoutesOptions {
   kv: { services: KV, history: KV, endpoints: KV, assignments: KV }
@@ -117,7 +118,8 @@ export function historyRoutes (opts: HistoryRoutesOptions): FastifyPluginAsync {
         const old = await readHistory(kv.history, name, to)
         if (old === null) throw new NotFoundError(`version ${to} of service "${name}" (it is no longer kept)`)
         const meta: WriteMeta = { by: whoOf(request), reason: `rollback to ${to}` }
-        const result = await writeSpec(kv.services, name, () => old.spec, now, { kv: kv.history, meta })
+        // An autoscaled service keeps the count the autoscaler reached, as for an apply.
+        const result = await writeSpec(kv.services, name, (cur) => withAutoscaledReplicas(old.spec, cur), now, { kv: kv.history, meta })
         request.log.info({ service: name, to, version: result.version, changed: result.changed }, 'service rolled back')
         return { ...result, from: rec.version, to }
       })

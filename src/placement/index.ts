@@ -8,7 +8,7 @@ import {
   checkAssignmentRecord, checkEndpointRecord, checkHostRecord, checkServiceRecord, componentLogger, newInstanceId,
   type AssignmentRecord, type EndpointRecord, type HostRecord, type Logger, type ServiceRecord,
 } from '../core/index.js'
-import { KvTable, openBucket, publishActivity, Buckets, type BucketName } from '../bus/index.js'
+import { KvTable, openBucket, publishActivity, subjects, Buckets, type BucketName } from '../bus/index.js'
 import { ReplicaHealth } from './replica-health.js'
 import { Replacer } from './replacer.js'
 import { REPLACE_DEFAULTS, type Decision, type ReplacePolicy } from './replace.js'
@@ -16,6 +16,7 @@ import { Lease } from './leader.js'
 import { PlacementLoop, type PlacementTables } from './loop.js'
 import { createPlacementMetrics } from './metrics.js'
 import type { ScheduleResult } from './types.js'
+import { Autoscaler, HostStatsCollector, createAutoscaleMetrics, type ServiceLoad } from './autoscale/index.js'
 
 export { schedule, isFailStatic } from './scheduler.js'
 export { domainOf } from './spread.js'
@@ -31,7 +32,11 @@ export { decideReplacements, REPLACE_DEFAULTS, type Decision, type ReplacePolicy
 export { ReplicaHealth, replicaStatus } from './replica-health.js'
 export { Replacer, replacementDecisions } from './replacer.js'
 
-export type PlacementBuckets = Record<'services' | 'hosts' | 'assignments' | 'leases' | 'endpoints', KV>
+export {
+  decideReplicas, HostStatsCollector, type AutoscaleView, type ServiceLoad, type ServiceRate,
+} from './autoscale/index.js'
+
+export type PlacementBuckets = Record<'services' | 'hosts' | 'assignments' | 'leases' | 'endpoints' | 'history', KV>
 
 export interface PlacementConfig {
   /** Lease length; the leader renews every third of it (the registry's placementLease). */
@@ -44,10 +49,14 @@ export interface PlacementConfig {
   name?: string
   /** Replacement of unhealthy replicas (issue 19); defaults REPLACE_DEFAULTS. */
   replace?: Partial<ReplacePolicy>
+  /** Autoscaler: one evaluation of every autoscaled service this often (leader only). */
+  autoscaleIntervalMs?: number
+  /** NATS subject prefix (host stats in, activity events out). */
+  prefix?: string
 }
 
 /** Placement's timings when the registry does not set them: the one place they are written. */
-export const PLACEMENT_DEFAULTS = Object.freeze({ leaseMs: 10_000, debounceMs: 200, resyncMs: 30_000 })
+export const PLACEMENT_DEFAULTS = Object.freeze({ leaseMs: 10_000, debounceMs: 200, resyncMs: 30_000, autoscaleIntervalMs: 15_000, prefix: 'driftgate' })
 
 export type ResolvedPlacementConfig = Readonly<Required<Omit<PlacementConfig, 'name' | 'replace'>> & Pick<PlacementConfig, 'name' | 'replace'>>
 
@@ -62,6 +71,8 @@ export interface PlacementDeps {
   kv?: Partial<PlacementBuckets>
   log: Logger
   metrics: PromRegistry
+  /** Request rates per service (the renderers' counts); the autoscaler's requestsPerReplica target reads it. */
+  load?: ServiceLoad
 }
 
 export interface PlacementOptions extends PlacementDeps {
@@ -117,8 +128,8 @@ export async function startPlacement (opts: PlacementOptions): Promise<Placement
 async function run (cfg: ResolvedPlacementConfig, opts: PlacementDeps): Promise<Omit<Placement, 'start'>> {
   const log = componentLogger(opts.log, 'placement')
   const metrics = createPlacementMetrics(opts.metrics)
-  const [services, hosts, assignments, leases, endpoints] = await Promise.all(
-    (['services', 'hosts', 'assignments', 'leases', 'endpoints'] as const).map(async (k) => await bucket(opts.nc, opts.kv, k)))
+  const [services, hosts, assignments, leases, endpoints, history] = await Promise.all(
+    (['services', 'hosts', 'assignments', 'leases', 'endpoints', 'history'] as const).map(async (k) => await bucket(opts.nc, opts.kv, k)))
   const table = <T>(kv: KV, name: string, check: { problems: (v: unknown) => unknown }): KvTable<T> => new KvTable<T>({
     kv,
     log,
@@ -176,6 +187,21 @@ async function run (cfg: ResolvedPlacementConfig, opts: PlacementDeps): Promise<
     replicaHealth.attach()
     started.push({ close: async () => { replicaHealth.detach(); replacer.close() } })
     started.push(loop) // closed before the tables (reverse order)
+    const cpu = new HostStatsCollector({ nc: opts.nc, subject: subjects(cfg.prefix).allHostStats, log, metrics: opts.metrics })
+    cpu.start()
+    started.push({ close: async () => { cpu.close() } })
+    const js = opts.nc.jetstream()
+    const autoscaler = new Autoscaler({
+      services: tables.services, kv: { services, leases, history }, cpu, load: opts.load, log, metrics: createAutoscaleMetrics(opts.metrics),
+      isLeader: () => lease?.isLeader() ?? false,
+      unschedulable: (service) => loop.last?.unschedulable.filter((u) => u.service === service).length ?? 0,
+      intervalMs: cfg.autoscaleIntervalMs,
+      publish: (event, id) => {
+        publishActivity(js, event, id, cfg.prefix).catch((err: Error) => { log.debug({ err: err.message }, 'autoscale activity not published') })
+      },
+    })
+    autoscaler.start()
+    started.push(autoscaler)
     lease = new Lease({
       kv: leases,
       holder,

@@ -19,6 +19,8 @@ import { deleteSpec, writeSpec } from './spec-store.js'
 import { readLease } from './leader.js'
 import { whoOf } from './history-routes.js'
 import { placementStatus } from './status.js'
+import { refuseManualReplicas, withAutoscaledReplicas } from './autoscale/manual.js'
+import { autoscaleViews } from './autoscale/status.js'
 import type { PlacementTables } from './loop.js'
 
 export interface ServiceRoutesOptions {
@@ -111,7 +113,7 @@ export function serviceRoutes (opts: ServiceRoutesOptions): FastifyPluginAsync {
 
     app.put<{ Params: { name: string }, Body: unknown }>('/v1/services/:name', write, async (request, reply) => {
       const { name } = request.params
-      const result = await writeSpec(kv, name, () => routesFree(specFromBody(name, request.body)), now, history(request, 'apply'))
+      const result = await writeSpec(kv, name, (cur) => routesFree(withAutoscaledReplicas(specFromBody(name, request.body), cur)), now, history(request, 'apply'))
       request.log.info({ service: name, version: result.version, changed: result.changed }, 'service spec applied')
       return await reply.code(result.created ? 201 : 200).send(result)
     })
@@ -120,7 +122,9 @@ export function serviceRoutes (opts: ServiceRoutesOptions): FastifyPluginAsync {
       const { name } = request.params
       const result = await writeSpec(kv, name, (cur) => {
         if (cur === null) throw new NotFoundError(`service "${name}" (apply it first with PUT or driftgate apply)`)
-        return routesFree(patchSpec(cur, request.body))
+        const next = patchSpec(cur, request.body)
+        refuseManualReplicas(cur, request.body, next)
+        return routesFree(withAutoscaledReplicas(next, cur))
       }, now, history(request, patchReason(request.body)))
       request.log.info({ service: name, version: result.version, replicas: result.replicas }, 'service spec patched')
       return result
@@ -134,7 +138,7 @@ export function serviceRoutes (opts: ServiceRoutesOptions): FastifyPluginAsync {
 
     app.get('/v1/placement', async () => {
       const lease = await readLease(opts.kv.leases)
-      return placementStatus({
+      const status = placementStatus({
         services: tables.services.entries.values(),
         hosts: tables.hosts.entries.values(),
         assignments: tables.assignments.entries.values(),
@@ -143,6 +147,7 @@ export function serviceRoutes (opts: ServiceRoutesOptions): FastifyPluginAsync {
           ? replacementDecisions(tables.assignments.entries.values(), tables.services.entries.values(), tables.replicaHealth, now())
           : [],
       })
+      return { ...status, autoscale: await autoscaleViews(opts.kv.leases, tables.services.entries.values()) }
     })
   }
 }

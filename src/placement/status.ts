@@ -7,6 +7,7 @@ import { schedule } from './scheduler.js'
 import type { LeaseView } from './leader.js'
 import type { Unschedulable } from './types.js'
 import type { Decision } from './replace.js'
+import type { AutoscaleView } from './autoscale/status.js'
 
 export interface ServicePlacement {
   name: string
@@ -36,6 +37,8 @@ export interface PlacementStatus {
   unschedulable: Unschedulable[]
   /** Unhealthy replicas and what placement does about them (issue 19): replace, replacing, waiting, backoff, capped. */
   replacements?: Decision[]
+  /** Autoscaled services: range, targets, metric values, the leader's last decision (filled by the route). */
+  autoscale?: AutoscaleView[]
 }
 
 export function placementStatus (input: {

@@ -49,8 +49,9 @@ export const placementComponent: SubComponentStarter = {
   name: 'placement',
   start: async (ctx) => {
     if (!ctx.config.placement) return { close: async () => {} }
-    const placement = createPlacement({ name: ctx.config.name, leaseMs: ctx.config.ms.placementLeaseMs },
-      { nc: ctx.nc, kv: ctx.kv, log: ctx.log, metrics: ctx.metrics })
+    const placement = createPlacement({
+      name: ctx.config.name, leaseMs: ctx.config.ms.placementLeaseMs, autoscaleIntervalMs: ctx.config.ms.autoscaleIntervalMs, prefix: ctx.config.prefix,
+    }, { nc: ctx.nc, kv: ctx.kv, log: ctx.log, metrics: ctx.metrics, load: ctx.load }) // load: the renderers' request rates (requestsPerReplica)
     await placement.start()
     return placement
   },

@@ -50,6 +50,8 @@ export const registrySchema: RoleSchema = {
     tombstoneTtl: duration('10m', 'removed endpoints are forgotten after this long', { cli: false }),
     sweepInterval: duration('1s', 'host liveness sweep interval', { cli: false }),
     name: { type: 'string', minLength: 1, maxLength: 64, cli: false, description: 'this instance\'s name in logs and its NATS connection' },
+    // Autoscaling (issue 19).
+    autoscaleInterval: duration('15s', 'the placement leader evaluates every autoscaled service this often', { cli: false }),
     // Service load stats (registry/stats).
     statsWindow: duration('10s', 'requests/errors per second are computed over renderers\' reports of this long', { cli: false }),
   },
@@ -93,6 +95,7 @@ export interface RegistryConfig extends CommonRoleConfig {
   sweepInterval: string
   /** This instance's name in logs and the NATS connection name. */
   name?: string
+  autoscaleInterval: string
   statsWindow: string
 }
 
@@ -111,6 +114,7 @@ export interface RegistryTimings {
   placementLeaseMs: number
   dnsTcpIdleMs: number
   httpRequestTimeoutMs: number
+  autoscaleIntervalMs: number
   statsWindowMs: number
 }
 
@@ -129,6 +133,7 @@ export function timings (cfg: RegistryConfig): RegistryTimings {
     placementLeaseMs: parseDuration(cfg.placementLease),
     dnsTcpIdleMs: parseDuration(cfg.dnsTcpIdle),
     httpRequestTimeoutMs: parseDuration(cfg.httpRequestTimeout),
+    autoscaleIntervalMs: parseDuration(cfg.autoscaleInterval),
     statsWindowMs: parseDuration(cfg.statsWindow),
   }
 }

@@ -7,16 +7,16 @@ import { join } from 'node:path'
 import type { NatsConnection } from 'nats'
 import { startNginx, freePort, type NginxServer, type Testbed } from '../harness/index.js'
 import type { Logger } from '../../src/core/index.js'
-import { createAgent, resolveAgentConfig } from '../../src/agent/index.js'
+import { createAgent, resolveAgentConfig, type AgentConfig } from '../../src/agent/index.js'
 import { createRenderer, type Renderer } from '../../src/renderer/index.js'
 import { exampleHttpBody } from '../integration/renderer-fixtures.js'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 
 /** One Docker host's driftgate side: the agent, which runs its assignments (reconcile defaults to on). */
-export async function startHost (tb: Testbed, i: number, natsUrl: string, log: Logger): Promise<{ close: () => Promise<void> }> {
+export async function startHost (tb: Testbed, i: number, natsUrl: string, log: Logger, extra: Partial<AgentConfig> = {}): Promise<{ close: () => Promise<void> }> {
   const h = tb.hosts[i]
-  const agent = createAgent(resolveAgentConfig({ ipamDriver: false, hostId: h.name, docker: h.socketPath, nats: natsUrl, network: 'mv0', heartbeatInterval: '1s' }), {
+  const agent = createAgent(resolveAgentConfig({ ipamDriver: false, hostId: h.name, docker: h.socketPath, nats: natsUrl, network: 'mv0', heartbeatInterval: '1s', ...extra }), {
     log, reconcilerTimings: { intervalMs: 2000, warmupMs: 1000, drainTimeoutMs: 15_000, rendererSilentMs: 12_000 },
   })
   await agent.start()
