@@ -50,6 +50,8 @@ export function rolePermissions (role: NatsRole, id: RoleIdentity = {}): RolePer
         s.logs('*', host, '*'), `$JS.API.DIRECT.GET.${LOG_STREAM}.${s.logs('*', host, '*')}`,
         ...kvReader([Buckets.assignments, Buckets.services]),
         ...[Buckets.assignments, Buckets.services].map((b) => `$JS.API.DIRECT.GET.${kv(b)}.>`), '$JS.FC.>',
+        // A drain asks renderers whose announcement leaves the id list out (issue 20).
+        s.routes('*'),
       ],
       subscribe: ['_INBOX.>', s.allApplied],
     }
@@ -57,8 +59,9 @@ export function rolePermissions (role: NatsRole, id: RoleIdentity = {}): RolePer
   if (role === 'renderer') {
     const renderer = need(id.renderer, 'renderer', role)
     return {
-      publish: [s.applied(renderer), ...kvReader([Buckets.endpoints, Buckets.services]), '$JS.FC.>'],
-      subscribe: ['_INBOX.>'],
+      publish: [s.applied(renderer), ...kvReader([Buckets.endpoints, Buckets.services]), '$JS.FC.>', '_INBOX.>'],
+      // Routes queries from draining agents; '_INBOX.>' above carries the answers.
+      subscribe: ['_INBOX.>', s.routes(renderer)],
     }
   }
   return {

@@ -73,3 +73,6 @@ export {
 export {
   readYaml, readYamlDocuments, type YamlDocument,
 } from './yaml.js'
+export {
+  type RoutesQuery, type RoutesAnswer,
+} from './types.js'

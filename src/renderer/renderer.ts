@@ -24,6 +24,7 @@ import { TemplatesWatch } from './templates-watch.js'
 import { createRendererMetrics, registerNginxStats, setLastError, type RendererMetrics } from './metrics.js'
 import type { RendererConfig } from './config.js'
 import { STATUS_FILE, generationOfStatus } from './file-format.js'
+import { APPLIED_INLINE_MAX, RoutesResponder } from './routes-responder.js'
 
 export interface RendererDeps {
   /** A connection to use (not closed by the renderer). Else one is made from natsOptions. */
@@ -34,11 +35,14 @@ export interface RendererDeps {
   clock?: Clock
 }
 
+/** What this renderer has applied: the announcement's fields, the whole id list always at hand (built lazily). */
+export type AppliedState = AppliedMessage & { containers: string[] }
+
 export interface RendererStatus {
   mode: ResolvedMode | null
   generation: number
   lastError: string | null
-  applied: AppliedMessage | null
+  applied: AppliedState | null
   heldBack: string[]
 }
 
@@ -64,6 +68,7 @@ export class Renderer {
   /** Service → its endpoint records by key (for rebuilding one service). */
   private byService = new Map<string, Map<string, EndpointRecord>>()
   private announceTimer?: NodeJS.Timeout
+  private routes?: RoutesResponder
   private templatesDirty = false
   /** Templates changed and no apply succeeded since (see ApplyInput.allowHold). */
   private templatesUnproven = false
@@ -78,7 +83,7 @@ export class Renderer {
   /** The mode in use (auto resolved at start). */
   mode: ResolvedMode | null = null
   generation = 0
-  applied: AppliedMessage | null = null
+  applied: AppliedState | null = null
 
   constructor (readonly config: RendererConfig, private readonly deps: RendererDeps = {}) {
     this.log = componentLogger(deps.log ?? createLogger({ role: 'renderer' }), 'renderer')
@@ -142,6 +147,11 @@ export class Renderer {
     await this.watch?.start()
     this.pusher?.watch(() => this.trigger())
     this.trigger()
+    this.routes = new RoutesResponder({
+      nc: this.nc, subject: subjects(this.config.prefix).routes(this.config.id), renderer: this.config.id,
+      current: () => this.applied, log: this.log, onRefused: () => { this.metrics.invalid.inc({ reason: 'routes_query' }) },
+    })
+    this.routes.start()
     this.announceTimer = setInterval(() => this.announce(), this.config.announceIntervalMs)
     this.announceTimer.unref()
     this.log.info({ id: this.config.id, mode: this.mode, out: this.config.out, conf: this.config.nginxConf }, 'renderer started')
@@ -354,24 +364,26 @@ export class Renderer {
     else this.failures.succeeded(null)
   }
 
-  /** Publishes the applied generation: after each apply, and periodically as a liveness signal. */
+  /**
+   * Publishes the applied generation: after each apply, and periodically as a
+   * liveness signal. The id list rides along only while small; beyond
+   * APPLIED_INLINE_MAX the message carries the count and drains ask the
+   * routes responder, so the message stays small at any fleet size.
+   */
   private announce (): void {
     if (this.applied == null || this.nc == null || this.nc.isClosed()) return
-    // 64-hex ids, quoted, comma: a list that cannot fit one NATS message is
-    // not even encoded (at 50,000 ids that costs tens of ms per apply).
-    const max = this.nc.info?.max_payload ?? 1024 * 1024
     const count = this.appliedCount ?? this.applied.containers.length
-    if (count * 67 > max) {
-      this.once.warn('announce-size', { containers: count, maxPayload: max },
-        'cannot announce the applied generation: too many containers for one NATS message')
-      return
-    }
+    // field by field: spreading `applied` would build its (lazy) id list
+    const { v, renderer, generation, endpointsRevision } = this.applied
+    const head = { v, renderer, generation, endpointsRevision }
+    const msg: AppliedMessage = count <= APPLIED_INLINE_MAX
+      ? { ...head, containers: this.applied.containers, count, appliedAt: Date.now() }
+      : { ...head, count, appliedAt: Date.now() }
     try {
-      this.nc.publish(subjects(this.config.prefix).applied(this.config.id), encodeJson({ ...this.applied, appliedAt: Date.now() }))
+      this.nc.publish(subjects(this.config.prefix).applied(this.config.id), encodeJson(msg))
     } catch (err) {
-      // e.g. MAX_PAYLOAD_EXCEEDED: ~15,000 container ids no longer fit one
-      // NATS message (1 MB). Never let a timer's throw end the process.
-      this.once.warn('announce', { err, containers: this.applied.containers.length }, 'cannot announce the applied generation')
+      // Never let a timer's throw end the process (e.g. the connection closing).
+      this.once.warn('announce', { err, containers: count }, 'cannot announce the applied generation')
     }
   }
 
@@ -383,6 +395,7 @@ export class Renderer {
     if (this.closed) return
     this.closed = true
     clearInterval(this.announceTimer)
+    this.routes?.close()
     this.failures.close()
     await this.coalescer.close()
     this.nginx.close()
