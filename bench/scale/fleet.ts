@@ -43,6 +43,7 @@ export class Fleet {
   private readonly pending = new Set<Promise<unknown>>()
   failures = 0
   tag = 'fill'
+  private closed = false
 
   constructor (conns: NatsConnection[], private readonly o: FleetOptions) {
     this.hosts = Array.from({ length: o.hosts }, (_, i) => {
@@ -92,6 +93,7 @@ export class Fleet {
     const p = (async () => {
       for (let attempt = 0; ; attempt++) {
         try { await h.js.publish(subject, data, { msgID: id }); break } catch {
+          if (this.closed) return
           this.failures++
           await sleep(250)
         }
@@ -204,5 +206,9 @@ export class Fleet {
 
   get inflight (): number { return this.pending.size }
 
-  stop (): void { if (this.timer !== undefined) clearInterval(this.timer); this.timer = undefined }
+  stop (): void {
+    this.closed = true
+    if (this.timer !== undefined) clearInterval(this.timer)
+    this.timer = undefined
+  }
 }

@@ -39,7 +39,8 @@ export class Measure {
   readonly table = new Map<string, EndpointRecord>()
   /** Writes seen on driftgate_endpoints since `countFrom` (steady-state write rate). */
   writes = 0
-  private readonly sent = new Map<string, Sent & { rev?: number }>()
+  /** Events not yet seen written, by key. */
+  private readonly sent = new Map<string, Array<Sent & { rev?: number }>>()
   private readonly events: Array<Sent & { rev?: number }> = []
   private readonly announced = new Map<string, Array<{ gen: number, rev: number }>>()
   private readonly seen = new Map<number, Seen[]>()
@@ -59,8 +60,7 @@ export class Measure {
         if (e.operation !== 'PUT') { this.table.delete(e.key); continue }
         const rec = e.json<EndpointRecord>()
         this.table.set(e.key, rec)
-        const s = this.sent.get(`${e.key}#${rec.instance}#${rec.seq}`)
-        if (s !== undefined) { s.rev = e.revision; this.sent.delete(`${e.key}#${rec.instance}#${rec.seq}`) }
+        this.resolve(e.key, rec, e.revision)
       }
     })()
     this.sub = this.nc.subscribe('driftgate.applied.*', {
@@ -95,8 +95,23 @@ export class Measure {
     }
   }
 
+  // A write at (instance, seq) holds every event of that key up to it: an
+  // event overtaken by a later snapshot of its host (another registry
+  // instance applied that first) is never written itself, yet it is in.
+  private resolve (key: string, rec: EndpointRecord, revision: number): void {
+    const list = this.sent.get(key)
+    if (list === undefined) return
+    const rest = list.filter((s) => {
+      const covered = s.instance < rec.instance || (s.instance === rec.instance && s.seq <= rec.seq)
+      if (covered) s.rev = revision
+      return !covered
+    })
+    if (rest.length === 0) this.sent.delete(key); else this.sent.set(key, rest)
+  }
+
   onSent (s: Sent): void {
-    this.sent.set(`${s.key}#${s.instance}#${s.seq}`, s)
+    const list = this.sent.get(s.key)
+    if (list === undefined) this.sent.set(s.key, [s]); else list.push(s)
     this.events.push(s)
   }
 

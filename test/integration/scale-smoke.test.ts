@@ -1,0 +1,22 @@
+// The small form of bench/scale in CI: a 3-node JetStream cluster (R3), 3
+// registry instances and 2 lua-mode renderers with their own nginx (child
+// processes), 10 simulated agents with 500 endpoints, then 100 events/s with
+// hosts falling silent and coming back. Whatever the latency on a loaded CI
+// machine, the end state must be exact: the KV table and both nginx shared
+// dicts equal the generator's truth, and every event reached both dicts.
+import t from 'tap'
+import { runScale } from '../../bench/scale/run.js'
+
+t.test('bench/scale small form: KV table and every nginx dict equal the truth', async (t) => {
+  const r = await runScale({
+    hosts: 10, endpoints: 500, services: 50, rate: 100, durationS: 8, quietS: 2, heartbeatMs: 2000, snapshotMs: 5000,
+    steps: [500], silentFraction: 0.2, fault: 'none', conns: 2, registries: 3, renderers: 2, settleTimeoutS: 30,
+    log: (l) => { t.comment(l) },
+  })
+  t.ok(r.events > 400, `events published (${r.events})`)
+  t.same(r.tableDiff, [], 'KV endpoint table == truth')
+  for (const d of r.dictDiffs) t.same(d.diff, [], `nginx dict of ${d.renderer} == truth`)
+  t.ok(r.settleS === r.settleS, 'converged after the last change')
+  t.equal(r.latency.never, 0, 'every event reached both dicts')
+  t.equal(r.latency.all.length, 2 * r.events, 'a latency for every event in each dict')
+})
