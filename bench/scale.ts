@@ -64,6 +64,8 @@ function report (r: ScaleResult): void {
   }
   console.log('== processes during the change phase (goal ≤ 300 MB RSS each)')
   for (const p of [...r.procs, ...r.nats]) console.log(`  ${p.name.padEnd(10)} RSS ${f(p.rssMb)} MB (peak ${f(p.peakMb)} MB), CPU ${f(p.cpuPct)} %`)
+  const restarted = r.restarts.filter((x) => x.restarts > 0)
+  if (restarted.length > 0) console.log(`  exited on their own and restarted (supervisor): ${restarted.map((x) => `${x.name} ×${x.restarts}`).join(', ')}`)
   console.log('== memory by size (RSS after each fill step)')
   for (const s of r.memory) console.log(`  ${String(s.endpoints).padStart(6)} endpoints: ${s.procs.map((p) => `${p.name} ${f(p.rssMb)} MB`).join(', ')}`)
   console.log(`== fill: ${r.fillS.map((s) => s.toFixed(1)).join(', ')} s per step; quiet ${f(r.quiet.seconds)} s: endpoint KV writes ${r.quiet.endpointWritesPerS.toFixed(2)}/s, host KV writes ${r.quiet.hostWritesPerS.toFixed(1)}/s`)

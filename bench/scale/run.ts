@@ -44,6 +44,8 @@ export interface ScaleResult {
   dictDiffs: Array<{ renderer: string, diff: string[] }>
   publishFailures: number
   maxLagMs: number
+  /** Processes that exited on their own and were started again (not the planned kill). */
+  restarts: Array<{ name: string, restarts: number }>
 }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
@@ -179,6 +181,7 @@ export async function runScale (o: ScaleOptions): Promise<ScaleResult> {
     return {
       fillS, memory, quiet, events, achievedRate: events / changeS, latency, procs, nats, faults, settleS,
       tableDiff: tableDiff(m, f), dictDiffs: await dictDiffs(sys, f), publishFailures: f.failures, maxLagMs: m.maxLagMs,
+      restarts: [...sys.registries, ...sys.renderers.map((r) => r.child)].map((c) => ({ name: c.name, restarts: c.restarts })),
     }
   } finally {
     fleet?.stop()

@@ -27,22 +27,36 @@ export function procStats (pid: number): { cpu: number, rssMb: number, peakMb: n
   } catch { return { cpu: 0, rssMb: 0, peakMb: 0 } }
 }
 
+/**
+ * One driftgate process. Like a service manager (systemd Restart=always), a
+ * process that exits on its own is started again after a second: counted in
+ * `restarts` and printed, since a real deployment would see it too.
+ */
 export class Child {
   proc?: ChildProcess
   exited = false
+  restarts = 0
+  private stopping = false
   constructor (readonly name: string, private readonly args: string[], private readonly logFile: string) {}
 
   start (): void {
     const out = openSync(this.logFile, 'a')
     this.exited = false
-    this.proc = spawn(process.execPath, [WATCH_PARENT, ...CLI, ...this.args], { stdio: ['pipe', out, out] })
-    this.proc.on('exit', () => { this.exited = true })
+    this.stopping = false
+    const proc = this.proc = spawn(process.execPath, [WATCH_PARENT, ...CLI, ...this.args], { stdio: ['pipe', out, out] })
+    proc.on('exit', () => {
+      this.exited = true
+      if (this.stopping || this.proc !== proc) return
+      this.restarts++
+      setTimeout(() => { if (!this.stopping && this.proc === proc) this.start() }, 1000)
+    })
   }
 
   get pid (): number { return this.proc?.pid ?? 0 }
 
   /** SIGKILL (a crash), or SIGTERM and wait (a clean stop). */
   async stop (sig: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    this.stopping = true
     if (this.proc == null || this.exited) return
     const gone = new Promise((resolve) => this.proc?.once('exit', resolve))
     this.proc.kill(sig)
