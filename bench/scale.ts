@@ -58,6 +58,7 @@ function report (r: ScaleResult): void {
     const during = r.latency.points.filter((p) => p.at >= fault.at && p.at <= fault.until + 10_000)
     const over = r.latency.points.filter((p) => p.at >= fault.at && p.ms > 500)
     const last = over.reduce((mx, p) => Math.max(mx, p.at + p.ms), fault.at)
+    if (during.length === 0) { console.log(`  fault: ${fault.what}: no event published in it (+10 s) reached a dict by the end`); continue }
     console.log(`  fault: ${fault.what}: worst ${f(Math.max(0, ...during.map((p) => p.ms)))} ms, p99 ${f(pct(during.map((p) => p.ms), 0.99))} ms during it (+10 s); ` +
       `${over.length} events over goal; all under goal again ${((last - fault.at) / 1000).toFixed(1)} s after the fault` +
       (fault.until > 0 ? ` (${((last - fault.until) / 1000).toFixed(1)} s after the recovery)` : ''))
