@@ -26,6 +26,8 @@ export interface ScaleOptions {
   renderers: number
   settleTimeoutS: number
   log: (line: string) => void
+  /** Called once settled, before teardown (tests: ask the live processes something). */
+  onSettled?: (ctx: { nc: NatsConnection, renderers: string[], truth: Map<string, { containerId: string }> }) => Promise<void>
 }
 
 export interface ProcSample { name: string, rssMb: number, peakMb: number, cpuPct: number }
@@ -178,6 +180,7 @@ export async function runScale (o: ScaleOptions): Promise<ScaleResult> {
     const settleS = await converge(sys, m, f, o.settleTimeoutS)
     o.log(`changes: ${events} events in ${changeS.toFixed(1)} s; settled ${settleS.toFixed(1)} s after the last`)
     const latency = m.latencies(sys.renderers, (s) => s.tag === 'change')
+    await o.onSettled?.({ nc: sys.nc, renderers: sys.renderers.map((r) => r.id), truth: f.truth() })
     return {
       fillS, memory, quiet, events, achievedRate: events / changeS, latency, procs, nats, faults, settleS,
       tableDiff: tableDiff(m, f), dictDiffs: await dictDiffs(sys, f), publishFailures: f.failures, maxLagMs: m.maxLagMs,

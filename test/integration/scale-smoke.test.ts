@@ -6,12 +6,23 @@
 // dicts equal the generator's truth, and every event reached both dicts.
 import t from 'tap'
 import { runScale } from '../../bench/scale/run.js'
+import { decodeJson, encodeJson, subjects } from '../../src/bus/index.js'
 
 t.test('bench/scale small form: KV table and every nginx dict equal the truth', async (t) => {
   const r = await runScale({
     hosts: 10, endpoints: 500, services: 50, rate: 100, durationS: 8, quietS: 2, heartbeatMs: 2000, snapshotMs: 5000,
     steps: [500], silentFraction: 0.2, fault: 'none', conns: 2, registries: 3, renderers: 2, settleTimeoutS: 30,
     log: (l) => { t.comment(l) },
+    // Each real renderer answers drain queries (driftgate.applied.<id>.routes) from what it applied.
+    onSettled: async ({ nc, renderers, truth }) => {
+      const live = [...truth.values()].slice(0, 5).map((e) => e.containerId)
+      const gone = 'f'.repeat(64)
+      for (const id of renderers) {
+        const m = await nc.request(subjects().routes(id), encodeJson({ v: 1, ids: [...live, gone] }), { timeout: 5000 })
+        const d = decodeJson(m.data)
+        t.same(d.ok ? (d.value as { routed: string[] }).routed : d, live, `${id} routes the live containers, not an unknown one`)
+      }
+    },
   })
   t.ok(r.events > 400, `events published (${r.events})`)
   t.same(r.tableDiff, [], 'KV endpoint table == truth')
