@@ -53,7 +53,8 @@ function report (r: ScaleResult): void {
   console.log('\n== event published → in nginx shared dict (goal p99 ≤ 500 ms)')
   for (const [id, xs] of r.latency.byRenderer) console.log(`  ${line(id, xs)}`)
   console.log(`  ${line('both', r.latency.all)}; never reached a dict: ${r.latency.never}; measurement loop lag max ${f(r.maxLagMs)} ms`)
-  console.log(`  ${r.events} events at ${r.achievedRate.toFixed(0)}/s achieved; publish failures (retried): ${r.publishFailures}`)
+  console.log(`  ${r.events} events at ${r.achievedRate.toFixed(0)}/s achieved; publish failures (retried): ${r.publishFailures}; events no KV write holds: ${r.unwritten}`)
+  console.log(`  measured: ${r.coverage}`)
   for (const fault of r.faults) {
     const during = r.latency.points.filter((p) => p.at >= fault.at && p.at <= fault.until + 10_000)
     const over = r.latency.points.filter((p) => p.at >= fault.at && p.ms > 500)

@@ -142,6 +142,18 @@ export class Measure {
     return { all, byRenderer, never, points }
   }
 
+  /** Per renderer: announcements kept, dict generations seen (last of each), for the report. */
+  coverage (renderers: Array<{ id: string, statusPort: number }>): string {
+    return renderers.map((r) => {
+      const a = this.announced.get(r.id) ?? []
+      const s = this.seen.get(r.statusPort) ?? []
+      return `${r.id}: ${a.length} announcements (last gen ${a[a.length - 1]?.gen ?? '-'} rev ${a[a.length - 1]?.rev ?? '-'}), ${s.length} dict generations seen (last ${s[s.length - 1]?.gen ?? '-'})`
+    }).join('; ')
+  }
+
+  /** Events no KV write holds (lost, or not applied yet). */
+  unwritten (): number { return this.events.filter((e) => e.rev === undefined).length }
+
   /** Events published so far (with a tag filter). */
   count (tag: (s: Sent) => boolean): number { return this.events.filter(tag).length }
 

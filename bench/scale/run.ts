@@ -48,6 +48,10 @@ export interface ScaleResult {
   maxLagMs: number
   /** Processes that exited on their own and were started again (not the planned kill). */
   restarts: Array<{ name: string, restarts: number }>
+  /** Published events that no KV write holds at the end (must be 0). */
+  unwritten: number
+  /** Per renderer: announcements and dict generations the measure saw. */
+  coverage: string
 }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
@@ -179,11 +183,13 @@ export async function runScale (o: ScaleOptions): Promise<ScaleResult> {
     await f.flush()
     const settleS = await converge(sys, m, f, o.settleTimeoutS)
     o.log(`changes: ${events} events in ${changeS.toFixed(1)} s; settled ${settleS.toFixed(1)} s after the last`)
+    o.log(`measured: ${m.coverage(sys.renderers)}`)
     const latency = m.latencies(sys.renderers, (s) => s.tag === 'change')
     await o.onSettled?.({ nc: sys.nc, renderers: sys.renderers.map((r) => r.id), truth: f.truth() })
     return {
       fillS, memory, quiet, events, achievedRate: events / changeS, latency, procs, nats, faults, settleS,
       tableDiff: tableDiff(m, f), dictDiffs: await dictDiffs(sys, f), publishFailures: f.failures, maxLagMs: m.maxLagMs,
+      unwritten: m.unwritten(), coverage: m.coverage(sys.renderers),
       restarts: [...sys.registries, ...sys.renderers.map((r) => r.child)].map((c) => ({ name: c.name, restarts: c.restarts })),
     }
   } finally {
