@@ -2,14 +2,15 @@
 // (RequestAddress exactly as dockerd sends it, without docker run), with 1
 // and with 3 allocator instances on one real nats-server. Duplicates are
 // counted from the answers and from the KV records (must be 0).
-// Goal: >= 1,000 allocations/s, p99 <= 20 ms.
-// Run: node --import @tapjs/typescript/import bench/ipam.ts   (env: TOTAL, CONCURRENCY)
+// Goal: >= 1,000 allocations/s, p99 <= 20 ms; on a 3-node cluster (CLUSTER=1:
+// R3 buckets, allocators spread over the nodes) >= 3,000/s, p99 <= 10 ms (issue 20).
+// Run: node --import @tapjs/typescript/import bench/ipam.ts   (env: TOTAL, CONCURRENCY, CLUSTER)
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from 'nats'
 import { Registry } from 'prom-client'
-import { startNats } from '../test/harness/index.js'
+import { startNats, startNatsCluster } from '../test/harness/index.js'
 import { Buckets, openBucket } from '../src/bus/index.js'
 import { silentLogger } from '../src/core/index.js'
 import { startIpamDriver } from '../src/agent/ipam/index.js'
@@ -28,19 +29,26 @@ function pct (sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
 }
 
-const nats = await startNats()
+const CLUSTER = process.env.CLUSTER === '1'
+// One server, or a 3-node JetStream cluster whose buckets have 3 replicas.
+const nats = CLUSTER
+  ? await startNatsCluster(3).then((c) => ({ urls: c.urls, pids: () => c.nodes.map((n) => n.pid), stop: async () => { await c.stop() } }))
+  : await startNats().then((s) => ({ urls: [s.url], pids: () => [s.pid], stop: async () => { await s.stop() } }))
+const natsCpuMs = (): number => nats.pids().reduce((sum, pid) => sum + serverCpuMs(pid), 0)
 const dir = mkdtempSync(join(tmpdir(), 'dg-ipam-bench-'))
 try {
-  const nc = await connect({ servers: nats.url })
-  const kv = await openBucket(nc, Buckets.ipam)
+  const nc = await connect({ servers: nats.urls })
+  const replicas = CLUSTER ? 3 : 1
+  const kv = await openBucket(nc, Buckets.ipam, { replicas })
+  await openBucket(nc, Buckets.hosts, { replicas })
   const driver = await startIpamDriver({ nc, host: 'bench', name: 'dgbench', socketDir: dir, log: silentLogger(), metrics: new Registry() })
-  console.log(`ipam bench: ${TOTAL} RequestAddress calls, ${CONCURRENCY} in flight, through ${driver.socketPath}`)
+  console.log(`ipam bench: ${TOTAL} RequestAddress calls, ${CONCURRENCY} in flight, through ${driver.socketPath}, ${CLUSTER ? '3-node cluster, R3 buckets' : 'one nats-server'}`)
   console.log('allocators  allocs/s  p50 ms  p99 ms  max ms  errors  duplicates  cpu ms/alloc (node + nats-server)')
   for (const [n, instances] of [[1, 1], [2, 3]] as const) {
     const pool = `bench${n}`
     await addPool(kv, pool, { subnet: `10.25${n}.0.0/16` })
     const allocs: TestAllocator[] = []
-    for (let i = 0; i < instances; i++) allocs.push(await startAllocator(nats.url, { quarantineMs: 60_000 }))
+    for (let i = 0; i < instances; i++) allocs.push(await startAllocator(nats.urls[i % nats.urls.length], { quarantineMs: 60_000 }))
     // Warm-up: connections, JIT, the pool in every mirror.
     for (let i = 0; i < 50; i++) await pluginCall(driver.socketPath, 'IpamDriver.RequestAddress', { PoolID: pool, Options: { 'com.docker.network.endpoint.macaddress': mac(10_000_000 + i, n) } })
     const lat: number[] = []
@@ -49,7 +57,7 @@ try {
     let next = 0
     const started = performance.now()
     const cpu0 = process.cpuUsage()
-    const srv0 = serverCpuMs(nats.pid)
+    const srv0 = natsCpuMs()
     await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
       while (next < TOTAL) {
         const i = next++
@@ -62,7 +70,7 @@ try {
     const secs = (performance.now() - started) / 1000
     const cpu = process.cpuUsage(cpu0)
     const nodeMs = (cpu.user + cpu.system) / 1000 / TOTAL
-    const srvMs = (serverCpuMs(nats.pid) - srv0) / TOTAL
+    const srvMs = (natsCpuMs() - srv0) / TOTAL
     lat.sort((a, b) => a - b)
     const recs = await allocations(kv, pool)
     const dupAnswers = got.length - new Set(got).size

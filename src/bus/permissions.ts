@@ -51,6 +51,8 @@ export function rolePermissions (role: NatsRole, id: RoleIdentity = {}): RolePer
         ...kvReader([Buckets.assignments, Buckets.services]),
         ...[Buckets.assignments, Buckets.services].map((b) => `$JS.API.DIRECT.GET.${kv(b)}.>`), '$JS.FC.>',
         s.hostStats(host),
+        // A drain asks renderers whose announcement leaves the id list out (issue 20).
+        s.routes('*'),
       ],
       subscribe: ['_INBOX.>', s.allApplied],
     }
@@ -58,8 +60,9 @@ export function rolePermissions (role: NatsRole, id: RoleIdentity = {}): RolePer
   if (role === 'renderer') {
     const renderer = need(id.renderer, 'renderer', role)
     return {
-      publish: [s.applied(renderer), s.rendererStats(renderer), ...kvReader([Buckets.endpoints, Buckets.services]), '$JS.FC.>'],
-      subscribe: ['_INBOX.>'],
+      publish: [s.applied(renderer), s.rendererStats(renderer), ...kvReader([Buckets.endpoints, Buckets.services]), '$JS.FC.>', '_INBOX.>'],
+      // Routes queries from draining agents; '_INBOX.>' above carries the answers.
+      subscribe: ['_INBOX.>', s.routes(renderer)],
     }
   }
   return {

@@ -7,6 +7,8 @@ export interface Subjects {
   snapshot: (host: string) => string
   heartbeat: (host: string) => string
   applied: (renderer: string) => string
+  /** `<prefix>.applied.<renderer>.routes`: request/reply, which of these ids does the renderer route (drains beyond the inline list). */
+  routes: (renderer: string) => string
   /** `<prefix>.ipam.<host>.<op>`: the host is the subject's, so NATS permissions can bind an agent to its own. */
   ipam: (host: string, op: string) => string
   /** Wildcards for subscribers. */
@@ -38,6 +40,7 @@ export function subjects (prefix = DEFAULT_PREFIX): Subjects {
     snapshot: (h) => `${prefix}.snapshot.${h}`,
     heartbeat: (h) => `${prefix}.heartbeat.${h}`,
     applied: (r) => `${prefix}.applied.${r}`,
+    routes: (r) => `${prefix}.applied.${r}.routes`,
     ipam: (h, op) => `${prefix}.ipam.${h}.${op}`,
     allEvents: `${prefix}.events.*`,
     allSnapshots: `${prefix}.snapshot.*`,

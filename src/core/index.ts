@@ -99,3 +99,6 @@ export {
   type HealthSettings, type HealthSpec,
 } from './spec-health.js'
 export { MAX_REPLACED_AT } from './placement.js'
+export {
+  type RoutesQuery, type RoutesAnswer,
+} from './types.js'

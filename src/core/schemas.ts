@@ -140,13 +140,14 @@ export const hostRecordSchema = {
 
 export const appliedSchema = {
   type: 'object',
-  required: ['v', 'renderer', 'generation', 'endpointsRevision', 'containers', 'appliedAt'],
+  required: ['v', 'renderer', 'generation', 'endpointsRevision', 'appliedAt'],
   properties: {
     v: { const: 1 },
     renderer: label,
     generation: seq,
     endpointsRevision: seq,
     containers: { type: 'array', items: containerId, maxItems: 100000 },
+    count: { type: 'integer', minimum: 0 },
     appliedAt: time,
   },
   additionalProperties: false,

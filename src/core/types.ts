@@ -114,7 +114,18 @@ export interface AppliedMessage {
   generation: number
   /** KV revisions of the endpoints table that this generation reflects. */
   endpointsRevision: number
-  /** Container ids routed by this generation, so drain can check absence. */
-  containers: string[]
+  /**
+   * Container ids routed by this generation, so drain can check absence;
+   * only up to APPLIED_INLINE_MAX of them: beyond, the list is left out and
+   * a drain asks the renderer (`<prefix>.applied.<renderer>.routes`).
+   */
+  containers?: string[]
+  /** How many containers this generation routes. */
+  count?: number
   appliedAt: number
 }
+
+/** Request on `<prefix>.applied.<renderer>.routes`: which of these ids does the renderer route now? */
+export interface RoutesQuery { v: 1, ids: string[] }
+/** Its answer: the subset of the asked ids routed by `generation`. */
+export interface RoutesAnswer { v: 1, renderer: string, generation: number, routed: string[] }

@@ -31,6 +31,7 @@ import { unifiedDiff } from './dry-run.js'
 import { join } from 'node:path'
 import { buildRoutes, endpointRouteKey, serviceRouteKey, type HostTls, type RouteTable } from './routes.js'
 import { labelsByContainer, serversContext } from './route-view.js'
+import { APPLIED_INLINE_MAX, RoutesResponder } from './routes-responder.js'
 
 export interface RendererDeps {
   /** A connection to use (not closed by the renderer). Else one is made from natsOptions. */
@@ -43,11 +44,14 @@ export interface RendererDeps {
   certFor?: (host: string) => HostTls | undefined
 }
 
+/** What this renderer has applied: the announcement's fields, the whole id list always at hand (built lazily). */
+export type AppliedState = AppliedMessage & { containers: string[] }
+
 export interface RendererStatus {
   mode: ResolvedMode | null
   generation: number
   lastError: string | null
-  applied: AppliedMessage | null
+  applied: AppliedState | null
   heldBack: string[]
 }
 
@@ -90,6 +94,8 @@ export class Renderer {
   private routesChanged = false
   /** The `<service>.<anything>` Host convenience, resolved at start. */
   private hostPrefix = true
+  /** Answers drain queries for the routed ids an announcement leaves out (issue 20). */
+  private routesResponder?: RoutesResponder
   private templatesDirty = false
   /** Templates changed and no apply succeeded since (see ApplyInput.allowHold). */
   private templatesUnproven = false
@@ -104,7 +110,7 @@ export class Renderer {
   /** The mode in use (auto resolved at start). */
   mode: ResolvedMode | null = null
   generation = 0
-  applied: AppliedMessage | null = null
+  applied: AppliedState | null = null
 
   constructor (readonly config: RendererConfig, private readonly deps: RendererDeps = {}) {
     this.log = componentLogger(deps.log ?? createLogger({ role: 'renderer' }), 'renderer')
@@ -151,9 +157,16 @@ export class Renderer {
     await this.certWatch?.start()
     this.pusher?.watch(() => this.trigger())
     this.trigger()
+    if (this.nc != null) {
+      this.routesResponder = new RoutesResponder({
+        nc: this.nc, subject: subjects(this.config.prefix).routes(this.config.id), renderer: this.config.id,
+        current: () => this.applied, log: this.log, onRefused: () => { this.metrics.invalid.inc({ reason: 'routes_query' }) },
+      })
+      this.routesResponder.start()
+      this.startStats(this.nc)
+    }
     this.announceTimer = setInterval(() => this.announce(), this.config.announceIntervalMs)
     this.announceTimer.unref()
-    if (this.nc != null) this.startStats(this.nc)
     this.log.info({ id: this.config.id, mode: this.mode, out: this.config.out, conf: this.config.nginxConf }, 'renderer started')
   }
 
@@ -542,24 +555,26 @@ export class Renderer {
     else this.failures.succeeded(null)
   }
 
-  /** Publishes the applied generation: after each apply, and periodically as a liveness signal. */
+  /**
+   * Publishes the applied generation: after each apply, and periodically as a
+   * liveness signal. The id list rides along only while small; beyond
+   * APPLIED_INLINE_MAX the message carries the count and drains ask the
+   * routes responder, so the message stays small at any fleet size.
+   */
   private announce (): void {
     if (this.applied == null || this.nc == null || this.nc.isClosed()) return
-    // 64-hex ids, quoted, comma: a list that cannot fit one NATS message is
-    // not even encoded (at 50,000 ids that costs tens of ms per apply).
-    const max = this.nc.info?.max_payload ?? 1024 * 1024
     const count = this.appliedCount ?? this.applied.containers.length
-    if (count * 67 > max) {
-      this.once.warn('announce-size', { containers: count, maxPayload: max },
-        'cannot announce the applied generation: too many containers for one NATS message')
-      return
-    }
+    // field by field: spreading `applied` would build its (lazy) id list
+    const { v, renderer, generation, endpointsRevision } = this.applied
+    const head = { v, renderer, generation, endpointsRevision }
+    const msg: AppliedMessage = count <= APPLIED_INLINE_MAX
+      ? { ...head, containers: this.applied.containers, count, appliedAt: Date.now() }
+      : { ...head, count, appliedAt: Date.now() }
     try {
-      this.nc.publish(subjects(this.config.prefix).applied(this.config.id), encodeJson({ ...this.applied, appliedAt: Date.now() }))
+      this.nc.publish(subjects(this.config.prefix).applied(this.config.id), encodeJson(msg))
     } catch (err) {
-      // e.g. MAX_PAYLOAD_EXCEEDED: ~15,000 container ids no longer fit one
-      // NATS message (1 MB). Never let a timer's throw end the process.
-      this.once.warn('announce', { err, containers: this.applied.containers.length }, 'cannot announce the applied generation')
+      // Never let a timer's throw end the process (e.g. the connection closing).
+      this.once.warn('announce', { err, containers: count }, 'cannot announce the applied generation')
     }
   }
 
@@ -572,6 +587,7 @@ export class Renderer {
     this.closed = true
     clearInterval(this.announceTimer)
     this.stats?.close()
+    this.routesResponder?.close()
     this.failures.close()
     await this.coalescer.close()
     this.nginx.close()

@@ -77,7 +77,7 @@ t.test('renders endpoints, reloads, serves them and announces the generation', a
   const text = readFileSync(join(out, 'web.conf'), 'utf8')
   t.match(text, `server ${backends[0].host}:${backends[0].port} weight=1`)
   t.match(text, 'least_conn;')
-  await waitFor(() => applied.some((a) => a.generation === renderer.generation && a.containers.length === 2), { what: 'applied message' })
+  await waitFor(() => applied.some((a) => a.generation === renderer.generation && a.containers?.length === 2 && a.count === 2), { what: 'applied message' })
   const last = applied[applied.length - 1]
   t.match(last, { v: 1, renderer: 'edge1', generation: renderer.generation })
   t.ok(last.endpointsRevision > 0)

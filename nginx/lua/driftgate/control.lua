@@ -6,6 +6,10 @@
 --                               written to the shared dict; 400 + reason and
 --                               nothing changed when invalid
 --   GET  /driftgate/endpoints   the applied generation and the boot id
+--   GET  /driftgate/endpoints?dump=1
+--                               every service set the dict holds, one
+--                               "<name> <value>" line each after a first
+--                               "gen <n>" line (checks and benchmarks)
 --   GET  /driftgate/stats       per-service request / upstream-error counts
 --
 -- Shared dict `driftgate` keys: boot (random id, new when nginx starts, kept
@@ -71,8 +75,25 @@ local function apply(b)
   return true
 end
 
+-- Every service set in the dict, for checks against what should be there.
+local function dump()
+  local parts = { "gen " .. tostring(dict:get("gen") or 0) }
+  for _, key in ipairs(dict:get_keys(0)) do
+    local name = key:match("^s:(.+)$")
+    if name then
+      local value = dict:get(key)
+      if value then parts[#parts + 1] = name .. " " .. value end
+    end
+  end
+  ngx.status = 200
+  ngx.header["Content-Type"] = "text/plain"
+  ngx.print(table.concat(parts, "\n"), "\n")
+  return ngx.exit(200)
+end
+
 function M.endpoints()
   local method = ngx.req.get_method()
+  if method == "GET" and ngx.var.arg_dump == "1" then return dump() end
   if method == "GET" then return reply(200, state_json()) end
   if method ~= "POST" then return reply(405, "GET or POST\n") end
   ngx.req.read_body()

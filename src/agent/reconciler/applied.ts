@@ -7,10 +7,17 @@
 // names another renderer is refused and counted (issue 15, hole 3).
 import type { NatsConnection, Subscription } from 'nats'
 import { Counter, type Registry } from 'prom-client'
-import { checkApplied, type AppliedMessage, type Logger } from '../../core/index.js'
-import { decodeJson, type Subjects } from '../../bus/index.js'
+import { checkApplied, type AppliedMessage, type Logger, type RoutesAnswer } from '../../core/index.js'
+import { decodeJson, encodeJson, type Subjects } from '../../bus/index.js'
 
-export interface RendererState { renderer: string, generation: number, containers: Set<string>, at: number }
+/** How long one routes query may take before it counts as unanswered (asked again on the next check). */
+const QUERY_TIMEOUT_MS = 2000
+
+/** `containers` null: the announcement left the id list out (too many); drains ask the renderer. */
+export interface RendererState { renderer: string, generation: number, containers: Set<string> | null, at: number }
+
+/** A renderer's answer to a routes query: which of `asked` it routed at `generation`. */
+interface Answer { generation: number, asked: Set<string>, routed: Set<string> }
 
 export interface AppliedTrackerOptions {
   nc: NatsConnection
@@ -57,6 +64,9 @@ export class AppliedTracker {
   private readonly forgetMs: number
   private readonly refused?: Counter<'reason'>
   private readonly warned = new Set<AppliedRefusal>()
+  /** Routes answers of renderers without an inline list, and the queries in flight. */
+  private readonly answers = new Map<string, Answer>()
+  private readonly asking = new Set<string>()
   private closed = false
   startedAt = 0
 
@@ -85,14 +95,15 @@ export class AppliedTracker {
     const prev = this.renderers.get(msg.renderer)
     // A restarted renderer starts its generations again: take the newest message, whatever its number.
     if (prev !== undefined && prev.generation > msg.generation && this.now() - prev.at < this.o.silentMs) return
-    this.renderers.set(msg.renderer, { renderer: msg.renderer, generation: msg.generation, containers: new Set(msg.containers), at: this.now() })
+    const containers = msg.containers !== undefined ? new Set(msg.containers) : null
+    this.renderers.set(msg.renderer, { renderer: msg.renderer, generation: msg.generation, containers, at: this.now() })
     for (const w of this.waiters) w()
   }
 
   /** Drops renderers silent for the forget time: gone for good as far as drains are concerned. */
   private forget (): void {
     const cutoff = this.now() - this.forgetMs
-    for (const [id, r] of this.renderers) if (r.at < cutoff) this.renderers.delete(id)
+    for (const [id, r] of this.renderers) if (r.at < cutoff) { this.renderers.delete(id); this.answers.delete(id) }
   }
 
   live (): RendererState[] {
@@ -101,14 +112,45 @@ export class AppliedTracker {
     return [...this.renderers.values()].filter((r) => r.at >= cutoff)
   }
 
-  /** Every live renderer's applied config lacks all of `ids`. */
-  allLack (ids: string[]): boolean {
-    return this.live().every((r) => ids.every((id) => !r.containers.has(id)))
+  /**
+   * Which of `ids` renderer `r` routes, as far as known now: from its inline
+   * list, or from an answer to a routes query at its current generation or
+   * later. Unknown (null) starts a query; the answer wakes the waiters.
+   */
+  private routedBy (r: RendererState, ids: string[]): Set<string> | null {
+    if (r.containers !== null) return r.containers
+    const a = this.answers.get(r.renderer)
+    if (a !== undefined && a.generation >= r.generation && ids.every((id) => a.asked.has(id))) return a.routed
+    this.ask(r.renderer, ids)
+    return null
   }
 
-  /** Every live renderer routes `id`. */
+  private ask (renderer: string, ids: string[]): void {
+    if (this.asking.has(renderer) || this.closed) return
+    this.asking.add(renderer)
+    const asked = new Set(ids)
+    this.o.nc.request(this.o.subjects.routes(renderer), encodeJson({ v: 1, ids }), { timeout: QUERY_TIMEOUT_MS })
+      .then((m) => {
+        const d = decodeJson(m.data)
+        const v = (d.ok ? d.value : null) as Partial<RoutesAnswer> | null
+        if (v?.renderer !== renderer || typeof v.generation !== 'number' || !Array.isArray(v.routed)) return
+        this.answers.set(renderer, { generation: v.generation, asked, routed: new Set(v.routed.filter((id) => asked.has(id))) })
+        for (const w of this.waiters) w()
+      }, () => undefined) // no answer (an older renderer, or gone): the next check asks again
+      .finally(() => { this.asking.delete(renderer) })
+  }
+
+  /** Every live renderer's applied config lacks all of `ids` (false while a renderer's answer is pending). */
+  allLack (ids: string[]): boolean {
+    return this.live().every((r) => {
+      const routed = this.routedBy(r, ids)
+      return routed !== null && ids.every((id) => !routed.has(id))
+    })
+  }
+
+  /** Every live renderer routes `id` (false while a renderer's answer is pending). */
   allHave (id: string): boolean {
-    return this.live().every((r) => r.containers.has(id))
+    return this.live().every((r) => this.routedBy(r, [id])?.has(id) === true)
   }
 
   /** Resolves true when `pred` holds (checked on every announcement and every 250 ms), false on timeout. */

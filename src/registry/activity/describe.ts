@@ -46,7 +46,7 @@ export function specEvent (key: string, c: Change<ServiceRecord>, at: number): A
 }
 
 export function appliedEvent (m: AppliedMessage, at: number): ActivityEvent {
-  return { kind: 'render', at, renderer: m.renderer, message: `renderer ${m.renderer} applied generation ${m.generation} (${m.containers.length} containers)`, data: { generation: m.generation } }
+  return { kind: 'render', at, renderer: m.renderer, message: `renderer ${m.renderer} applied generation ${m.generation} (${m.count ?? m.containers?.length ?? 0} containers)`, data: { generation: m.generation } }
 }
 
 /**
