@@ -73,3 +73,6 @@ export {
 export {
   readYaml, readYamlDocuments, type YamlDocument,
 } from './yaml.js'
+export {
+  failoverSchema, SITE_PATTERN, type FailoverSpec, type FailoverMode,
+} from './spec-failover.js'

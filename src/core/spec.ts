@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto'
 import { DNS_LABEL_PATTERN } from './names.js'
 import { DURATION_PATTERN, MAX_SPEC_DURATION, SIZE_PATTERN, parseDuration, parseSize } from './duration.js'
+import { failoverSchema, type FailoverSpec } from './spec-failover.js'
 
 // Bounds (docs/architecture.md "Spec bounds"): every value accepted here must
 // also be accepted by Docker and, for upstream options, by `nginx -t`.
@@ -66,6 +67,7 @@ export const serviceSpecSchema = {
       default: { spread: 'host' },
     },
     stopGracePeriod: duration(),
+    failover: failoverSchema,
   },
   additionalProperties: false,
 } as const
@@ -83,6 +85,7 @@ export interface ServiceSpec {
   upstream: { method?: 'round_robin' | 'least_conn' | 'ip_hash' | 'random', maxFails?: number, failTimeout?: string, keepalive?: number }
   placement: { spread?: string }
   stopGracePeriod?: string
+  failover?: FailoverSpec
 }
 
 /** Value of `driftgate_services` `<service>`. */

@@ -12,6 +12,7 @@ import { activityRoutes, startActivityPublisher } from './activity/index.js'
 import { consoleRoutes } from './console/routes.js'
 import { startIpamAllocator, ipamRoutes } from './ipam/index.js'
 import { createPlacement, serviceRoutes, historyRoutes } from '../placement/index.js'
+import { RemoteSites } from './sites/index.js'
 
 export interface RegistryContext {
   nc: NatsConnection
@@ -19,6 +20,8 @@ export interface RegistryContext {
   log: Logger
   metrics: PromRegistry
   config: Readonly<ResolvedRegistryConfig>
+  /** What one component hands a later one (the same object for all of them). */
+  shared: { sites?: RemoteSites }
 }
 
 export interface SubComponent { close: () => Promise<void> }
@@ -50,6 +53,21 @@ export const placementComponent: SubComponentStarter = {
       { nc: ctx.nc, kv: ctx.kv, log: ctx.log, metrics: ctx.metrics })
     await placement.start()
     return placement
+  },
+}
+
+/** Other sites' tables, mirrored read-only (issue 21); nothing when --remote-site is not given. */
+export const sitesComponent: SubComponentStarter = {
+  name: 'sites',
+  start: async (ctx) => {
+    if (ctx.config.remoteSite.length === 0) return { close: async () => {} }
+    const sites = new RemoteSites({
+      nc: ctx.nc, local: ctx.config.site, sites: [...ctx.config.remoteSite], prefix: ctx.config.prefix, replicas: ctx.config.replicas,
+      staleAfterMs: ctx.config.ms.siteStaleAfterMs, pollMs: 1000, log: ctx.log, metrics: ctx.metrics,
+    })
+    await sites.start()
+    ctx.shared.sites = sites
+    return { close: async () => { ctx.shared.sites = undefined; await sites.close() } }
   },
 }
 
@@ -86,6 +104,7 @@ export const lookupComponent: SubComponentStarter = {
       activityRoutes({ nc: ctx.nc, log: ctx.log, prefix: ctx.config.prefix }), consoleRoutes(),
       logsRoutes({ nc: ctx.nc, prefix: ctx.config.prefix })],
     ipam: ctx.kv.ipam, // pool subnets may use DNS forwarding (dnsForwardAllow "pools")
+    sites: { local: ctx.config.site, remote: ctx.shared.sites },
   }),
 }
 
@@ -101,4 +120,4 @@ export const activityComponent: SubComponentStarter = {
  * The built-in sub-components, in start order (closed in reverse).
  * createRegistry(config, { components }) overrides the list (tests).
  */
-export const defaultComponents: SubComponentStarter[] = [ipamComponent, placementComponent, activityComponent, lookupComponent]
+export const defaultComponents: SubComponentStarter[] = [ipamComponent, placementComponent, activityComponent, sitesComponent, lookupComponent]

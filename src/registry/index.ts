@@ -114,8 +114,9 @@ export function createRegistry (config: Readonly<ResolvedRegistryConfig>, deps: 
       gc.start()
       closers.push({ name: 'gc', close: async () => await gc.close() })
 
+      const shared = {}
       for (const c of deps.components ?? defaultComponents) {
-        const started: SubComponent = await c.start({ nc, kv, log: componentLogger(log, c.name), metrics: promRegistry, config })
+        const started: SubComponent = await c.start({ nc, kv, log: componentLogger(log, c.name), metrics: promRegistry, config, shared })
         closers.push({ name: c.name, close: async () => await started.close() })
       }
       log.info({ replicas: config.replicas, hostGrace: config.hostGrace, components: closers.map((c) => c.name) }, 'registry started')
