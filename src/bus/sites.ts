@@ -43,8 +43,13 @@ export async function openRemoteMirror (nc: NatsConnection, local: string, site:
 
 /** Opens an existing mirror only (renderers: the registry creates them); undefined when it is not there (yet). */
 export async function bindRemoteMirror (nc: NatsConnection, site: string, table: RemoteTable): Promise<KV | undefined> {
+  // Not `bindOnly`: nats.js's bind does not read the stream's config, so it
+  // would not know the keys of a mirror sit under the ORIGIN bucket's
+  // subjects and its watch would see nothing (measured). The info check
+  // first keeps this from ever creating the bucket.
   try {
-    return await nc.jetstream().views.kv(remoteBucket(site, table), { bindOnly: true })
+    await (await nc.jetstreamManager()).streams.info(`KV_${remoteBucket(site, table)}`)
+    return await nc.jetstream().views.kv(remoteBucket(site, table))
   } catch {
     return undefined
   }

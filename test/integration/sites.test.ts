@@ -57,7 +57,7 @@ t.test('two sites: remote tables read-only, link cut fail-static, lookups prefer
   t.equal(sb.site, 'b')
   t.match(sb.remote[0], { site: 'a', link: 'up', stale: false, endpoints: 2 })
   await waitUntil(async () => (await get<Sites>(`${b.api}/v1/sites`)).remote[0]?.hosts.up === 1, 10_000, 'B sees A\'s host up')
-  const mirror = await b.nc.jetstream().views.kv('driftgate_remote_a_endpoints', { bindOnly: true })
+  const mirror = await b.nc.jetstream().views.kv('driftgate_remote_a_endpoints')
   await t.rejects(mirror.put('web.x', encodeJson({})), 'a mirror refuses writes: remote tables are read-only')
 
   // Lookups in A prefer local endpoints.
