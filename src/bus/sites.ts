@@ -6,6 +6,7 @@
 // by hand. Losing the link stops the mirror where it is: the last state stays
 // (fail static) and the link's state is read from the mirror's own info.
 import type { JetStreamManager, KV, NatsConnection } from 'nats'
+import { RetentionPolicy, StorageType, DiscardPolicy } from 'nats'
 import { Buckets } from './buckets.js'
 
 /** The tables a site shares with the others. */
@@ -30,15 +31,35 @@ export interface MirrorOptions { prefix?: string, replicas?: number }
  * mirror's origin; a wrong one is an operator's fix, and is logged by the caller).
  */
 export async function openRemoteMirror (nc: NatsConnection, local: string, site: string, table: RemoteTable, opts: MirrorOptions = {}): Promise<KV> {
-  const js = nc.jetstream()
-  return await js.views.kv(remoteBucket(site, table), {
-    replicas: opts.replicas ?? 1,
-    history: 1,
-    mirror: {
-      name: Buckets[table],
-      external: { api: `$JS.${site}.API`, deliver: mirrorDeliverPrefix(opts.prefix ?? 'driftgate', site, local) },
-    },
-  })
+  // The stream is made here, not by nats.js's KV mirror option: that one sets
+  // mirror_direct (and allow_direct), and then this mirror ANSWERS DIRECT GETS
+  // ADDRESSED TO ITS ORIGIN'S NAME (KV_driftgate_<table>) — which is also the
+  // name of this site's own bucket, so this site's registries would read the
+  // other site's records as their own (measured: CAS loops on the wrong
+  // revision, a host's heartbeats no longer recorded). Without direct gets a
+  // mirror is only ever read through its own name.
+  const jsm = await nc.jetstreamManager()
+  const name = `KV_${remoteBucket(site, table)}`
+  const config = {
+    name,
+    mirror: { name: `KV_${Buckets[table]}`, external: { api: `$JS.${site}.API`, deliver: mirrorDeliverPrefix(opts.prefix ?? 'driftgate', site, local) } },
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_msgs_per_subject: 1,
+    num_replicas: opts.replicas ?? 1,
+    allow_rollup_hdrs: true,
+    allow_direct: false,
+    mirror_direct: false,
+  }
+  let info
+  try { info = await jsm.streams.info(name) } catch { /* missing: create below */ }
+  if (info === undefined) {
+    try { await jsm.streams.add(config) } catch (err) { if (!/already in use|exists/i.test((err as Error).message)) throw err }
+  } else if (info.config.mirror_direct === true || info.config.allow_direct === true) {
+    await jsm.streams.update(name, { ...info.config, allow_direct: false, mirror_direct: false })
+  }
+  return await nc.jetstream().views.kv(remoteBucket(site, table))
 }
 
 /** Opens an existing mirror only (renderers: the registry creates them); undefined when it is not there (yet). */

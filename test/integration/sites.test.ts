@@ -44,6 +44,9 @@ t.test('two sites: remote tables read-only, link cut fail-static, lookups prefer
 
   const webA = [endpoint('web', 1, 11), endpoint('web', 2, 12)]
   const webB = [endpoint('web', 101, 111)]
+  // agents beat like real ones: host liveness keeps moving in both sites
+  const beats = setInterval(() => { a.agent.heartbeat(); b.agent.heartbeat() }, 500)
+  t.teardown(() => clearInterval(beats))
   a.agent.heartbeat(); b.agent.heartbeat()
   await a.agent.snapshot(webA)
   await b.agent.snapshot(webB)
@@ -53,6 +56,7 @@ t.test('two sites: remote tables read-only, link cut fail-static, lookups prefer
   const t0 = Date.now()
   await waitUntil(async () => (await get<Sites>(`${b.api}/v1/sites`)).remote[0]?.endpoints === 2, 15_000, 'B sees A\'s endpoints')
   t.comment(`A's endpoints visible in B after ${Date.now() - t0} ms (registries just started)`)
+  await waitUntil(async () => (await get<Sites>(`${b.api}/v1/sites`)).remote[0]?.link === 'up', 10_000, 'B sees the link up')
   const sb = await get<Sites>(`${b.api}/v1/sites`)
   t.equal(sb.site, 'b')
   t.match(sb.remote[0], { site: 'a', link: 'up', stale: false, endpoints: 2 })
@@ -68,8 +72,9 @@ t.test('two sites: remote tables read-only, link cut fail-static, lookups prefer
   // A's local set empties: lookups answer B's endpoints, with their site (HTTP and DNS).
   await a.agent.snapshot([])
   await waitUntil(async () => (await get<Eps>(`${a.api}/v1/services/web/endpoints`)).endpoints[0]?.site === 'b', 10_000, 'A fails over to B')
+  await waitUntil(async () => (await get<Eps>(`${a.api}/v1/services/web/endpoints`)).endpoints.length === 1, 10_000, 'only B\'s endpoint')
   eps = await get<Eps>(`${a.api}/v1/services/web/endpoints`)
-  t.same(eps.endpoints, [{ ...eps.endpoints[0], ip: '10.240.0.111', site: 'b', stale: false }])
+  t.same(eps.endpoints.map((e) => [e.ip, e.site, e.stale]), [['10.240.0.111', 'b', false]], 'B\'s endpoint, with its site')
   t.same(await dig(a.dnsPort, ['web.service.driftgate', 'A', '+short']), ['10.240.0.111'], 'DNS answers the failover site too')
   t.same((await get<Sites>(`${a.api}/v1/sites`)).failedOver, [{ service: 'web', site: 'b' }], 'status says web is failed over')
   // a service without failover never answers another site's endpoints
