@@ -89,10 +89,19 @@ export async function ensureLogStream (jsm: JetStreamManager, opts: LogStreamOpt
 
 const HISTORY: Partial<Record<BucketName, number>> = { [Buckets.services]: 5 }
 
+/**
+ * Buckets other sites mirror (issue 21, src/bus/sites.ts): read with stream
+ * message gets, never direct gets. A mirror in this site answers direct gets
+ * addressed to its origin's stream name, which is this bucket's own name, so
+ * a direct get could return the other site's record (measured on 2.9.10,
+ * which forces mirror_direct on such mirrors). Watches are not affected.
+ */
+const NO_DIRECT = new Set<BucketName>([Buckets.endpoints, Buckets.hosts])
+
 /** Opens (creating when missing) one bucket. */
 export async function openBucket (nc: NatsConnection, name: BucketName, opts: BusLayoutOptions = {}): Promise<KV> {
   const js = nc.jetstream()
-  return await js.views.kv(name, { replicas: opts.replicas ?? 1, history: HISTORY[name] ?? 1 })
+  return await js.views.kv(name, { replicas: opts.replicas ?? 1, history: HISTORY[name] ?? 1, ...(NO_DIRECT.has(name) ? { allow_direct: false } : {}) })
 }
 
 /** Opens every bucket; used by the registry at start. */

@@ -30,3 +30,7 @@ export {
 export {
   openLogReader, type LogReader,
 } from './log-reader.js'
+export {
+  REMOTE_TABLES, remoteBucket, mirrorDeliverPrefix, openRemoteMirror, bindRemoteMirror, mirrorState, siteLinkPermissions,
+  type RemoteTable, type MirrorState, type MirrorOptions,
+} from './sites.js'

@@ -5,6 +5,7 @@
 // checks that the README table says the same.
 import { Buckets, LOG_STREAM, STREAM } from './buckets.js'
 import { subjects } from './subjects.js'
+import { remoteBucket } from './sites.js'
 import { allActivity } from './activity.js'
 
 export type NatsRole = 'agent' | 'registry' | 'renderer'
@@ -18,6 +19,8 @@ export interface RoleIdentity {
   renderer?: string
   /** Subject prefix (default driftgate); bucket and stream names do not depend on it. */
   prefix?: string
+  /** Renderer only: other sites its specs fail over to (it reads their local mirrors, issue 21). */
+  sites?: string[]
 }
 
 const kv = (bucket: string): string => `KV_${bucket}`
@@ -60,7 +63,8 @@ export function rolePermissions (role: NatsRole, id: RoleIdentity = {}): RolePer
   if (role === 'renderer') {
     const renderer = need(id.renderer, 'renderer', role)
     return {
-      publish: [s.applied(renderer), s.rendererStats(renderer), ...kvReader([Buckets.endpoints, Buckets.services]), '$JS.FC.>', '_INBOX.>'],
+      publish: [s.applied(renderer), s.rendererStats(renderer), ...kvReader([Buckets.endpoints, Buckets.services,
+        ...(id.sites ?? []).map((site) => remoteBucket(need(site, 'site', role), 'endpoints'))]), '$JS.FC.>', '_INBOX.>'],
       // Routes queries from draining agents; '_INBOX.>' above carries the answers.
       subscribe: ['_INBOX.>', s.routes(renderer)],
     }

@@ -4,6 +4,7 @@
 import type { Command } from 'commander'
 import { ApiClient, addClientOptions, formatTable, type ClientOptions } from './client.js'
 import { formatBytes, formatCpus, type AutoscaleView, type PlacementStatus } from '../placement/index.js'
+import { renderSites, type SitesStatus } from './status-sites.js'
 
 interface ServiceSummary { name: string, version: number | null, endpoints: { healthy: number, total: number } }
 
@@ -80,11 +81,14 @@ Example:
   cmd.action(async (o: ClientOptions & { json?: boolean, watch?: boolean }) => {
     const client = new ApiClient(o)
     const draw = async (): Promise<string> => {
-      const [placement, services] = await Promise.all([
+      const [placement, services, sites] = await Promise.all([
         client.get<PlacementStatus>('/v1/placement'),
         client.get<{ services: ServiceSummary[] }>('/v1/services'),
+        client.get<SitesStatus>('/v1/sites'),
       ])
-      return o.json === true ? JSON.stringify({ ...placement, endpoints: services.services }, null, 2) + '\n' : renderStatus(placement, services.services)
+      return o.json === true
+        ? JSON.stringify({ ...placement, endpoints: services.services, sites }, null, 2) + '\n'
+        : renderStatus(placement, services.services) + '\n' + renderSites(sites)
     }
     if (o.watch !== true) { process.stdout.write(await draw()); return }
     await watch(client, draw, (s) => process.stdout.write(s))

@@ -102,3 +102,6 @@ export { MAX_REPLACED_AT } from './placement.js'
 export {
   type RoutesQuery, type RoutesAnswer,
 } from './types.js'
+export {
+  failoverSchema, SITE_PATTERN, type FailoverSpec, type FailoverMode,
+} from './spec-failover.js'

@@ -3,6 +3,7 @@
 // spreads these properties into its own. Defaults and help texts live here
 // only: the command line is generated from them (src/cli/schema-options.ts).
 import type { SchemaProp } from './config.js'
+import { SITE_PATTERN } from './spec-failover.js'
 
 /** JSON-schema properties every role config has (merged into each role's schema). */
 export const commonRoleProperties: Record<string, SchemaProp> = {
@@ -19,6 +20,8 @@ export const commonRoleProperties: Record<string, SchemaProp> = {
   prefix: { type: 'string', pattern: '^[a-zA-Z0-9_-]+$', default: 'driftgate', arg: '<prefix>', description: 'subject prefix' },
   logLevel: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', arg: '<level>', description: 'log level' },
   metricsPort: { type: 'integer', minimum: 0, maximum: 65535, description: 'serve Prometheus /metrics on this port' },
+  // Sites (issue 21): one NATS cluster and its roles; also its JetStream domain when sites are joined.
+  site: { type: 'string', pattern: SITE_PATTERN, maxLength: 63, default: 'local', arg: '<name>', description: "this site's name (a DNS label; the NATS JetStream domain when sites are joined by leaf nodes)" },
 }
 
 export interface CommonRoleConfig {
@@ -35,4 +38,5 @@ export interface CommonRoleConfig {
   prefix: string
   logLevel: string
   metricsPort?: number
+  site: string
 }

@@ -6,6 +6,7 @@ import { healthSpecSchema, type HealthSpec } from './spec-health.js'
 import { DURATION_PATTERN, MAX_SPEC_DURATION, SIZE_PATTERN, parseDuration, parseSize } from './duration.js'
 import { routesSchema, type RouteSpec } from './spec-routes.js'
 import { autoscaleSchema, type AutoscaleSpec } from './spec-autoscale.js'
+import { failoverSchema, type FailoverSpec } from './spec-failover.js'
 
 // Bounds (docs/architecture.md "Spec bounds"): every value accepted here must
 // also be accepted by Docker and, for upstream options, by `nginx -t`.
@@ -65,6 +66,7 @@ export const serviceSpecSchema = {
     dns: specDnsSchema,
     routes: routesSchema,
     autoscale: autoscaleSchema,
+    failover: failoverSchema,
   },
   additionalProperties: false,
 } as const
@@ -85,6 +87,7 @@ export interface ServiceSpec {
   dns?: boolean
   routes?: RouteSpec[]
   autoscale?: AutoscaleSpec
+  failover?: FailoverSpec
 }
 
 /** Value of `driftgate_services` `<service>`. */

@@ -13,6 +13,7 @@ import { consoleRoutes } from './console/routes.js'
 import { startIpamAllocator, ipamRoutes } from './ipam/index.js'
 import { createPlacement, serviceRoutes, historyRoutes } from '../placement/index.js'
 import { statsRoutes, type ServiceLoad } from './stats/index.js'
+import { RemoteSites } from './sites/index.js'
 
 export interface RegistryContext {
   nc: NatsConnection
@@ -22,6 +23,8 @@ export interface RegistryContext {
   config: Readonly<ResolvedRegistryConfig>
   /** Requests and upstream errors per second per service, from the renderers' reports (stats/). */
   load: ServiceLoad
+  /** What one component hands a later one (the same object for all of them). */
+  shared: { sites?: RemoteSites }
 }
 
 export interface SubComponent { close: () => Promise<void> }
@@ -54,6 +57,21 @@ export const placementComponent: SubComponentStarter = {
     }, { nc: ctx.nc, kv: ctx.kv, log: ctx.log, metrics: ctx.metrics, load: ctx.load }) // load: the renderers' request rates (requestsPerReplica)
     await placement.start()
     return placement
+  },
+}
+
+/** Other sites' tables, mirrored read-only (issue 21); nothing when --remote-site is not given. */
+export const sitesComponent: SubComponentStarter = {
+  name: 'sites',
+  start: async (ctx) => {
+    if (ctx.config.remoteSite.length === 0) return { close: async () => {} }
+    const sites = new RemoteSites({
+      nc: ctx.nc, local: ctx.config.site, sites: [...ctx.config.remoteSite], prefix: ctx.config.prefix, replicas: ctx.config.replicas,
+      staleAfterMs: ctx.config.ms.siteStaleAfterMs, pollMs: 1000, log: ctx.log, metrics: ctx.metrics,
+    })
+    await sites.start()
+    ctx.shared.sites = sites
+    return { close: async () => { ctx.shared.sites = undefined; await sites.close() } }
   },
 }
 
@@ -91,6 +109,7 @@ export const lookupComponent: SubComponentStarter = {
       logsRoutes({ nc: ctx.nc, prefix: ctx.config.prefix }),
       statsRoutes({ load: ctx.load })],
     ipam: ctx.kv.ipam, // pool subnets may use DNS forwarding (dnsForwardAllow "pools")
+    sites: { local: ctx.config.site, remote: ctx.shared.sites },
   }),
 }
 
@@ -106,4 +125,4 @@ export const activityComponent: SubComponentStarter = {
  * The built-in sub-components, in start order (closed in reverse).
  * createRegistry(config, { components }) overrides the list (tests).
  */
-export const defaultComponents: SubComponentStarter[] = [ipamComponent, placementComponent, activityComponent, lookupComponent]
+export const defaultComponents: SubComponentStarter[] = [ipamComponent, placementComponent, activityComponent, sitesComponent, lookupComponent]

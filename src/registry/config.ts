@@ -1,6 +1,6 @@
 // The registry's configuration: its JSON schema (flags > env > YAML, see
 // core/config.ts) and the durations resolved once into milliseconds.
-import { loadConfig, parseDuration, DURATION_PATTERN, type RoleSchema, type SchemaProp, commonRoleProperties, type CommonRoleConfig } from '../core/index.js'
+import { loadConfig, parseDuration, DURATION_PATTERN, type RoleSchema, type SchemaProp, commonRoleProperties, type CommonRoleConfig, SITE_PATTERN, ConfigError } from '../core/index.js'
 import { createAuth } from './lookup/index.js'
 
 const duration = (def: string, description: string, extra: Partial<SchemaProp> = {}): SchemaProp =>
@@ -54,6 +54,9 @@ export const registrySchema: RoleSchema = {
     autoscaleInterval: duration('15s', 'the placement leader evaluates every autoscaled service this often', { cli: false }),
     // Service load stats (registry/stats).
     statsWindow: duration('10s', 'requests/errors per second are computed over renderers\' reports of this long', { cli: false }),
+    // Sites (issue 21, src/registry/sites): other sites mirrored read-only over the leaf-node link.
+    remoteSite: { type: 'array', items: { type: 'string', pattern: SITE_PATTERN, maxLength: 63 }, maxItems: 16, uniqueItems: true, default: [], arg: '<site>', description: 'another site whose endpoints and hosts this site mirrors read-only (its NATS joined to this one by a leaf node; the site name is its JetStream domain)' },
+    siteStaleAfter: duration('3s', 'a link to another site is down (its entries stale) when its mirrors heard nothing for this long', { cli: false }),
   },
 }
 
@@ -97,6 +100,9 @@ export interface RegistryConfig extends CommonRoleConfig {
   name?: string
   autoscaleInterval: string
   statsWindow: string
+  /** Other sites mirrored read-only (issue 21). */
+  remoteSite: string[]
+  siteStaleAfter: string
 }
 
 /** Durations in milliseconds, derived once. */
@@ -116,6 +122,7 @@ export interface RegistryTimings {
   httpRequestTimeoutMs: number
   autoscaleIntervalMs: number
   statsWindowMs: number
+  siteStaleAfterMs: number
 }
 
 export function timings (cfg: RegistryConfig): RegistryTimings {
@@ -135,6 +142,7 @@ export function timings (cfg: RegistryConfig): RegistryTimings {
     httpRequestTimeoutMs: parseDuration(cfg.httpRequestTimeout),
     autoscaleIntervalMs: parseDuration(cfg.autoscaleInterval),
     statsWindowMs: parseDuration(cfg.statsWindow),
+    siteStaleAfterMs: parseDuration(cfg.siteStaleAfter),
   }
 }
 
@@ -150,6 +158,7 @@ export interface ResolvedRegistryConfig extends RegistryConfig {
  */
 export function resolveRegistryConfig (flags: Partial<RegistryConfig> = {}, env: NodeJS.ProcessEnv = {}, file?: string): Readonly<ResolvedRegistryConfig> {
   const cfg = loadConfig<RegistryConfig>({ role: 'registry', schema: registrySchema, flags: flags as Record<string, unknown>, env, file })
+  if (cfg.remoteSite.includes(cfg.site)) throw new ConfigError('registry', [{ field: 'remoteSite', message: `"${cfg.site}" is this site (--site); list the other sites only` }])
   createAuth(cfg) // token rules (length, readable token file) fail here, not after ingest has started
   return Object.freeze({ ...cfg, ms: timings(cfg) })
 }

@@ -129,8 +129,9 @@ export function createRegistry (config: Readonly<ResolvedRegistryConfig>, deps: 
       self.load = load
       closers.push({ name: 'stats', close: async () => await load.close() })
 
+      const shared = {}
       for (const c of deps.components ?? defaultComponents) {
-        const started: SubComponent = await c.start({ nc, kv, log: componentLogger(log, c.name), metrics: promRegistry, config, load })
+        const started: SubComponent = await c.start({ nc, kv, log: componentLogger(log, c.name), metrics: promRegistry, config, load, shared })
         closers.push({ name: c.name, close: async () => await started.close() })
       }
       log.info({ replicas: config.replicas, hostGrace: config.hostGrace, components: closers.map((c) => c.name) }, 'registry started')

@@ -8,11 +8,15 @@ import type { Model, UpstreamModel } from './model.js'
 // line is not built again.
 const lineOf = new WeakMap<UpstreamModel, string>()
 
-/** `svc <name> <method> <maxFails> <failTimeoutMs> <ip>:<port>:<weight>...` */
+/**
+ * `svc <name> <method> <maxFails> <failTimeoutMs> <ip>:<port>:<weight>...`;
+ * another site's endpoints (spec failover) follow with `:b` (backup) or `:s` (spill).
+ */
 export function serviceLine (up: UpstreamModel): string {
   const cached = lineOf.get(up)
   if (cached !== undefined) return cached
-  const peers = up.servers.map((s) => `${s.ip}:${s.port}:${s.weight}`)
+  const kind = up.spill === true ? 's' : 'b'
+  const peers = [...up.servers.map((s) => `${s.ip}:${s.port}:${s.weight}`), ...(up.backups ?? []).map((s) => `${s.ip}:${s.port}:${s.weight}:${kind}`)]
   const line = ['svc', up.name, up.method, String(up.maxFails), String(parseDuration(up.failTimeout)), ...peers].join(' ')
   lineOf.set(up, line)
   return line

@@ -4,7 +4,7 @@
 // records did not change keep the very same UpstreamModel object, so later
 // steps (templates, push lines) can skip them by identity.
 import type { EndpointRecord, ServiceRecord } from '../core/index.js'
-import { buildModel, type InvalidRecord, type Model, type UpstreamModel } from './model.js'
+import { buildModel, type InvalidRecord, type Model, type RemoteSource, type UpstreamModel } from './model.js'
 
 /**
  * A model whose container list is built on first use (50,000 ids at
@@ -50,6 +50,8 @@ export class ModelCache {
     all: () => { endpoints: Iterable<[string, EndpointRecord]>, services: Iterable<[string, ServiceRecord]> }
     endpoints: (service: string) => Iterable<[string, EndpointRecord]>
     spec: (service: string) => ServiceRecord | undefined
+    /** Other sites' endpoints (spec failover). */
+    remote?: RemoteSource
   }): {
     model: Model
     invalid: InvalidRecord[]
@@ -68,7 +70,7 @@ export class ModelCache {
     let luaFilesChanged = false
     if (this.full) {
       const all = src.all()
-      const r = buildModel(all.endpoints, all.services)
+      const r = buildModel(all.endpoints, all.services, src.remote)
       invalid.push(...r.invalid)
       this.byService.clear()
       this.endpoints = 0
@@ -81,7 +83,7 @@ export class ModelCache {
       changed = [...this.dirty]
       for (const name of this.dirty) {
         const spec = src.spec(name)
-        const r = buildModel(src.endpoints(name), spec != null ? [[name, spec]] : [])
+        const r = buildModel(src.endpoints(name), spec != null ? [[name, spec]] : [], src.remote)
         invalid.push(...r.invalid)
         const up = r.model.services.find((s) => s.name === name)
         const old = this.byService.get(name)

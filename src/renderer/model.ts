@@ -9,6 +9,9 @@ export type BalanceMethod = 'round_robin' | 'least_conn' | 'ip_hash' | 'random'
 
 export interface UpstreamServer { ip: string, port: number, weight: number, containerId: string }
 
+/** Another site's endpoints of a service (issue 21): `(site, service)` → its routable records. */
+export type RemoteSource = (site: string, service: string) => Iterable<EndpointRecord>
+
 export interface UpstreamModel {
   name: string
   method: BalanceMethod
@@ -20,6 +23,17 @@ export interface UpstreamModel {
   servers: UpstreamServer[]
   /** True when no service spec exists (the defaults were used). */
   defaulted: boolean
+  /**
+   * Failover (issue 21): another site's endpoints, used only when no local
+   * one can take the request (nginx `backup` peers; lua: the same rule).
+   * Empty without `failover` in the spec, or when `servers` already are the
+   * failover site's (the local set is empty).
+   */
+  backups?: UpstreamServer[]
+  /** `spill`: a request whose try on a local peer failed goes to a backup next (lua mode). */
+  spill?: boolean
+  /** The site whose endpoints `servers` are, when the local set is empty and failover took over. */
+  failedOver?: string
 }
 
 export interface Model {
@@ -93,13 +107,38 @@ function upstreamOf (name: string, rec: ServiceRecord | undefined): UpstreamMode
   }
 }
 
+/** Peers per service batch.lua accepts (M.MAX_PEERS): backups beyond it are left out, never the batch refused. */
+export const MAX_PEERS = 1000
+
+/** nginx refuses `backup` with hash, ip_hash and random: those get the failover site only when the local set is empty. */
+export function backupAllowed (method: BalanceMethod): boolean {
+  return method === 'round_robin' || method === 'least_conn'
+}
+
+/** The first failover site (in the spec's order) with routable endpoints, validated like local ones. */
+function failoverServers (up: UpstreamModel, rec: ServiceRecord | undefined, remote: RemoteSource | undefined, invalid: InvalidRecord[]): { site: string, servers: UpstreamServer[] } | null {
+  const sites = rec?.spec.failover?.sites
+  if (sites === undefined || remote === undefined) return null
+  for (const site of sites) {
+    const servers: UpstreamServer[] = []
+    for (const e of remote(site, up.name)) {
+      if (e.service !== up.name || !isLive(e)) continue
+      const problem = endpointProblem(e)
+      if (problem != null) { invalid.push({ key: `${site}:${e.service}.${e.containerId}`, reason: `remote endpoint: ${problem}` }); continue }
+      servers.push({ ip: e.ip, port: e.port, weight: e.weight, containerId: e.containerId })
+    }
+    if (servers.length > 0) return { site, servers: servers.sort(compareServers) }
+  }
+  return null
+}
+
 /**
  * Builds the model. A service appears when it has a spec or any endpoint
  * record (tombstones included, so an upstream that an operator's config
  * references does not vanish the moment its last container goes: it answers
  * 503 instead). Same input in any order → same model.
  */
-export function buildModel (endpoints: Iterable<[string, EndpointRecord]>, services: Iterable<[string, ServiceRecord]>): BuildResult {
+export function buildModel (endpoints: Iterable<[string, EndpointRecord]>, services: Iterable<[string, ServiceRecord]>, remote?: RemoteSource): BuildResult {
   const invalid: InvalidRecord[] = []
   const specs = new Map<string, ServiceRecord>()
   for (const [key, rec] of services) {
@@ -125,6 +164,9 @@ export function buildModel (endpoints: Iterable<[string, EndpointRecord]>, servi
   const containers: string[] = []
   for (const up of list) {
     up.servers.sort(compareServers)
+    const fo = failoverServers(up, specs.get(up.name), remote, invalid)
+    if (fo !== null && up.servers.length === 0) { up.servers = fo.servers; up.failedOver = fo.site }
+    else if (fo !== null) { up.backups = fo.servers.slice(0, Math.max(0, MAX_PEERS - up.servers.length)); if (specs.get(up.name)?.spec.failover?.mode === 'spill') up.spill = true }
     for (const s of up.servers) containers.push(s.containerId)
   }
   containers.sort()
@@ -144,5 +186,5 @@ export function endpointRenderKey (e: EndpointRecord | undefined): string {
 }
 
 export function serviceRenderKey (r: ServiceRecord | undefined): string {
-  return r == null ? '' : `${r.spec.name}|${JSON.stringify(r.spec.upstream ?? {})}`
+  return r == null ? '' : `${r.spec.name}|${JSON.stringify(r.spec.upstream ?? {})}|${JSON.stringify(r.spec.failover ?? null)}`
 }

@@ -9,6 +9,7 @@ import {
 } from '../core/index.js'
 import { Buckets, KvTable, type TableChange, connectNats, encodeJson, openBucket, subjects, type NatsOptions } from '../bus/index.js'
 import { endpointRenderKey, serviceRenderKey, type Model } from './model.js'
+import { RemoteEndpoints } from './remote-sites.js'
 import { ModelCache } from './model-cache.js'
 import { TemplateSet, builtinTemplatesDir } from './templates.js'
 import { Coalescer, type Clock } from './coalescer.js'
@@ -83,6 +84,8 @@ export class Renderer {
   private ownNc = false
   private endpoints?: KvTable<EndpointRecord>
   private services?: KvTable<ServiceRecord>
+  /** Other sites' endpoints for specs with `failover` (issue 21). */
+  private remote?: RemoteEndpoints
   private readonly models = new ModelCache()
   /** Service → its endpoint records by key (for rebuilding one service). */
   private byService = new Map<string, Map<string, EndpointRecord>>()
@@ -232,7 +235,15 @@ export class Renderer {
         this.models.touch(c.key)
         this.onChange()
       }
+      if (c.value?.spec.failover !== undefined) this.remote?.want(RemoteEndpoints.wanted([c.value]))
     })
+    const remote = new RemoteEndpoints({
+      nc: this.nc, log: this.log,
+      onChange: (service) => { this.models.touch(service); this.onChange() },
+      onInvalid: (key, reason) => { this.metrics.invalid.inc({ reason: `remote_endpoint_${reason}` }); this.once.warn(`remote:${reason}`, { key }, 'ignoring invalid remote endpoint record') },
+    })
+    this.remote = remote
+    remote.want(RemoteEndpoints.wanted(this.services.entries.values()))
   }
 
   /** 'auto' keeps the convenience only for an existing install (its routes file has entries). */
@@ -336,6 +347,7 @@ export class Renderer {
       },
       endpoints: (service) => this.byService.get(service) ?? [],
       spec: (service) => this.services?.entries.get(service),
+      remote: (site, service) => this.remote?.endpoints(site, service) ?? [],
     })
     for (const i of invalid) {
       this.once.warn(`${i.key}:${i.reason}`, { key: i.key, reason: i.reason }, 'record dropped from the model')
@@ -594,7 +606,7 @@ export class Renderer {
     this.pusher?.close()
     await this.watch?.close()
     await this.certWatch?.close()
-    await Promise.all([this.endpoints?.close(), this.services?.close()])
+    await Promise.all([this.endpoints?.close(), this.services?.close(), this.remote?.close()])
     if (this.ownNc && this.nc != null) await this.nc.drain().catch(() => undefined)
   }
 }

@@ -15,3 +15,4 @@ export {
   waitFor, sleep, run, tryRun,
   teardownAll, tsLoaderArgs,
 } from '../../src/lab/index.js'
+export { startNatsSites, type NatsSites, type SiteLink } from './nats-sites.js'

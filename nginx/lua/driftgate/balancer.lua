@@ -31,7 +31,9 @@ local function current(name)
   if sets[name] then
     local old = {}
     for _, p in ipairs(sets[name].peers) do old[p.key] = p.cw end
+    for _, p in ipairs(sets[name].backups or {}) do old[p.key] = p.cw end
     for _, p in ipairs(set.peers) do p.cw = old[p.key] or 0 end
+    for _, p in ipairs(set.backups) do p.cw = old[p.key] or 0 end
   end
   sets[name] = set
   return set
@@ -96,21 +98,47 @@ local function pick_hash(set, cands)
   return cands[1]
 end
 
-local function choose(set, tried)
-  local now = ngx.now()
-  local cands = {}
-  for _, p in ipairs(set.peers) do if usable(set, p, tried, now) then cands[#cands + 1] = p end end
-  if #cands == 0 then
-    -- every untried peer is marked down: like nginx, try them anyway rather
-    -- than fail the request outright
-    for _, p in ipairs(set.peers) do if not tried[p.key] then cands[#cands + 1] = p end end
-  end
-  if #cands == 0 then return nil end
+local function pick(set, peers, cands)
   local m = set.method
   if m == "least_conn" then return pick_least(cands) end
   if m == "random" then return pick_random(cands) end
-  if m == "ip_hash" then return pick_hash(set, cands) end
+  if m == "ip_hash" then return pick_hash({ peers = peers }, cands) end
   return pick_rr(cands)
+end
+
+local function usable_of(set, peers, tried, now)
+  local cands = {}
+  for _, p in ipairs(peers) do if usable(set, p, tried, now) then cands[#cands + 1] = p end end
+  return cands
+end
+
+local function untried_of(peers, tried)
+  local cands = {}
+  for _, p in ipairs(peers) do if not tried[p.key] then cands[#cands + 1] = p end end
+  return cands
+end
+
+-- Local peers first; another site's (failover backups) only when no local
+-- peer is usable, as nginx does with `backup` servers. Spill: a try after a
+-- failed local one goes to a usable backup first.
+local function choose(set, tried, spill_now)
+  local now = ngx.now()
+  local backups = set.backups or {}
+  if spill_now and #backups > 0 then
+    local b = usable_of(set, backups, tried, now)
+    if #b > 0 then return pick(set, backups, b) end
+  end
+  local cands = usable_of(set, set.peers, tried, now)
+  if #cands > 0 then return pick(set, set.peers, cands) end
+  cands = usable_of(set, backups, tried, now)
+  if #cands > 0 then return pick(set, backups, cands) end
+  -- every untried peer is marked down: like nginx, try them anyway rather
+  -- than fail the request outright (local ones first)
+  cands = untried_of(set.peers, tried)
+  if #cands > 0 then return pick(set, set.peers, cands) end
+  cands = untried_of(backups, tried)
+  if #cands > 0 then return pick(set, backups, cands) end
+  return nil
 end
 
 local function failed(ctx)
@@ -140,22 +168,23 @@ function M.balance(name)
     ctx = { name = name, set = set, tried = {} }
     ngx.ctx.driftgate = ctx
     dict:incr("r:" .. name, 1, 0)
-    if not set or #set.peers == 0 then
+    local all = set and #set.peers + #(set.backups or {}) or 0
+    if all == 0 then
       ctx.empty = true
       return ngx_balancer.set_current_peer(M.fallback_ip, M.fallback_port)
     end
     -- retries to the next peer on a connect error (proxy_next_upstream);
     -- nginx also caps them with proxy_next_upstream_tries
-    if #set.peers > 1 then ngx_balancer.set_more_tries(#set.peers - 1) end
+    if all > 1 then ngx_balancer.set_more_tries(all - 1) end
   else
     -- "failed": connect error, timeout or a proxy_next_upstream http_* code
     -- (nginx counts those against max_fails); "next": 403/404, not counted
     local state = ngx_balancer.get_last_failure()
-    if state == "failed" then failed(ctx) end
+    if state == "failed" then failed(ctx); ctx.spill_now = ctx.set.spill end
     release(ctx)
   end
   if ctx.empty then return ngx_balancer.set_current_peer(M.fallback_ip, M.fallback_port) end
-  local p = choose(ctx.set, ctx.tried)
+  local p = choose(ctx.set, ctx.tried, ctx.spill_now)
   if not p then return ngx.exit(ngx.ERROR) end
   ctx.tried[p.key] = true
   ctx.peer = p.key

@@ -6,8 +6,12 @@
 --   driftgate 1                       first line: format version
 --   gen <n>                           the renderer's generation for this batch
 --   full                              optional: services not listed are removed
---   svc <name> <method> <maxFails> <failTimeoutMs> [<ip>:<port>:<weight> ...]
+--   svc <name> <method> <maxFails> <failTimeoutMs> [<ip>:<port>:<weight>[:b|:s] ...]
 --   del <name>
+--
+-- A peer ending in `:b` is another site's endpoint (spec failover, backup
+-- mode): used only when no local peer can take the try. `:s` (spill mode)
+-- also takes the retry of a try that failed on a local peer.
 --
 -- The whole batch is checked before anything is written: one bad address,
 -- port, weight or name refuses the batch and the previous set keeps serving.
@@ -39,15 +43,18 @@ local function valid_ipv4(s)
   return true
 end
 
--- One peer "ip:port:weight" → ip, port, weight or nil, reason.
+-- One peer "ip:port:weight[:b|:s]" → ip, port, weight, kind or nil, reason.
 local function parse_peer(tok)
-  local ip, port, weight = tok:match("^([%d.]+):(%d+):(%d+)$")
+  local ip, port, weight, kind = tok:match("^([%d.]+):(%d+):(%d+)$")
+  if not ip then
+    ip, port, weight, kind = tok:match("^([%d.]+):(%d+):(%d+):([bs])$")
+  end
   if not ip or not valid_ipv4(ip) then return nil, "bad address " .. tok:sub(1, 40) end
   local p = int_in(port, 1, 65535)
   if not p then return nil, "bad port in " .. tok:sub(1, 40) end
   local w = int_in(weight, 1, 100)
   if not w then return nil, "bad weight in " .. tok:sub(1, 40) end
-  return ip, p, w
+  return ip, p, w, kind
 end
 
 local function split(line)
@@ -65,9 +72,14 @@ local function parse_service(f)
   if not int_in(f[4], 0, 1000) then return nil, "bad maxFails for " .. name end
   if not int_in(f[5], 0, M.MAX_FAIL_TIMEOUT_MS) then return nil, "bad failTimeoutMs for " .. name end
   if #f - 5 > M.MAX_PEERS then return nil, "too many peers for " .. name end
+  local kinds = nil
   for i = 6, #f do
-    local ok, reason = parse_peer(f[i])
+    local ok, reason, _, kind = parse_peer(f[i])
     if not ok then return nil, reason .. " for " .. name end
+    if kind then
+      if kinds and kinds ~= kind then return nil, "mixed :b and :s peers for " .. name end
+      kinds = kind
+    end
   end
   return table.concat(f, " ", 3)
 end
@@ -112,9 +124,12 @@ end
 function M.decode(value)
   local f = split(value)
   local s = { method = f[1], max_fails = tonumber(f[2]), fail_timeout = tonumber(f[3]) / 1000, peers = {} }
+  s.backups = {}
   for i = 4, #f do
-    local ip, port, weight = f[i]:match("^([%d.]+):(%d+):(%d+)$")
-    s.peers[#s.peers + 1] = { ip = ip, port = tonumber(port), weight = tonumber(weight), key = ip .. ":" .. port }
+    local ip, port, weight, kind = f[i]:match("^([%d.]+):(%d+):(%d+):?([bs]?)$")
+    local peer = { ip = ip, port = tonumber(port), weight = tonumber(weight), key = ip .. ":" .. port }
+    if kind == "" then s.peers[#s.peers + 1] = peer
+    else s.backups[#s.backups + 1] = peer; s.spill = kind == "s" end
   end
   return s
 end

@@ -9,7 +9,8 @@ import {
   type EndpointRecord, type HostRecord, type Logger, type ServiceRecord,
 } from '../../core/index.js'
 import { KvTable } from '../../bus/index.js'
-import { LookupView, type LookupTables } from './view.js'
+import { LookupView, type LookupSites, type LookupTables } from './view.js'
+import { sitesRoutes } from './routes/sites.js'
 import { buildApi } from './api.js'
 import { createAuth } from './auth.js'
 import { DnsServer } from './dns/server.js'
@@ -17,7 +18,7 @@ import { parseUpstream } from './dns/forward.js'
 import { DEFAULT_FORWARD_ALLOW, ForwardAllow, forwardAllowProblems } from './dns/allow.js'
 
 export { LookupView, isHealthyRunning } from './view.js'
-export type { LookupTables, ServiceEntry } from './view.js'
+export type { LookupTables, ServiceEntry, LookupSites } from './view.js'
 export { buildApi, type ApiOptions } from './api.js'
 export { createAuth, readTokenFile, type Auth, type AuthConfig } from './auth.js'
 export { DnsServer, type DnsServerOptions } from './dns/server.js'
@@ -79,6 +80,8 @@ export interface LookupOptions {
   plugins?: FastifyPluginAsync[]
   /** The IPAM bucket: its `pool.*` subnets are allowed to use DNS forwarding when `pools` is in dnsForwardAllow. */
   ipam?: KV
+  /** This site and the other sites' mirrored tables (failover answers, GET /v1/sites). */
+  sites?: LookupSites
 }
 
 export interface Lookup {
@@ -160,7 +163,7 @@ export async function startLookup (opts: LookupOptions): Promise<Lookup> {
       cleanups.push(async () => { await Promise.all([tables.endpoints.close(), tables.hosts.close(), tables.services.close()]) })
       await Promise.all([tables.endpoints.start(), tables.hosts.start(), tables.services.start()])
     }
-    const view = new LookupView(tables)
+    const view = new LookupView(tables, opts.sites)
     view.rebuild()
     const dns = new DnsServer({
       view, log, metrics: opts.metrics, host: cfg.dnsHost ?? DEFAULT_LISTEN_HOST, port: cfg.dnsPort, domain: cfg.domain ?? 'driftgate',
@@ -172,7 +175,7 @@ export async function startLookup (opts: LookupOptions): Promise<Lookup> {
     cleanups.push(() => dns.close())
     await dns.start()
     const api = await buildApi({
-      view, log, metrics: opts.metrics, auth, plugins: opts.plugins, requestTimeoutMs: cfg.httpRequestTimeoutMs,
+      view, log, metrics: opts.metrics, auth, plugins: [...(opts.plugins ?? []), sitesRoutes(view)], requestTimeoutMs: cfg.httpRequestTimeoutMs,
       maxBlockingQueries: cfg.maxBlockingQueries, maxBlockingQueriesPerClient: cfg.maxBlockingQueriesPerClient,
     })
     cleanups.push(() => api.close())

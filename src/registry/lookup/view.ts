@@ -6,6 +6,10 @@
 // closure and one timer until its service changes.
 import type { EndpointRecord, HostRecord, ServiceRecord } from '../../core/index.js'
 import type { KvTable, TableChange } from '../../bus/index.js'
+import type { RemoteSites, SiteEndpoint } from '../sites/index.js'
+
+/** This site's name and, when other sites are mirrored, their tables (issue 21). */
+export interface LookupSites { local: string, remote?: RemoteSites }
 
 export interface LookupTables {
   endpoints: KvTable<EndpointRecord>
@@ -24,6 +28,8 @@ export interface ServiceEntry {
   rotation: number
   readonly cache: Map<string, unknown>
   healthy: EndpointRecord[] | null
+  /** What lookups answer: the healthy local set, or another site's when it is empty and the spec says failover. */
+  answer: EndpointRecord[] | null
   readonly waiters: Set<Waiter>
 }
 
@@ -45,11 +51,17 @@ export class LookupView {
   private readonly onEndpoint = (c: TableChange<EndpointRecord>): void => { this.applyEndpoint(c) }
   private readonly onService = (c: TableChange<ServiceRecord>): void => { this.touch(c.key, 0) }
   private readonly onHost = (): void => { this.generation++ }
+  // another site's endpoint of a service changed, or its link did (stale flag): re-answer it
+  private readonly onRemote = (name: string): void => {
+    const e = this.services.get(name)
+    if (e !== undefined && this.spec(name)?.spec.failover !== undefined) this.changed(e, 0)
+  }
 
-  constructor (readonly tables: LookupTables) {
+  constructor (readonly tables: LookupTables, readonly sites: LookupSites = { local: 'local' }) {
     tables.endpoints.on('change', this.onEndpoint)
     tables.services.on('change', this.onService)
     tables.hosts.on('change', this.onHost)
+    sites.remote?.on('service', this.onRemote)
   }
 
   /** Rebuilds from the tables' current entries (after their initial load, or when handed started tables). */
@@ -67,7 +79,7 @@ export class LookupView {
   private entry (name: string): ServiceEntry {
     let e = this.services.get(name)
     if (e === undefined) {
-      e = { name, endpoints: new Map(), index: 0, rotation: 0, cache: new Map(), healthy: null, waiters: new Set() }
+      e = { name, endpoints: new Map(), index: 0, rotation: 0, cache: new Map(), healthy: null, answer: null, waiters: new Set() }
       this.services.set(name, e)
     }
     return e
@@ -94,7 +106,7 @@ export class LookupView {
   private touch (name: string, revision: number): void {
     const entry = this.entry(name)
     if (revision > 0) this.changed(entry, revision)
-    else { entry.cache.clear(); this.generation++ }
+    else { entry.cache.clear(); entry.answer = null; this.generation++ }
     this.forgetIfEmpty(entry)
   }
 
@@ -102,6 +114,7 @@ export class LookupView {
     entry.index = Math.max(entry.index + 1, revision)
     entry.cache.clear()
     entry.healthy = null
+    entry.answer = null
     this.generation++
     for (const w of entry.waiters) {
       if (entry.index > w.after) { entry.waiters.delete(w); clearTimeout(w.timer); w.done(true) }
@@ -138,6 +151,40 @@ export class LookupView {
         .sort((a, b) => (a.containerId < b.containerId ? -1 : 1))
     }
     return entry.healthy
+  }
+
+  /**
+   * What HTTP and DNS lookups answer (Consul's prepared-query failover): the
+   * healthy local endpoints; when there are none and the spec has
+   * `failover.sites`, the first of those sites (in order) that has routable
+   * endpoints, each marked with its site (and stale while its link is down).
+   */
+  answer (entry: ServiceEntry): EndpointRecord[] {
+    if (entry.answer === null) {
+      const local = this.healthy(entry)
+      entry.answer = local
+      const failover = this.spec(entry.name)?.spec.failover
+      if (local.length === 0 && failover !== undefined && this.sites.remote !== undefined) {
+        for (const site of failover.sites) {
+          const remote = this.sites.remote.routable(site, entry.name)
+          if (remote.length > 0) { entry.answer = remote; break }
+        }
+      }
+    }
+    return entry.answer
+  }
+
+  /** Services answered from another site right now (their local set is empty). */
+  failedOver (): Array<{ service: string, site: string }> {
+    const out: Array<{ service: string, site: string }> = []
+    if (this.sites.remote === undefined) return out
+    for (const [name, rec] of this.tables.services.entries) {
+      if (rec.spec.failover === undefined) continue
+      const entry = this.get(name)
+      const first = entry !== undefined ? this.answer(entry)[0] as SiteEndpoint | undefined : undefined
+      if (first?.site !== undefined) out.push({ service: name, site: first.site })
+    }
+    return out
   }
 
   all (entry: ServiceEntry): EndpointRecord[] {
@@ -187,6 +234,7 @@ export class LookupView {
     this.tables.endpoints.off('change', this.onEndpoint)
     this.tables.services.off('change', this.onService)
     this.tables.hosts.off('change', this.onHost)
+    this.sites.remote?.off('service', this.onRemote)
     for (const e of this.services.values()) {
       for (const w of e.waiters) { clearTimeout(w.timer); w.done(false) }
       e.waiters.clear()

@@ -129,7 +129,7 @@ export function answerQuery (query: Query, view: LookupView, cfg: AnswerConfig, 
     const entry = view.get(rel[0])
     if (entry === undefined) return reply(Rcode.NXDOMAIN)
     if (q.type === 'A' || q.type === 'SRV') {
-      const eps = rotated(view.healthy(entry), entry.rotation++)
+      const eps = rotated(view.answer(entry), entry.rotation++)
       const { answers, additionals } = serviceAnswers(q, eps, cfg)
       packet.answers = answers
       packet.additionals = additionals

@@ -31,7 +31,7 @@ export function endpointsBody (view: LookupView, entry: ServiceEntry, all: boole
   const key = all ? 'http:all' : 'http:healthy'
   let buf = entry.cache.get(key) as Buffer | undefined
   if (buf === undefined) {
-    const list = all ? view.all(entry) : view.healthy(entry)
+    const list = all ? view.all(entry) : view.answer(entry)
     buf = Buffer.from(JSON.stringify({ service: entry.name, index: entry.index, endpoints: list.map(publicEndpointOf) }))
     entry.cache.set(key, buf)
   }

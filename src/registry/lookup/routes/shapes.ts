@@ -24,6 +24,9 @@ const publicEndpoint = {
     network: { type: 'string' },
     replica: { type: 'integer' },
     managed: { type: 'boolean' },
+    // only on another site's endpoints (failover answers, issue 21)
+    site: { type: 'string' },
+    stale: { type: 'boolean' },
   },
   required: ['containerId', 'host', 'ip', 'port', 'weight', 'state', 'health'],
 } as const
@@ -79,7 +82,7 @@ export const hostsResponse = {
 
 export interface PublicEndpoint {
   containerId: string, name?: string, host: string, ip: string, port: number, weight: number,
-  state: string, health: string, network: string, replica?: number, managed?: boolean
+  state: string, health: string, network: string, replica?: number, managed?: boolean, site?: string, stale?: boolean
 }
 
 export function publicEndpointOf (e: EndpointRecord): PublicEndpoint {
@@ -90,6 +93,8 @@ export function publicEndpointOf (e: EndpointRecord): PublicEndpoint {
   if (e.name !== undefined) out.name = e.name
   if (e.replica !== undefined) out.replica = e.replica
   if (e.managed !== undefined) out.managed = e.managed
+  const remote = e as { site?: string, stale?: boolean }
+  if (remote.site !== undefined) { out.site = remote.site; out.stale = remote.stale === true }
   return out
 }
 

@@ -1,0 +1,64 @@
+// The link between two sites (issue 21): two real nats-servers, each its own
+// JetStream domain, joined by one leaf-node link through a relay this
+// process can cut; site B mirrors site A's endpoint bucket (what a registry
+// with --remote-site a does). Prints: lag from a put in A to the change in
+// B's mirror (p50/p99), when the mirror's own report shows the link down,
+// and how long after the link returns B has caught up with changes (puts
+// and deletes) made during the cut.
+//   npm run bench -- bench/sites-link.ts        env: BENCH_N (default 300), BENCH_ROUNDS (default 3)
+import { connect } from 'nats'
+import { startNatsSites } from '../test/harness/index.js'
+import { Buckets, openBucket, openRemoteMirror, mirrorState } from '../src/bus/index.js'
+
+const N = Number(process.env.BENCH_N ?? 300)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const pct = (v: number[], p: number): number => { const s = [...v].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p / 100 * s.length) - 1))] }
+const median = (v: number[]): number => pct(v, 50)
+const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
+
+async function main (): Promise<void> {
+  const sites = await startNatsSites()
+  const a = await connect({ servers: sites.a.url })
+  const b = await connect({ servers: sites.b.url })
+  try {
+    const kvA = await openBucket(a, Buckets.endpoints)
+    const mirror = await openRemoteMirror(b, 'b', 'a', 'endpoints')
+    const jsm = await b.jetstreamManager()
+    const waiting = new Map<string, (t: number) => void>()
+    const seen = new Map<string, string>()
+    const w = await mirror.watch({ key: '>' })
+    void (async () => { for await (const e of w) { seen.set(e.key, e.operation); waiting.get(e.key)?.(performance.now()) } })()
+    const lags: number[] = []; const down: number[] = []; const catchUp: number[] = []
+    for (let r = 0; r < ROUNDS; r++) {
+      for (let i = 0; i < N; i++) {
+        const key = `web.r${r}c${i}`
+        const got = new Promise<number>((resolve) => waiting.set(key, resolve))
+        const t0 = performance.now()
+        await kvA.put(key, '{}')
+        lags.push(await got - t0)
+        waiting.delete(key)
+      }
+      sites.link.cut()
+      const cut = performance.now()
+      while ((await mirrorState(jsm, 'a', 'endpoints')).activeMs! <= 3000) await sleep(50)
+      down.push(performance.now() - cut)
+      // during the cut: half the keys deleted, new ones written
+      for (let i = 0; i < N; i += 2) await kvA.delete(`web.r${r}c${i}`)
+      for (let i = 0; i < 50; i++) await kvA.put(`web.r${r}cut${i}`, '{}')
+      const last = `web.r${r}cut49`
+      sites.link.restore()
+      const back = performance.now()
+      while (seen.get(last) !== 'PUT' || seen.get(`web.r${r}c${N - 2}`) !== 'DEL') await sleep(20)
+      catchUp.push(performance.now() - back)
+    }
+    const f = (v: number): string => v.toFixed(1).padStart(8)
+    console.log(`put in A → change in B's mirror, ${lags.length} puts: p50 ${f(median(lags))} ms  p99 ${f(pct(lags, 99))} ms`)
+    console.log(`link cut → mirror reports > 3 s silent (link down), ${ROUNDS} cuts: median ${f(median(down))} ms`)
+    console.log(`link back → B caught up (${N / 2} deletes + 50 puts made during the cut), ${ROUNDS} returns: median ${f(median(catchUp))} ms  max ${f(Math.max(...catchUp))} ms`)
+    w.stop()
+  } finally {
+    await a.close(); await b.close(); await sites.stop()
+  }
+}
+
+await main()
