@@ -8,7 +8,6 @@
 // confirm step are driven by keys. Screenshots go to a temp dir (kept, its
 // path printed).
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -27,7 +26,7 @@ import { statsRoutes } from '../../src/registry/stats/index.js'
 import { ipamRoutes } from '../../src/registry/ipam/index.js'
 import { startPlacement, serviceRoutes, historyRoutes, type Placement } from '../../src/placement/index.js'
 import { ApiClient } from '../../src/client/index.js'
-import { startEdge, startHost as startHostOf } from './placement-fixtures.js'
+import { startEdge, startHost as startHostOf, startLoad as startLoadIn } from './placement-fixtures.js'
 
 const TOKEN = 'e2e-console-token'
 const READ_TOKEN = 'e2e-console-read-token'
@@ -94,15 +93,7 @@ const routed = (): string[] => renderer.applied?.containers ?? []
 const webContainers = async (): Promise<Array<{ Id: string, Image: string }>> =>
   (await Promise.all(dockers.map(async (d) => await d.listContainers({ filters: { label: ['driftgate.service=web', 'driftgate.managed=true'] } }).catch(() => [])))).flat()
 
-type Sample = [number, number, number, number, string | null]
-function startLoad (): { stop: () => Promise<Sample[]> } {
-  const child = spawn(process.execPath, [join(here, 'load-client.mjs'), String(nginx.port), 'web.example.com', '4', '600000', 'keepalive'], { stdio: ['pipe', 'pipe', 'inherit'] })
-  let text = ''
-  child.stdout.setEncoding('utf8').on('data', (c: string) => { text += c })
-  const done = new Promise<Sample[]>((resolve) => child.on('exit', () => { resolve(text === '' ? [] : (JSON.parse(text) as { samples: Sample[] }).samples) }))
-  t.teardown(() => { if (child.exitCode == null) child.kill('SIGKILL') })
-  return { stop: async () => { child.stdin.end(); return await done } }
-}
+const startLoad = (): ReturnType<typeof startLoadIn> => startLoadIn(t, nginx.port, 4, 600_000)
 
 const profile = mkdtempSync(join(tmpdir(), 'dg-console-chromium-'))
 const browser = await chromium.launchPersistentContext(profile, {

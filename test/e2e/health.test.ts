@@ -8,11 +8,9 @@
 // nats-server, agents (reconciler on), registry (placement + API), renderer,
 // nginx.
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { request } from 'node:http'
 import Dockerode from 'dockerode'
 import { connect } from 'nats'
@@ -26,14 +24,13 @@ import { startPlacement, serviceRoutes, type Placement, type PlacementStatus } f
 import { ApiClient } from '../../src/cli/client.js'
 import { applyFiles } from '../../src/cli/apply.js'
 import { renderStatus } from '../../src/cli/status.js'
-import { startEdge, startHost } from './placement-fixtures.js'
+import { startEdge, startHost, startLoad as startLoadIn } from './placement-fixtures.js'
 
 const TOKEN = 'e2e-health-token'
 // A probe of the healthy replica must not time out on a loaded CI machine (2 cores, many
 // testbeds): the timeout is the whole interval; retries 1 keeps "out within one interval".
 const INTERVAL_MS = 1000
 const REPLACE_AFTER_MS = 3000
-const here = dirname(fileURLToPath(import.meta.url))
 const log = silentLogger()
 
 const tb = await Testbed.create({ hosts: 2, name: 'health' })
@@ -100,18 +97,7 @@ async function httpGet (ip: string, path: string): Promise<number> {
   })
 }
 
-type Sample = [number, number, number, number, string | null]
-function startLoad (): { stop: () => Promise<Sample[]> } {
-  const child = spawn(process.execPath, [join(here, 'load-client.mjs'), String(nginx.port), 'web.example.com', '2', '60000', 'keepalive'],
-    { stdio: ['pipe', 'pipe', 'inherit'] })
-  let text = ''
-  child.stdout.setEncoding('utf8').on('data', (c: string) => { text += c })
-  const done = new Promise<Sample[]>((resolve) => child.on('exit', () => {
-    resolve(text === '' ? [] : (JSON.parse(text) as { samples: Sample[] }).samples)
-  }))
-  t.teardown(() => { if (child.exitCode == null) child.kill('SIGKILL') })
-  return { stop: async () => { child.stdin.end(); return await done } }
-}
+const startLoad = (): ReturnType<typeof startLoadIn> => startLoadIn(t, nginx.port, 2, 60_000)
 
 const specFile = join(tmpdir(), `dg-health-web-${process.pid}.yaml`)
 writeFileSync(specFile, `name: web

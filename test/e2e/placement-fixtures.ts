@@ -1,9 +1,11 @@
-// What the placement and console end-to-end tests both run beside their
-// registry: one agent per testbed host (it runs its assignments, drain
+// What the placement, console, health and autoscale end-to-end tests run
+// beside their registry: one agent per testbed host (it runs its assignments, drain
 // timings shortened for tests) and an edge (nginx + a renderer).
+import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { NatsConnection } from 'nats'
 import { startNginx, freePort, type NginxServer, type Testbed } from '../harness/index.js'
 import type { Logger } from '../../src/core/index.js'
@@ -39,4 +41,24 @@ export async function startEdge (t: Teardown, id: string, nc: NatsConnection, lo
   await renderer.start()
   t.teardown(async () => await renderer.close())
   return { nginx, renderer }
+}
+
+/** One request of test/e2e/load-client.mjs: [start epoch ms, latency ms, status (0 = socket error), retried 0/1, error]. */
+export type Sample = [number, number, number, number, string | null]
+
+/**
+ * A bounded keep-alive GET load on `web.example.com` through nginx, in its
+ * own process (load-client.mjs) so the roles in the test process do not slow
+ * it; `stop()` ends it and returns every request's sample.
+ */
+export function startLoad (t: Teardown, port: number, conns: number, maxMs = 600_000): { stop: () => Promise<Sample[]> } {
+  const client = join(dirname(fileURLToPath(import.meta.url)), 'load-client.mjs')
+  const child = spawn(process.execPath, [client, String(port), 'web.example.com', String(conns), String(maxMs), 'keepalive'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  let text = ''
+  child.stdout.setEncoding('utf8').on('data', (c: string) => { text += c })
+  const done = new Promise<Sample[]>((resolve) => child.on('exit', () => {
+    resolve(text === '' ? [] : (JSON.parse(text) as { samples: Sample[] }).samples)
+  }))
+  t.teardown(() => { if (child.exitCode == null) child.kill('SIGKILL') })
+  return { stop: async () => { child.stdin.end(); return await done } }
 }

@@ -6,11 +6,9 @@
 // publish the endpoint as draining through the agent's event path), registry
 // (placement + API), renderer, nginx.
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import Dockerode from 'dockerode'
 import { connect } from 'nats'
 import { Testbed, startNats, waitFor, TEST_IMAGE } from '../harness/index.js'
@@ -23,13 +21,12 @@ import { applyFiles } from '../../src/cli/apply.js'
 import { scaleServices } from '../../src/cli/scale.js'
 import { renderStatus } from '../../src/cli/status.js'
 import type { PlacementStatus } from '../../src/placement/status.js'
-import { startEdge, startHost as startHostOf } from './placement-fixtures.js'
+import { startEdge, startHost as startHostOf, startLoad as startLoadIn, type Sample } from './placement-fixtures.js'
 import { get } from '../integration/renderer-fixtures.js'
 
 const TOKEN = 'e2e-placement-token'
 const BENCH_REPLICAS = Number(process.env.DG_PLACEMENT_BENCH_REPLICAS ?? 30)
 const HOST_GRACE = '5s'
-const here = dirname(fileURLToPath(import.meta.url))
 const log = silentLogger()
 
 const tb = await Testbed.create({ hosts: 3, name: 'placement' })
@@ -117,19 +114,7 @@ function failures (what: string, samples: Sample[]): Sample[] {
   return failed
 }
 
-type Sample = [number, number, number, number, string | null]
-
-function startLoad (): { stop: () => Promise<Sample[]> } {
-  const child = spawn(process.execPath, [join(here, 'load-client.mjs'), String(nginx.port), 'web.example.com', '4', '600000', 'keepalive'],
-    { stdio: ['pipe', 'pipe', 'inherit'] })
-  let text = ''
-  child.stdout.setEncoding('utf8').on('data', (c: string) => { text += c })
-  const done = new Promise<Sample[]>((resolve) => child.on('exit', () => {
-    resolve(text === '' ? [] : (JSON.parse(text) as { samples: Sample[] }).samples)
-  }))
-  t.teardown(() => { if (child.exitCode == null) child.kill('SIGKILL') })
-  return { stop: async () => { child.stdin.end(); return await done } }
-}
+const startLoad = (): ReturnType<typeof startLoadIn> => startLoadIn(t, nginx.port, 4, 600_000)
 
 const specFile = join(tmpdir(), `dg-placement-web-${process.pid}.yaml`)
 writeFileSync(specFile, `name: web
