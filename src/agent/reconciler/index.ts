@@ -33,7 +33,7 @@ export interface ReconcilerOptions {
   kv?: { assignments?: KV, services?: KV }
   timings?: Partial<ReconcilerTimings> & { rendererSilentMs?: number, rendererForgetMs?: number }
   /** The resolver of a new replica (the agent's DNS stub on the shim). */
-  containerDns?: (spec: ServiceSpec) => ContainerDns | undefined
+  containerDns?: (spec: ServiceSpec) => Promise<ContainerDns | undefined>
   /** The agent's own health verdict (issue 19): a new replica with an HTTP check is ready once it says healthy. */
   healthOf?: (containerId: string) => Health | undefined
 }

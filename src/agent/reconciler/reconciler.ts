@@ -39,7 +39,7 @@ export interface ReconcilerCoreOptions {
   assignments: () => HostAssignment[]
   timings: ReconcilerTimings
   /** The resolver of a new replica (the agent's DNS stub), or undefined for Docker's default. */
-  containerDns?: (spec: ServiceSpec) => ContainerDns | undefined
+  containerDns?: (spec: ServiceSpec) => Promise<ContainerDns | undefined>
   /** The agent's own health verdict (issue 19): a replica it checks is ready once healthy. */
   healthOf?: (containerId: string) => Health | undefined
 }
@@ -146,7 +146,7 @@ export class Reconciler {
   private count (action: string): void { this.o.metrics.actions.inc({ action }) }
 
   private async create (spec: ServiceSpec, replica: number, hash: string, incarnation: number): Promise<string> {
-    const id = await createAndStart(this.o.docker, spec, replica, hash, this.o.log, incarnation, this.o.containerDns?.(spec))
+    const id = await createAndStart(this.o.docker, spec, replica, hash, this.o.log, incarnation, await this.o.containerDns?.(spec))
     this.count('create')
     this.o.log.info({ service: spec.name, replica, specHash: hash, incarnation, containerId: id }, 'replica started')
     return id

@@ -18,7 +18,8 @@ import type { IpRunner } from './ip.js'
 
 export interface ShimAndDns {
   containerIds: () => string[]
-  containerDns: (spec: ServiceSpec) => ContainerDns | undefined
+  /** The resolver of a new replica; a network without a shim yet gets one check first (it may be brand new). */
+  containerDns: (spec: ServiceSpec) => Promise<ContainerDns | undefined>
   close: () => Promise<void>
 }
 
@@ -41,7 +42,7 @@ function hostResolvers (log: Logger): string[] {
   }
 }
 
-const NONE: ShimAndDns = { containerIds: () => [], containerDns: () => undefined, close: async () => {} }
+const NONE: ShimAndDns = { containerIds: () => [], containerDns: async () => undefined, close: async () => {} }
 
 export async function startShimAndDns (w: ShimWiring): Promise<ShimAndDns> {
   const s = w.config
@@ -72,8 +73,10 @@ export async function startShimAndDns (w: ShimWiring): Promise<ShimAndDns> {
   const search = [`service.${s.dnsDomain}`]
   return {
     containerIds: () => shims.containerIds(),
-    containerDns: (spec) => {
+    containerDns: async (spec) => {
       if (stub === undefined || spec.dns === false) return undefined
+      // A replica created before the periodic check saw its network would keep Docker's resolver for life.
+      if (shims.addressOf(spec.network) === undefined) await shims.check()
       const at = shims.addressOf(spec.network)
       return at !== undefined && stub.addresses.includes(at) ? { Dns: [at], DnsSearch: search } : undefined
     },
