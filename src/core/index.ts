@@ -105,3 +105,6 @@ export {
 export {
   failoverSchema, SITE_PATTERN, type FailoverSpec, type FailoverMode,
 } from './spec-failover.js'
+export {
+  cidrText, contains, fnv1a, intToIp, ipToInt, parseCidr, parseRange, type Cidr,
+} from './addr.js'

@@ -21,13 +21,6 @@ export { decide, endpointKey, fromEvent, fromSnapshot, type IngestEvent, type De
 export { assessHosts, applyHeartbeat } from './liveness.js'
 export type { RegistryContext, SubComponent, SubComponentStarter } from './components.js'
 export { LoadRates, statsRoutes, type ServiceLoad, type ServiceRate } from './stats/index.js'
-// The DNS and address pieces the agent's container DNS stub and MacVLAN shim reuse (issue 19).
-export { bare as dnsBare, Rcode as DnsRcode } from './lookup/dns/answer.js'
-export { decodeQuery as dnsDecodeQuery, fitForwarded as dnsFitForwarded, rcodeOf as dnsRcodeOf, udpLimit as dnsUdpLimit } from './lookup/dns/codec.js'
-export { Forwarder as DnsForwarder } from './lookup/dns/forward.js'
-export { ClientRateLimit } from './lookup/dns/rate.js'
-export { serveTcp as serveDnsTcp } from './lookup/dns/tcp.js'
-export { cidrText, intToIp, ipToInt, parseCidr, parseRange } from './ipam/addr.js'
 
 export interface RegistryDeps {
   /** A connection the caller owns (not closed by close()); else one is made from config. */

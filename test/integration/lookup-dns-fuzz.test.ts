@@ -13,7 +13,7 @@ import { createSocket, type Socket } from 'node:dgram'
 import { connect as tcpConnect } from 'node:net'
 import dnsPacket from 'dns-packet'
 import { encodeJson } from '../../src/bus/index.js'
-import { udpLimit } from '../../src/registry/lookup/dns/codec.js'
+import { udpLimit } from '../../src/dns/index.js'
 import { startStack, endpoint, fakeResolver, serviceRecord, type Stack } from './lookup-setup.js'
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 150)

@@ -1,7 +1,6 @@
 import t from 'tap'
-import { ValidationError } from '../../src/core/index.js'
+import { ValidationError, fnv1a, intToIp, ipToInt, parseCidr, parseRange } from '../../src/core/index.js'
 import { buildPool, candidates, checkStatic, samePool, viewPool } from '../../src/registry/ipam/pool.js'
-import { fnv1a, intToIp, ipToInt, parseCidr, parseRange } from '../../src/registry/ipam/addr.js'
 
 t.test('address arithmetic', async (t) => {
   t.equal(ipToInt('10.240.1.5'), 0x0af00105)

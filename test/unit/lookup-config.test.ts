@@ -1,6 +1,6 @@
 import t from 'tap'
 import { checkLookupConfig } from '../../src/registry/lookup/index.js'
-import { parseUpstream } from '../../src/registry/lookup/dns/forward.js'
+import { parseUpstream } from '../../src/dns/index.js'
 
 t.test('valid configs pass', async (t) => {
   t.doesNotThrow(() => checkLookupConfig({ httpPort: 7070, dnsPort: 8600 }))

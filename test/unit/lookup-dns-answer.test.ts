@@ -1,7 +1,8 @@
 import t from 'tap'
 import dnsPacket, { type Packet, type Question } from 'dns-packet'
-import { answerQuery, Rcode, type AnswerConfig } from '../../src/registry/lookup/dns/answer.js'
-import { decodeQuery, encodeFit, udpLimit } from '../../src/registry/lookup/dns/codec.js'
+import { answerQuery, type AnswerConfig } from '../../src/registry/lookup/dns/answer.js'
+import { Rcode } from '../../src/dns/index.js'
+import { decodeQuery, encodeFit, udpLimit } from '../../src/dns/index.js'
 import { fakeView, ep, putEp, serviceRec } from './lookup-fixtures.js'
 
 const cfg: AnswerConfig = { domain: 'driftgate', ttl: 0, forwarding: true }

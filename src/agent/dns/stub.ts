@@ -11,10 +11,7 @@ import { createServer, type Server } from 'node:net'
 import { Counter, type Registry } from 'prom-client'
 import dnsPacket from 'dns-packet'
 import type { Logger } from '../../core/index.js'
-import {
-  ClientRateLimit, DnsForwarder as Forwarder, dnsBare as bare, dnsDecodeQuery as decodeQuery, dnsFitForwarded as fitForwarded,
-  DnsRcode as Rcode, dnsRcodeOf as rcodeOf, dnsUdpLimit as udpLimit, serveDnsTcp as serveTcp,
-} from '../../registry/index.js'
+import { ClientRateLimit, Forwarder, Rcode, bare, decodeQuery, fitForwarded, rcodeOf, serveTcp, udpLimit } from '../../dns/index.js'
 
 export interface DnsStubOptions {
   /** The registry's zone, e.g. "driftgate": `<name>.<domain>` goes upstream. */

@@ -3,7 +3,7 @@
 // the same MAC (and so gets the same address back) and never needs a state
 // file. Pure.
 import { createHash } from 'node:crypto'
-import { cidrText, intToIp, ipToInt, parseCidr, parseRange } from '../../registry/index.js'
+import { cidrText, intToIp, ipToInt, parseCidr, parseRange } from '../../core/index.js'
 
 /** Our links: `dg-` + 12 hex (15 characters, the kernel's limit). */
 export const SHIM_NAME = /^dg-[0-9a-f]{12}$/

@@ -3,13 +3,11 @@
 // the next candidate, a lost race on bind/release re-reads and retries.
 import type { KV } from 'nats'
 import {
-  DriftgateError, ErrorCodes, NotFoundError, addressKey,
-  type AllocateRequest, type AllocationRecord, type BindRequest, type IpamReply, type PoolQuery, type ReleaseRequest,
+  DriftgateError, ErrorCodes, NotFoundError, addressKey, type AllocateRequest, type AllocationRecord, type BindRequest, type IpamReply, type PoolQuery, type ReleaseRequest, fnv1a, ipToInt, contains,
 } from '../../core/index.js'
 import { casCreate, casUpdate, getAllocation, getPool } from './store.js'
 import { candidates, checkStatic, viewPool, type PoolView } from './pool.js'
 import { bind, release, reserve, sameOwner, type Transition } from './state.js'
-import { fnv1a, ipToInt, contains } from './addr.js'
 import type { IpamMirror } from './mirror.js'
 import type { AllocatorMetrics } from './metrics.js'
 

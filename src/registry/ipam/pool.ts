@@ -1,7 +1,8 @@
 // Pool configuration: validation of what an operator asks for, and the
 // compiled view the allocator walks. Pure.
-import { ValidationError, isDnsLabel, isIPv4, type FieldProblem, type PoolRecord } from '../../core/index.js'
-import { cidrText, contains, intToIp, ipToInt, parseCidr, parseRange, type Cidr } from './addr.js'
+import {
+  ValidationError, isDnsLabel, isIPv4, type FieldProblem, type PoolRecord, cidrText, contains, intToIp, ipToInt, parseCidr, parseRange, type Cidr,
+} from '../../core/index.js'
 
 export interface PoolInput {
   subnet?: unknown

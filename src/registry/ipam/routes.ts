@@ -7,11 +7,10 @@
 //   GET    /v1/ipam/pools/:pool/addresses    who holds what
 import type { FastifyInstance, FastifyPluginAsync, onRequestHookHandler } from 'fastify'
 import type { KV } from 'nats'
-import { ConflictError, NotFoundError, poolKey, type AllocationRecord, type Logger, type PoolRecord } from '../../core/index.js'
+import { ConflictError, NotFoundError, poolKey, type AllocationRecord, type Logger, type PoolRecord, ipToInt } from '../../core/index.js'
 import { IpamMirror } from './mirror.js'
 import { buildPool, samePool, type PoolInput } from './pool.js'
 import { casCreate, casDelete, getPool } from './store.js'
-import { ipToInt } from './addr.js'
 
 export interface IpamRoutesOptions {
   kv: KV

@@ -14,7 +14,7 @@ import { sitesRoutes } from './routes/sites.js'
 import { buildApi } from './api.js'
 import { createAuth } from './auth.js'
 import { DnsServer } from './dns/server.js'
-import { parseUpstream } from './dns/forward.js'
+import { parseUpstream } from '../../dns/index.js'
 import { DEFAULT_FORWARD_ALLOW, ForwardAllow, forwardAllowProblems } from './dns/allow.js'
 
 export { LookupView, isHealthyRunning } from './view.js'

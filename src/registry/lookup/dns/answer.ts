@@ -12,6 +12,7 @@
 import type { Answer, Packet, Question } from 'dns-packet'
 import dnsPacket from 'dns-packet'
 import { isDnsLabel, isIPv4, type EndpointRecord } from '../../../core/index.js'
+import { Rcode, bare } from '../../../dns/index.js'
 import type { LookupView } from '../view.js'
 
 export interface AnswerConfig {
@@ -26,18 +27,12 @@ export interface AnswerConfig {
 /** `cacheable: false`: the answer depends on the client, not only on the query. */
 export type Outcome = { kind: 'answer', packet: Packet, cacheable?: boolean } | { kind: 'forward' }
 
-export const Rcode = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const
 export const EDNS_PAYLOAD = 1232
 
 const { AUTHORITATIVE_ANSWER: AA, RECURSION_DESIRED: RD, RECURSION_AVAILABLE: RA } = dnsPacket
 const SAFE_NAME = /^[a-z0-9_.*-]*$/
 
 export interface Query { id?: number, flags?: number, opcode?: string, questions?: Question[], additionals?: Answer[] }
-
-/** A header-only reply with an rcode (FORMERR, NOTIMP, SERVFAIL...). */
-export function bare (id: number, rcode: number, rd = false, question?: Question): Packet {
-  return { id, type: 'response', flags: rcode | (rd ? RD : 0), questions: question !== undefined ? [question] : [] }
-}
 
 export function hasEdns (q: Query): boolean {
   return (q.additionals ?? []).some((a) => a.type === 'OPT')

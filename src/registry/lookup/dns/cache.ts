@@ -7,7 +7,7 @@
 // has the same length). Anything unusual (several questions, unknown
 // additional records, truncated answers, SRV) takes the normal path.
 import type { Packet } from 'dns-packet'
-import { clampUdp, UDP_MAX } from './codec.js'
+import { clampUdp, UDP_MAX } from '../../../dns/index.js'
 
 const QR = 0x80
 const OPCODE = 0x78

@@ -11,13 +11,12 @@ import { createServer, type Server, type Socket as TcpSocket } from 'node:net'
 import { Counter, type Registry } from 'prom-client'
 import type { Logger } from '../../../core/index.js'
 import type { LookupView } from '../view.js'
-import { answerQuery, bare, Rcode, type AnswerConfig } from './answer.js'
-import { decodeQuery, encodeFit, fitForwarded, rcodeOf, udpLimit, UDP_MAX } from './codec.js'
-import { Forwarder } from './forward.js'
+import { answerQuery, type AnswerConfig } from './answer.js'
+import {
+  ClientRateLimit, Forwarder, Rcode, UDP_MAX, bare, decodeQuery, encodeFit, fitForwarded, rcodeOf, serveTcp, udpLimit,
+} from '../../../dns/index.js'
 import { AnswerCache, cacheKey } from './cache.js'
 import { ForwardAllow } from './allow.js'
-import { ClientRateLimit } from './rate.js'
-import { serveTcp } from './tcp.js'
 import dnsPacket from 'dns-packet'
 
 export interface DnsServerOptions {

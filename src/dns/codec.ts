@@ -1,7 +1,7 @@
 // Packet helpers around dns-packet: decoding that never throws, the UDP size
 // limit of a query, and encoding that truncates (TC) to fit that limit.
 import dnsPacket, { type Answer, type DecodedPacket, type Packet } from 'dns-packet'
-import { Rcode } from './answer.js'
+import { Rcode } from './rcode.js'
 
 export const UDP_MIN = 512
 /** Largest UDP answer we ever send unless configured otherwise: DNS flag day 2020's 1232 (no IP fragmentation). */

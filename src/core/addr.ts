@@ -1,5 +1,5 @@
 // IPv4 arithmetic on unsigned 32-bit integers. Pure.
-import { isIPv4 } from '../../core/index.js'
+import { isIPv4 } from './names.js'
 
 export function ipToInt (ip: string): number {
   const p = ip.split('.').map(Number)

@@ -5,7 +5,7 @@
 import { createSocket, type Socket } from 'node:dgram'
 import { connect as tcpConnect } from 'node:net'
 import { randomInt } from 'node:crypto'
-import { ConfigError, isIPv4, type Logger } from '../../../core/index.js'
+import { ConfigError, isIPv4, type Logger } from '../core/index.js'
 
 export interface Upstream { host: string, port: number }
 
