@@ -9,6 +9,7 @@ import { stringify } from 'yaml'
 import { projectRoot } from '../paths.js'
 import { PreflightError } from '../core/index.js'
 import { logTail, spawnLogged } from '../up/index.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** How to run this very driftgate again: node, its flags (the TS loader when run from src), the entry script. */
 export function selfCommand (): { bin: string, args: string[] } {
@@ -29,7 +30,6 @@ export function spawnRole (dir: string, name: string, role: string, config: Reco
   return proc.pid
 }
 
-async function sleep (ms: number): Promise<void> { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 /**
  * Polls until check() is true; fails early when the process died, with the

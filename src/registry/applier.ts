@@ -6,6 +6,7 @@ import { decide, keyOf, type Decision, type IngestEvent } from './decide.js'
 import { KeyedSerializer } from './serializer.js'
 import { isCasConflict, type VersionedStore } from './store.js'
 import type { RegistryMetrics } from './metrics.js'
+import { setTimeout as pause } from 'node:timers/promises'
 
 // A writer that keeps winning (another instance applying a burst of the same
 // container's events) can make us lose many times in a row: after the first
@@ -14,7 +15,6 @@ import type { RegistryMetrics } from './metrics.js'
 const MAX_ATTEMPTS = 40
 const FREE_RETRIES = 3
 const BACKOFF = { baseMs: 1, maxMs: 50, jitter: 0.5 }
-const pause = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 export interface ApplierOptions {
   store: VersionedStore<EndpointRecord>

@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process'
 import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 export interface Spawned {
   pid: number
@@ -42,7 +43,6 @@ export function cmdline (pid: number): string {
   try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim() } catch { return '' }
 }
 
-const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * SIGTERM (or `sig`), up to graceMs, then SIGKILL. Only pids whose command

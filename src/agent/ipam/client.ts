@@ -6,6 +6,7 @@
 import type { NatsConnection } from 'nats'
 import { DriftgateError, ErrorCodes, assertDnsLabel, type IpamReply } from '../../core/index.js'
 import { decodeJson, encodeJson, subjects } from '../../bus/index.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** Docker's call must be answered within 5 s, HTTP included. */
 export const IPAM_DEADLINE_MS = 4500
@@ -17,7 +18,6 @@ export type RetryHook = (op: string, why: string) => void
 
 export type IpamCall = (op: string, body: object) => Promise<IpamReply & { ok: true }>
 
-const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
 
 function unreachable (subject: string, deadlineMs: number, last: string): DriftgateError {
   return new DriftgateError(ErrorCodes.NATS_UNAVAILABLE,

@@ -11,6 +11,7 @@ import { plan, type Action, type HostAssignment } from './plan.js'
 import type { ContainerDns, ManagedContainer } from './container-spec.js'
 import { createAndStart, isReady, listManaged, networkRefusal, startContainer, stopAndRemove } from './docker-ops.js'
 import type { ReconcilerMetrics } from './metrics.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** How the reconciler announces a planned stop: the agent publishes the endpoint as `draining`. */
 export interface DrainPublisher { markDraining: (containerId: string, service: string) => Promise<void> | void }
@@ -44,7 +45,6 @@ export interface ReconcilerCoreOptions {
   healthOf?: (containerId: string) => Health | undefined
 }
 
-const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 export class Reconciler {
   private timer?: NodeJS.Timeout
