@@ -84,7 +84,7 @@ export {
   type AutoscaleChange, type AutoscaleMetricStatus, type AutoscaleStatusRecord,
 } from './autoscale-status.js'
 export {
-  MAX_STATS_SERVICES, checkRendererStats, rendererStatsSchema, type RendererStatsMessage, type ServiceCounters,
+  MAX_STATS_SERVICES, checkRendererStats, rendererStatsSchema, type RendererStatsMessage, type ServiceCounters, type ServiceRate,
 } from './stats.js'
 export {
   MAX_LABEL_HOSTS, MAX_ROUTES, MAX_ROUTE_PATH, ROOT_PATH, ROUTE_HOST_PATTERN, ROUTE_PATH_PATTERN, claimKey,

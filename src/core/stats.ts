@@ -50,3 +50,16 @@ export const rendererStatsSchema = {
 } as const
 
 export const checkRendererStats = checker<RendererStatsMessage>('renderer stats message', rendererStatsSchema)
+
+/** A service's request load from the renderers' reports (registry/stats computes it; the autoscaler reads it). */
+export interface ServiceRate {
+  requestsPerSec: number
+  errorsPerSec: number
+  /** Renderers whose counters make up this rate. */
+  renderers: number
+  /** When the newest counters in it were read (ms since epoch, the renderers' clocks). */
+  at: number
+  /** Increases the rates come from, summed over renderers (each over its own span ≤ the window). */
+  requests: number
+  errors: number
+}

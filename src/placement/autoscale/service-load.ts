@@ -1,15 +1,10 @@
 // Request load per service, as the stats work (renderer counters, registry
-// aggregation) provides it. Declared here with exactly that signature so the
-// autoscaler codes against it; the registry passes the real one in (see
+// aggregation) provides it. The autoscaler reads only these fields of the
+// registry's ServiceRate; the registry passes the real ServiceLoad in (see
 // docs/architecture.md "Autoscaling": the wiring point is PlacementDeps.load).
-export interface ServiceRate {
-  requestsPerSec: number
-  errorsPerSec: number
-  /** Renderers whose counts are in the figure. */
-  renderers: number
-  /** When the figure was computed, ms since epoch. */
-  at: number
-}
+import type { ServiceRate as FullRate } from '../../core/index.js'
+
+export type ServiceRate = Pick<FullRate, 'requestsPerSec' | 'errorsPerSec' | 'renderers' | 'at'>
 
 export interface ServiceLoad {
   rate: (service: string) => ServiceRate | undefined

@@ -5,19 +5,9 @@
 // over renderers. A counter that went down, or a new nginx boot id, is a
 // reset: that step counts what the new counter holds (as Prometheus' rate()
 // does). A renderer silent for more than 3 of its intervals drops out.
-import type { RendererStatsMessage, ServiceCounters } from '../../core/index.js'
+import type { RendererStatsMessage, ServiceCounters, ServiceRate } from '../../core/index.js'
 
-export interface ServiceRate {
-  requestsPerSec: number
-  errorsPerSec: number
-  /** Renderers whose counters make up this rate. */
-  renderers: number
-  /** When the newest counters in it were read (ms since epoch, the renderers' clocks). */
-  at: number
-  /** Increases the rates come from, summed over renderers (each over its own span ≤ the window). */
-  requests: number
-  errors: number
-}
+export type { ServiceRate }
 
 export interface RateOptions {
   /** Samples older than this (before a renderer's newest) are forgotten. */
