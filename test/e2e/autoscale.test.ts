@@ -14,8 +14,7 @@ import { rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request, Agent } from 'node:http'
-import { connect } from 'nats'
-import { Testbed, startNats, waitFor, TEST_IMAGE } from '../harness/index.js'
+import { waitFor, TEST_IMAGE } from '../harness/index.js'
 import { silentLogger, type ServiceRecord } from '../../src/core/index.js'
 import { createRegistry, resolveRegistryConfig, type SubComponentStarter } from '../../src/registry/index.js'
 import { startLookup } from '../../src/registry/lookup/index.js'
@@ -25,18 +24,13 @@ import { ApiClient } from '../../src/cli/client.js'
 import { applyFiles } from '../../src/cli/apply.js'
 import { scaleServices } from '../../src/cli/scale.js'
 import { renderStatus } from '../../src/cli/status.js'
-import { startEdge, startHost } from './placement-fixtures.js'
+import { startEdge, startHost, startBed } from './placement-fixtures.js'
 
 const TOKEN = 'e2e-autoscale-token'
 const log = silentLogger()
 const t0 = Date.now()
 
-const tb = await Testbed.create({ hosts: 2, name: 'autoscale' })
-t.teardown(async () => await tb.teardown())
-const nats = await startNats()
-t.teardown(async () => await nats.stop())
-const nc = await connect({ servers: nats.url })
-t.teardown(async () => await nc.close())
+const { tb, nats, nc } = await startBed(t, 'autoscale', 2)
 
 let placement: Placement | undefined
 let api = ''

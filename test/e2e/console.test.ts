@@ -13,10 +13,9 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Dockerode from 'dockerode'
-import { connect } from 'nats'
 import { chromium, type Page } from 'playwright-core'
 import { Registry as PromRegistry } from 'prom-client'
-import { Testbed, startNats, waitFor, TEST_IMAGE } from '../harness/index.js'
+import { waitFor, TEST_IMAGE } from '../harness/index.js'
 import { silentLogger } from '../../src/core/index.js'
 import { createRegistry, resolveRegistryConfig, type SubComponentStarter } from '../../src/registry/index.js'
 import { startLookup } from '../../src/registry/lookup/index.js'
@@ -26,7 +25,7 @@ import { statsRoutes } from '../../src/registry/stats/index.js'
 import { ipamRoutes } from '../../src/registry/ipam/index.js'
 import { startPlacement, serviceRoutes, historyRoutes, type Placement } from '../../src/placement/index.js'
 import { ApiClient } from '../../src/client/index.js'
-import { startEdge, startHost as startHostOf, startLoad as startLoadIn } from './placement-fixtures.js'
+import { startEdge, startHost as startHostOf, startLoad as startLoadIn, startBed } from './placement-fixtures.js'
 
 const TOKEN = 'e2e-console-token'
 const READ_TOKEN = 'e2e-console-read-token'
@@ -36,12 +35,7 @@ const log = silentLogger()
 const shots = mkdtempSync(join(tmpdir(), 'dg-console-shots-'))
 t.comment(`screenshots in ${shots}`)
 
-const tb = await Testbed.create({ hosts: 3, name: 'console' })
-t.teardown(async () => await tb.teardown())
-const nats = await startNats()
-t.teardown(async () => await nats.stop())
-const nc = await connect({ servers: nats.url })
-t.teardown(async () => await nc.close())
+const { tb, nats, nc } = await startBed(t, 'console', 3)
 
 let placement: Placement | undefined
 let api = ''

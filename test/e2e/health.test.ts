@@ -13,8 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'node:http'
 import Dockerode from 'dockerode'
-import { connect } from 'nats'
-import { Testbed, startNats, waitFor, TEST_IMAGE_NOSHELL } from '../harness/index.js'
+import { waitFor, TEST_IMAGE_NOSHELL } from '../harness/index.js'
 import { silentLogger } from '../../src/core/index.js'
 import { readActivity } from '../../src/bus/index.js'
 import { createRegistry, resolveRegistryConfig, type SubComponentStarter } from '../../src/registry/index.js'
@@ -24,7 +23,7 @@ import { startPlacement, serviceRoutes, type Placement, type PlacementStatus } f
 import { ApiClient } from '../../src/cli/client.js'
 import { applyFiles } from '../../src/cli/apply.js'
 import { renderStatus } from '../../src/cli/status.js'
-import { startEdge, startHost, startLoad as startLoadIn } from './placement-fixtures.js'
+import { startEdge, startHost, startLoad as startLoadIn, startBed } from './placement-fixtures.js'
 
 const TOKEN = 'e2e-health-token'
 // A probe of the healthy replica must not time out on a loaded CI machine (2 cores, many
@@ -33,12 +32,7 @@ const INTERVAL_MS = 1000
 const REPLACE_AFTER_MS = 3000
 const log = silentLogger()
 
-const tb = await Testbed.create({ hosts: 2, name: 'health' })
-t.teardown(async () => await tb.teardown())
-const nats = await startNats()
-t.teardown(async () => await nats.stop())
-const nc = await connect({ servers: nats.url })
-t.teardown(async () => await nc.close())
+const { tb, nats, nc } = await startBed(t, 'health', 2)
 
 let placement: Placement | undefined
 let api = ''

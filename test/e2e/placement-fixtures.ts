@@ -1,13 +1,14 @@
-// What the placement, console, health and autoscale end-to-end tests run
-// beside their registry: one agent per testbed host (it runs its assignments, drain
-// timings shortened for tests) and an edge (nginx + a renderer).
+// What the placement, console, health and autoscale end-to-end tests share:
+// the testbed with its nats-server, one agent per testbed host (it runs its
+// assignments, drain timings shortened for tests), an edge (nginx + a
+// renderer) and the load client.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { NatsConnection } from 'nats'
-import { startNginx, freePort, type NginxServer, type Testbed } from '../harness/index.js'
+import { connect, type NatsConnection } from 'nats'
+import { Testbed, startNats, startNginx, freePort, type NatsServer, type NginxServer } from '../harness/index.js'
 import type { Logger } from '../../src/core/index.js'
 import { createAgent, resolveAgentConfig, type AgentConfig } from '../../src/agent/index.js'
 import { createRenderer, type Renderer } from '../../src/renderer/index.js'
@@ -61,4 +62,15 @@ export function startLoad (t: Teardown, port: number, conns: number, maxMs = 600
   }))
   t.teardown(() => { if (child.exitCode == null) child.kill('SIGKILL') })
   return { stop: async () => { child.stdin.end(); return await done } }
+}
+
+/** The testbed (`hosts` Docker hosts), a nats-server and a connection to it, each torn down with `t`. */
+export async function startBed (t: Teardown, name: string, hosts: number): Promise<{ tb: Testbed, nats: NatsServer, nc: NatsConnection }> {
+  const tb = await Testbed.create({ hosts, name })
+  t.teardown(async () => await tb.teardown())
+  const nats = await startNats()
+  t.teardown(async () => await nats.stop())
+  const nc = await connect({ servers: nats.url })
+  t.teardown(async () => await nc.close())
+  return { tb, nats, nc }
 }

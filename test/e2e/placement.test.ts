@@ -10,8 +10,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Dockerode from 'dockerode'
-import { connect } from 'nats'
-import { Testbed, startNats, waitFor, TEST_IMAGE } from '../harness/index.js'
+import { waitFor, TEST_IMAGE } from '../harness/index.js'
 import { silentLogger } from '../../src/core/index.js'
 import { createRegistry, resolveRegistryConfig, type SubComponentStarter } from '../../src/registry/index.js'
 import { startLookup } from '../../src/registry/lookup/index.js'
@@ -21,7 +20,7 @@ import { applyFiles } from '../../src/cli/apply.js'
 import { scaleServices } from '../../src/cli/scale.js'
 import { renderStatus } from '../../src/cli/status.js'
 import type { PlacementStatus } from '../../src/placement/status.js'
-import { startEdge, startHost as startHostOf, startLoad as startLoadIn, type Sample } from './placement-fixtures.js'
+import { startEdge, startHost as startHostOf, startLoad as startLoadIn, type Sample, startBed } from './placement-fixtures.js'
 import { get } from '../integration/renderer-fixtures.js'
 
 const TOKEN = 'e2e-placement-token'
@@ -29,12 +28,7 @@ const BENCH_REPLICAS = Number(process.env.DG_PLACEMENT_BENCH_REPLICAS ?? 30)
 const HOST_GRACE = '5s'
 const log = silentLogger()
 
-const tb = await Testbed.create({ hosts: 3, name: 'placement' })
-t.teardown(async () => await tb.teardown())
-const nats = await startNats()
-t.teardown(async () => await nats.stop())
-const nc = await connect({ servers: nats.url })
-t.teardown(async () => await nc.close())
+const { tb, nats, nc } = await startBed(t, 'placement', 3)
 
 let placement: Placement | undefined
 let api = ''
