@@ -1,7 +1,8 @@
 // The headline: a 3-replica service behind nginx keeps answering while its
 // containers are stopped, killed and moved 50 times, each time coming back
 // with a new MacVLAN IP. Real dockerd ×3 (testbed), nats-server, agents,
-// registry, renderer and nginx. Load comes from a separate process.
+// registry, renderer and nginx (2 workers, no access log). Load comes from
+// separate processes: wrk in lua mode (churn-load.ts), the Node client in file mode.
 // Both renderer modes, each with its own nginx and renderer on the same
 // testbed. lua: 0 reloads during churn, 0 failed for a keep-alive client that
 // never retries, 0 failed POSTs during planned stops (drained first, as the
@@ -12,11 +13,9 @@
 //   DG_CHURN_CONNS (16: keep-alive connections of the GET client; the POST
 //   client has half, the one-connection-per-request client a quarter)
 import t, { type Test } from 'tap'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { connect } from 'nats'
 import { Testbed, startNats, startNginx, freePort, waitFor, type NginxServer } from '../harness/index.js'
 import { silentLogger } from '../../src/core/index.js'
@@ -24,6 +23,7 @@ import { createRenderer, type Renderer } from '../../src/renderer/index.js'
 import { createAgent, resolveAgentConfig } from '../../src/agent/index.js'
 import { createRegistry, resolveRegistryConfig } from '../../src/registry/index.js'
 import { exampleHttpBody, get } from '../integration/renderer-fixtures.js'
+import { line, nodeLoad, wrkLoad, type Failure } from './churn-load.js'
 
 const CYCLES = Number(process.env.DG_CHURN_CYCLES ?? 50)
 // file mode is the fallback and is kept tested; fewer cycles keep CI time modest
@@ -34,7 +34,6 @@ const STEADY_MS = 5000
 // request rate is bounded by their connections (closed loops), so they get
 // enough to load the path ≥ 10× the fork-per-request image's ~326 req/s.
 const CONNS = Math.max(4, Math.min(64, Number(process.env.DG_CHURN_CONNS ?? 16)))
-const here = dirname(fileURLToPath(import.meta.url))
 const log = silentLogger()
 
 const tb = await Testbed.create({ hosts: 3, name: 'churn' })
@@ -52,7 +51,8 @@ t.teardown(async () => { await Promise.all(agents.map(async (a) => await a.close
 /** nginx + renderer of one mode. */
 async function edge (mode: 'lua' | 'file'): Promise<{ nginx: NginxServer, renderer: Renderer, close: () => Promise<void> }> {
   const out = mkdtempSync(join(tmpdir(), `dg-churn-${mode}-`))
-  const nginx = await startNginx({ includeDir: out, conf: exampleHttpBody(), lua: mode === 'lua' })
+  // 2 workers, no access log: nginx must not be what limits the request rate
+  const nginx = await startNginx({ includeDir: out, conf: exampleHttpBody(), lua: mode === 'lua', workerProcesses: 2, accessLog: false })
   const renderer = createRenderer({
     id: 'churn', prefix: 'driftgate', out, nginxConf: nginx.confPath, nginxPrefix: `${nginx.prefix}/`, nginxBin: '/usr/sbin/nginx',
     statusPort: await freePort(), minWaitMs: 50, maxWaitMs: 1000, reloadTimeoutMs: 10_000, announceIntervalMs: 5000, mode,
@@ -92,23 +92,6 @@ async function waitRouted (id: string, want: boolean, what: string): Promise<voi
   await waitFor(() => routed(id) === want, { what, timeoutMs: 30_000, intervalMs: 10 })
 }
 
-type Sample = [number, number, number, number, string | null]
-
-function percentile (values: number[], p: number): number {
-  if (values.length === 0) return NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
-}
-
-function summary (samples: Sample[], ms: number): string {
-  const lat = samples.map((s) => s[1])
-  // Not Math.max(...lat): spreading 120k+ samples overflows the call stack.
-  const failed = samples.filter((s) => s[2] < 200 || s[2] > 299).length
-  const retried = samples.filter((s) => s[3] === 1).length
-  return `${samples.length} requests (${(samples.length / Math.max(1, ms / 1000)).toFixed(0)}/s), ${failed} failed, ${retried} retried after nginx closed an idle keep-alive connection, ` +
-    `p50 ${percentile(lat, 0.5).toFixed(1)} ms, p99 ${percentile(lat, 0.99).toFixed(1)} ms, max ${lat.reduce((m, x) => (x > m ? x : m), 0).toFixed(1)} ms`
-}
-
 const reloadsOk = async (r: Renderer): Promise<number> =>
   [...(await r.registry.metrics()).matchAll(/^driftgate_renderer_reloads_total\{[^}]*result="ok"[^}]*\} (\S+)$/gm)].reduce((a, m) => a + Number(m[1]), 0)
 
@@ -130,23 +113,12 @@ async function churn (t: Test, mode: 'lua' | 'file', CYCLES: number, nginx: Ngin
   await renderer.idle()
   await nginx.settled()
 
-  // lua: keep-alive GETs never retried (CONNS connections), POSTs never
-  // retried (CONNS/2), one connection per request (CONNS/4). file: keep-alive
-  // GETs retried once on an idle connection a reload closed (CONNS), one
-  // connection per request (CONNS/4).
-  const clients = mode === 'lua' ? (['noretry', 'post', 'close'] as const) : (['keepalive', 'close'] as const)
-  const loads = clients.map((mode) => {
-    const child = spawn(process.execPath, [join(here, 'load-client.mjs'), String(nginx.port), 'web.example.com',
-      String(mode === 'keepalive' || mode === 'noretry' ? CONNS : mode === 'post' ? CONNS / 2 : CONNS / 4), '900000', mode], { stdio: ['pipe', 'pipe', 'inherit'] })
-    let text = ''
-    child.stdout.setEncoding('utf8').on('data', (c: string) => { text += c })
-    const done = new Promise<Sample[]>((resolve) => child.on('exit', () => {
-      resolve(text === '' ? [] : (JSON.parse(text) as { samples: Sample[] }).samples)
-    }))
-    t.teardown(() => { if (child.exitCode == null) child.kill('SIGKILL') })
-    return { mode, child, done }
-  })
-  await new Promise((resolve) => setTimeout(resolve, STEADY_MS))
+  // lua: wrk (never retries): keep-alive GETs (CONNS connections), POSTs
+  // (CONNS/2), one connection per request (CONNS/4). file: the Node client,
+  // keep-alive GETs retried once on an idle connection a reload closed
+  // (CONNS), one connection per request (CONNS/4).
+  const load = mode === 'lua' ? wrkLoad(t, nginx.port, CONNS, STEADY_MS) : nodeLoad(t, nginx.port, CONNS, STEADY_MS)
+  await load.steady()
   const reloads0 = await reloadsOk(renderer)
   const churnStart = Date.now()
   const kinds = { stop: 0, kill: 0, move: 0 }
@@ -184,35 +156,32 @@ async function churn (t: Test, mode: 'lua' | 'file', CYCLES: number, nginx: Ngin
   }
   const churnEnd = Date.now()
   const reloads = (await reloadsOk(renderer)) - reloads0
-  await new Promise((resolve) => setTimeout(resolve, 1000))
-  for (const l of loads) l.child.stdin.end()
-  const results = await Promise.all(loads.map(async (l) => ({ mode: l.mode, samples: await l.done })))
+  const results = await load.finish(churnStart, churnEnd)
   t.comment(`${mode} churn: ${CYCLES} cycles (${kinds.stop} docker stop, ${kinds.kill} docker kill, ${kinds.move} moves) in ${((churnEnd - churnStart) / 1000).toFixed(1)} s, ${reloads} reloads during churn`)
   const cycleOf = (at: number): string => [...timeline].reverse().find(([when]) => when <= at)?.[1] ?? 'steady state'
-  const failed: Sample[] = []
-  let steady: Sample[] = []; let churn: Sample[] = []
-  for (const { mode: client, samples } of results) {
-    const st = samples.filter((s) => s[0] < churnStart)
-    const ch = samples.filter((s) => s[0] >= churnStart && s[0] <= churnEnd)
-    t.comment(`${client} steady:       ${summary(st, STEADY_MS)}`)
-    t.comment(`${client} during churn: ${summary(ch, churnEnd - churnStart)}`)
-    const bad = samples.filter((s) => s[2] < 200 || s[2] > 299)
-    if (client === 'post') {
+  const failed: Failure[] = []
+  let steadyN = 0; let churnN = 0; let churnRate = 0
+  for (const r of results) {
+    t.comment(`${r.client} steady:       ${line(r.steady)}`)
+    t.comment(`${r.client} during churn: ${line(r.churn)}`)
+    steadyN += r.steady.requests; churnN += r.churn.requests; churnRate += r.churn.requests / Math.max(1, r.churn.ms / 1000)
+    const bad = [...r.steady.failures, ...r.churn.failures]
+    if (r.client === 'post') {
       // a POST in flight on a container that `docker kill` ends cannot be saved by anyone
-      const onKill = bad.filter((s) => / kill /.test(cycleOf(s[0])))
+      const onKill = bad.filter((f) => f.at != null && / kill /.test(cycleOf(f.at)))
       t.comment(`post: ${onKill.length} failed during docker kill cycles (in flight on the killed container)`)
-      failed.push(...bad.filter((s) => !onKill.includes(s)))
+      failed.push(...bad.filter((f) => !onKill.includes(f)))
     } else failed.push(...bad)
-    steady = steady.concat(st); churn = churn.concat(ch)
   }
+  t.comment(`${mode}: all clients during churn: ${churnN} requests, ${churnRate.toFixed(0)} req/s (${(churnRate / 326).toFixed(1)}× the old 326 req/s)`)
   if (mode === 'lua') t.equal(reloads, 0, 'lua mode: 0 reloads during churn')
   if (failed.length > 0) {
     t.comment(`failures: ${JSON.stringify(failed.slice(0, 10))}`)
-    for (const f of failed.slice(0, 10)) t.comment(`failure at ${new Date(f[0]).toISOString()}: during ${cycleOf(f[0])}`)
+    for (const f of failed.slice(0, 10)) t.comment(f.at == null ? `failure without a time: ${f.what}` : `failure at ${new Date(f.at).toISOString()}: ${f.what} during ${cycleOf(f.at)}`)
     const { readFileSync } = await import('node:fs')
     const errors = readFileSync(nginx.errorLog, 'utf8').split('\n').filter((l) => /\[(error|crit|alert|emerg)\]/.test(l))
     t.comment(`nginx error log (${errors.length} error lines, last 10):\n${errors.slice(-10).join('\n')}`)
   }
-  t.ok(steady.length > 0 && churn.length > 0)
+  t.ok(steadyN > 0 && churnN > 0)
   t.equal(failed.length, 0, '0 failed requests (non-2xx or socket errors)')
 }
