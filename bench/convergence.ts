@@ -7,12 +7,18 @@
 // Both renderer modes side by side (each its own nginx and renderer, same
 // testbed, agent and registry), and the renderer's own share: the endpoint
 // record seen on NATS (as the renderer sees it) → first request served.
+// The renderer runs as its own process (the CLI from dist/: `npm run build`
+// first), so its share is not its neighbours' (the agent and registry run
+// here); its debug line "endpoints pushed" reports when it saw the change and
+// when nginx answered the push. The stopwatch also asks the new container
+// directly, so the share can be stated from when the container could answer.
 //   npm run bench -- bench/convergence.ts
-//   env: BENCH_N (default 100), BENCH_MODES (default lua,file).
+//   env: BENCH_N (default 100), BENCH_MODES (default lua,file),
+//   BENCH_CPU_PROF=<dir>: the renderer writes a V8 CPU profile there.
 //   Goals: lua p50 ≤ 1.0 × a bare reload; renderer's share p50 ≤ 2 ms, p99 ≤ 10 ms.
 import { execFile, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { appendFileSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -20,8 +26,8 @@ import { connect } from 'nats'
 import { Testbed, startNats, startNginx, freePort, waitFor } from '../test/harness/index.js'
 import { decodeJson } from '../src/bus/index.js'
 import type { EndpointRecord } from '../src/core/index.js'
-import { createLogger, silentLogger } from '../src/core/index.js'
-import { createRenderer, NginxController, STATUS_FILE, fetchGeneration } from '../src/renderer/index.js'
+import { silentLogger } from '../src/core/index.js'
+import { NginxController, STATUS_FILE, fetchGeneration } from '../src/renderer/index.js'
 import { createAgent, resolveAgentConfig } from '../src/agent/index.js'
 import { createRegistry, resolveRegistryConfig } from '../src/registry/index.js'
 import type { EventMessage } from '../src/core/index.js'
@@ -73,18 +79,20 @@ void (async () => {
  * request's time (~0.2 ms) of the moment nginx could serve it, not within a
  * polling interval of this busy process.
  */
-function stopwatch (port: number): { watch: (ip: string) => Promise<number>, close: () => void } {
-  const child = spawn(process.execPath, [join(dirname(fileURLToPath(import.meta.url)), 'first-served.mjs'), String(port), 'conv', '2'], { stdio: ['pipe', 'pipe', 'inherit'] })
-  const waiting = new Map<string, (at: number) => void>()
+interface Served { at: number, direct: number }
+function stopwatch (port: number): { watch: (ip: string) => Promise<Served>, direct: (ip: string) => void, close: () => void } {
+  const child = spawn(process.execPath, [join(here, 'first-served.mjs'), String(port), 'conv', '2'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const waiting = new Map<string, (s: Served) => void>()
   createInterface({ input: child.stdout }).on('line', (line) => {
-    const [what, ip, at] = line.split(' ')
-    if (what === 'served') waiting.get(ip)?.(Number(at))
+    const [what, ip, at, direct] = line.split(' ')
+    if (what === 'served') waiting.get(ip)?.({ at: Number(at), direct: Number(direct) })
   })
   return {
-    watch: async (ip) => await new Promise<number>((resolve) => {
-      waiting.set(ip, (at) => { waiting.delete(ip); resolve(at) })
+    watch: async (ip) => await new Promise<Served>((resolve) => {
+      waiting.set(ip, (r) => { waiting.delete(ip); resolve(r) })
       child.stdin.write(`watch ${ip}\n`)
     }),
+    direct: (ip) => { child.stdin.write(`direct ${ip}\n`) },
     close: () => { child.stdin.end(); child.kill() },
   }
 }
@@ -92,61 +100,99 @@ function stopwatch (port: number): { watch: (ip: string) => Promise<number>, clo
 const f = (v: number): string => `${v.toFixed(0)} ms`
 const f1 = (v: number): string => `${v.toFixed(1)} ms`
 
-// When each push left the renderer (its debug line "endpoints pushed" is
-// written synchronously as the push's answer arrives): splits the share into
-// the renderer's part and nginx's part.
-const pushedAt: number[] = []
-const pushLog = createLogger({
-  level: 'debug',
-  destination: { write: (line: string) => { if (line.includes('"endpoints pushed"')) pushedAt.push(now()) } },
-})
-const firstAfter = (times: number[], t: number): number | undefined => times.find((x) => x >= t)
+const here = dirname(fileURLToPath(import.meta.url))
+const MAIN = join(here, '..', 'dist', 'src', 'cli', 'main.js')
+
+/** The renderer's pushes, from its "endpoints pushed" lines: [change seen, push answered], epoch ms. */
+interface Push { changeAt: number, at: number }
+
+/** `driftgate renderer` from dist/, in its own process. */
+function spawnRenderer (args: string[]): { pushes: Push[], metrics: () => Promise<string>, stop: () => Promise<void> } {
+  const prof = process.env.BENCH_CPU_PROF
+  const child = spawn(process.execPath, [...(prof != null ? ['--cpu-prof', '--cpu-prof-dir', prof] : []), MAIN, 'renderer', ...args, '--log-level', 'debug'],
+    { stdio: ['ignore', 'pipe', 'inherit'] })
+  const pushes: Push[] = []
+  const logFile = process.env.BENCH_RENDERER_LOG
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    if (logFile != null) appendFileSync(logFile, line + '\n')
+    if (!line.includes('"endpoints pushed"')) return
+    const l = JSON.parse(line) as { at?: number, changeAt?: number }
+    if (l.at != null && l.changeAt != null) pushes.push({ changeAt: l.changeAt, at: l.at })
+  })
+  const metricsPort = Number(args[args.indexOf('--metrics-port') + 1])
+  return {
+    pushes,
+    metrics: async () => await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(),
+    stop: async () => {
+      if (child.exitCode != null) return
+      const gone = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM') // a clean exit writes the CPU profile
+      await gone
+    },
+  }
+}
+const metric = (text: string, name: string): number =>
+  [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0)
 
 async function runMode (mode: 'lua' | 'file'): Promise<string[]> {
   const out = mkdtempSync(join(tmpdir(), `dg-conv-${mode}-`))
   const nginx = await startNginx({ includeDir: out, conf: exampleHttpBody(), lua: mode === 'lua' })
   const statusPort = await freePort()
-  const renderer = createRenderer({
-    id: 'conv', prefix: 'driftgate', out, nginxConf: nginx.confPath, nginxPrefix: `${nginx.prefix}/`, nginxBin: '/usr/sbin/nginx',
-    statusPort, minWaitMs: 50, maxWaitMs: 1000, reloadTimeoutMs: 10_000, announceIntervalMs: 5000, mode,
-  }, { nc, log: pushLog })
+  const renderer = spawnRenderer(['--nats', nats.url, '--id', 'conv', '--out', out, '--nginx-conf', nginx.confPath, '--nginx-prefix', `${nginx.prefix}/`,
+    '--nginx-bin', '/usr/sbin/nginx', '--status-port', String(statusPort), '--mode', mode, '--metrics-port', String(await freePort()), '--stats-interval', '0s', '--host-prefix'])
   try {
-    await renderer.start()
-    await waitFor(() => renderer.generation > 0, { what: 'first apply' })
+    await waitFor(async () => metric(await renderer.metrics().catch(() => ''), 'driftgate_renderer_generation') > 0, { what: 'first apply', timeoutMs: 30_000 })
     const base = tb.hosts[0].ipRange.split('/')[0].split('.').map(Number)
     const conv: number[] = []
     const share: number[] = []
+    const shareBench: number[] = []
+    const shareDirect: number[] = []
+    const lateContainer: number[] = []
     const toPush: number[] = []
     const toServe: number[] = []
+    const directAfterPush: number[] = []
     const watch = stopwatch(nginx.port)
     for (let i = 0; i < N; i++) {
       const ip = `${base[0]}.${base[1]}.${base[2]}.${base[3] + 2 + (i % 28)}`
       let servedAt = 0
-      const served = watch.watch(ip).then((at) => { servedAt = at })
+      let directAt = 0
+      const served = watch.watch(ip).then((r) => { servedAt = r.at; directAt = r.direct })
       const id = await tb.run(1, { labels: { 'driftgate.service': 'conv' }, ip })
+      watch.direct(ip)
       await waitFor(() => servedAt > 0, { what: `event ${i} served`, timeoutMs: 30_000, intervalMs: 5 })
       await served
       const started = await waitFor(() => startTimes.get(id), { what: 'start event', timeoutMs: 10_000 })
       conv.push(servedAt - started)
       const seen = kvSeen.get(id)
-      if (seen != null) {
-        share.push(servedAt - seen)
-        const pushed = firstAfter(pushedAt, seen)
-        if (pushed != null && pushed <= servedAt) { toPush.push(pushed - seen); toServe.push(servedAt - pushed) }
+      if (seen != null) shareBench.push(servedAt - seen)
+      // the renderer's push that served it: the last one answered before the first request served
+      const push = [...renderer.pushes].reverse().find((p) => p.at <= servedAt && (seen == null || p.at >= seen - 50))
+      if (push != null) {
+        share.push(servedAt - push.changeAt)
+        toPush.push(push.at - push.changeAt)
+        toServe.push(servedAt - push.at)
+        // from when both the change was seen and the container could answer:
+        // its first direct answer, or being served through nginx if the
+        // direct probe (started when `docker run` returned) came later
+        const listening = directAt > 0 ? Math.min(directAt, servedAt) : servedAt
+        shareDirect.push(servedAt - Math.max(push.changeAt, listening))
+        lateContainer.push(Math.max(0, listening - push.at))
+        directAfterPush.push(listening > push.at ? 1 : 0)
       }
       await tb.rm(1, id)
       await waitFor(async () => (await get(nginx.port, 'conv')).status === 503, { what: 'back to 503', timeoutMs: 30_000, intervalMs: 20 })
     }
     watch.close()
-    const m = await renderer.registry.metrics()
+    const m = await renderer.metrics()
     const reloads = [...m.matchAll(/^driftgate_renderer_reloads_total\{[^}]*result="ok"[^}]*\} (\S+)$/gm)].reduce((a, x) => a + Number(x[1]), 0)
-    await renderer.close()
+    const generation = metric(m, 'driftgate_renderer_generation')
+    await renderer.stop()
 
     // Bare reloads of the same config: only the generation in the status file changes.
     const ctl = new NginxController({ bin: '/usr/sbin/nginx', conf: nginx.confPath, prefix: `${nginx.prefix}/`, statusPort, reloadTimeoutMs: 10_000 })
     const statusPath = join(out, STATUS_FILE)
     const statusText = readFileSync(statusPath, 'utf8')
-    let gen = renderer.generation + 1000
+    let gen = generation + 1000
     const bare: number[] = []
     for (let i = 0; i < N; i++) {
       // spaced like the events above, so old workers of the last reload are gone
@@ -178,16 +224,21 @@ async function runMode (mode: 'lua' | 'file'): Promise<string[]> {
     return [
       `${mode}: convergence (Docker start event → first request served by the new container), ${conv.length} events: ` +
         `p50 ${f(pct(conv, 50))}, p90 ${f(pct(conv, 90))}, p99 ${f(pct(conv, 99))}, max ${f(Math.max(...conv))}; ${reloads} reloads in all (start included)`,
-      `${mode}: renderer's share (endpoint record on NATS → first request served), ${share.length} events: p50 ${f1(pct(share, 50))}, p99 ${f1(pct(share, 99))}`,
+      share.length > 0
+        ? `${mode}: renderer's share (the renderer sees the record's change → first request served), ${share.length} events: p50 ${f1(pct(share, 50))}, p99 ${f1(pct(share, 99))}` +
+          ` (from the bench's own NATS subscription: p50 ${f1(pct(shareBench, 50))}, p99 ${f1(pct(shareBench, 99))})`
+        : `${mode}: renderer's share (record on the bench's NATS subscription → first request served), ${shareBench.length} events: p50 ${f1(pct(shareBench, 50))}, p99 ${f1(pct(shareBench, 99))}`,
       ...(toPush.length > 0
-        ? [`${mode}:   of which record seen → push answered ${f1(pct(toPush, 50))} p50, ${f1(pct(toPush, 99))} p99; push answered → served ${f1(pct(toServe, 50))} p50, ${f1(pct(toServe, 99))} p99`]
+        ? [`${mode}:   of which change seen → push answered ${f1(pct(toPush, 50))} p50, ${f1(pct(toPush, 99))} p99; push answered → served ${f1(pct(toServe, 50))} p50, ${f1(pct(toServe, 99))} p99`,
+            `${mode}:   the container answered directly only after the push in ${directAfterPush.reduce((a, b) => a + b, 0)} of ${directAfterPush.length} events (by p50 ${f1(pct(lateContainer, 50))}, p99 ${f1(pct(lateContainer, 99))}); ` +
+            `share from max(change seen, container answers directly) → served: p50 ${f1(pct(shareDirect, 50))}, p99 ${f1(pct(shareDirect, 99))}`]
         : []),
       `${mode}: bare reload of the same config (SIGHUP → new generation served), ${bare.length} reloads: p50 ${f(pct(bare, 50))}, p99 ${f(pct(bare, 99))}`,
       `${mode}: ratio at p50 convergence / bare reload: ${(pct(conv, 50) / pct(bare, 50)).toFixed(2)}`,
       `${mode}: nginx -t alone, 30 runs: p50 ${pct(tests, 50).toFixed(1)} ms through the fork server, ${pct(spawned, 50).toFixed(1)} ms spawned from this ${rss} MB process`,
     ]
   } finally {
-    await renderer.close()
+    await renderer.stop()
     await nginx.stop()
     rmSync(out, { recursive: true, force: true })
   }

@@ -417,11 +417,11 @@ export class Renderer {
       // Lua mode pushes first: a service that appears has its endpoints in
       // the dict by the time the reload creates its upstream. A failed push
       // still lets the files be written (nginx may be starting from them).
-      let pushed = await this.push(model, generation)
+      let pushed = await this.push(model, generation, since)
       const outcome = await this.applyFiles(model, generation)
       // The reload may have just installed the control channel (first start
       // in lua mode, or a switch from file mode): push again at once.
-      if (pushed instanceof Error && outcome.kind === 'applied') pushed = await this.push(model, generation)
+      if (pushed instanceof Error && outcome.kind === 'applied') pushed = await this.push(model, generation, since)
       if (pushed instanceof Error) throw pushed
       this.templatesUnproven = false
       this.firstApply = false
@@ -478,14 +478,17 @@ export class Renderer {
   }
 
   /** Lua mode: the push, or the error it failed with (null in file mode). */
-  private async push (model: Model, generation: number): Promise<PushResult | Error | null> {
+  private async push (model: Model, generation: number, since: number | null): Promise<PushResult | Error | null> {
     if (this.pusher == null) return null
     try {
       const r = await this.pusher.push(model, generation, this.hint)
       if (r.pushed) {
         this.metrics.pushes.inc({ result: 'ok', kind: r.full ? 'full' : 'delta' })
         this.metrics.pushDuration.observe(r.ms / 1000)
-        this.log.debug({ generation, changed: r.changed, full: r.full, ms: Math.round(r.ms * 100) / 100 }, 'endpoints pushed')
+        // epoch ms (µs precision) of the answer and of the first change it
+        // carries: the convergence bench splits the renderer's share with them
+        const epoch = (t: number): number => Math.round((performance.timeOrigin + t) * 1000) / 1000
+        this.log.debug({ generation, changed: r.changed, full: r.full, ms: Math.round(r.ms * 100) / 100, at: epoch(performance.now()), changeAt: since != null ? epoch(since) : undefined }, 'endpoints pushed')
       }
       return r
     } catch (err) {
