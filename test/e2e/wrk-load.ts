@@ -43,7 +43,8 @@ export function runWrk (port: number, host: string, kind: WrkKind, conns: number
   child.stderr.setEncoding('utf8').on('data', (c: string) => { err += c })
   const done = new Promise<WrkResult>((resolve, reject) => {
     child.on('error', reject)
-    child.on('exit', (code, sig) => {
+    // 'close', not 'exit': stdout may still hold the summary when the process exits
+    child.on('close', (code, sig) => {
       const line = /^DGRESULT (.*)$/m.exec(out)
       if (line == null) { reject(new Error(`wrk ${kind} ended (${code ?? sig}) without a result: ${err}${out}`)); return }
       resolve(parse(line[1]))
