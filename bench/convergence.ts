@@ -14,7 +14,9 @@
 // directly, so the share can be stated from when the container could answer.
 //   npm run bench -- bench/convergence.ts
 //   env: BENCH_N (default 100), BENCH_MODES (default lua,file),
-//   BENCH_CPU_PROF=<dir>: the renderer writes a V8 CPU profile there.
+//   BENCH_CPU_PROF=<dir>: the renderer writes a V8 CPU profile there;
+//   BENCH_STOPWATCH_CONNS (default 2): the stopwatch's connections to nginx;
+//   BENCH_VERBOSE=1: one line per event on stderr.
 //   Goals: lua p50 ≤ 1.0 × a bare reload; renderer's share p50 ≤ 2 ms, p99 ≤ 10 ms.
 import { execFile, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
@@ -81,7 +83,7 @@ void (async () => {
  */
 interface Served { at: number, direct: number }
 function stopwatch (port: number): { watch: (ip: string) => Promise<Served>, direct: (ip: string) => void, close: () => void } {
-  const child = spawn(process.execPath, [join(here, 'first-served.mjs'), String(port), 'conv', '2'], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [join(here, 'first-served.mjs'), String(port), 'conv', process.env.BENCH_STOPWATCH_CONNS ?? '2'], { stdio: ['pipe', 'pipe', 'inherit'] })
   const waiting = new Map<string, (s: Served) => void>()
   createInterface({ input: child.stdout }).on('line', (line) => {
     const [what, ip, at, direct] = line.split(' ')
