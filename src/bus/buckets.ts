@@ -14,6 +14,8 @@ export const Buckets = {
   leases: 'driftgate_leases',
   /** `<service>.<version>`: every applied spec, the last HISTORY_KEEP per service (src/placement/history.ts). */
   history: 'driftgate_history',
+  /** `<registry>`: each registry's summary for the other sites (issue 21, core/site-summary.ts). */
+  site: 'driftgate_site',
 } as const
 export type BucketName = (typeof Buckets)[keyof typeof Buckets]
 
@@ -96,7 +98,7 @@ const HISTORY: Partial<Record<BucketName, number>> = { [Buckets.services]: 5 }
  * a direct get could return the other site's record (measured on 2.9.10,
  * which forces mirror_direct on such mirrors). Watches are not affected.
  */
-const NO_DIRECT = new Set<BucketName>([Buckets.endpoints, Buckets.hosts])
+const NO_DIRECT = new Set<BucketName>([Buckets.endpoints, Buckets.hosts, Buckets.site])
 
 /** Opens (creating when missing) one bucket. */
 export async function openBucket (nc: NatsConnection, name: BucketName, opts: BusLayoutOptions = {}): Promise<KV> {

@@ -9,9 +9,14 @@ import type { JetStreamManager, KV, NatsConnection } from 'nats'
 import { RetentionPolicy, StorageType, DiscardPolicy } from 'nats'
 import { Buckets } from './buckets.js'
 
-/** The tables a site shares with the others. */
-export type RemoteTable = 'endpoints' | 'hosts'
-export const REMOTE_TABLES: readonly RemoteTable[] = ['endpoints', 'hosts']
+/**
+ * The tables a site shares with the others: its endpoints, and its registries'
+ * summaries (liveness, host counts, standby services). Not the host table:
+ * every heartbeat rewrites a host record with a CAS header, and a 2.9.10
+ * mirror that missed one revision refuses the rest (core/site-summary.ts).
+ */
+export type RemoteTable = 'endpoints' | 'site'
+export const REMOTE_TABLES: readonly RemoteTable[] = ['endpoints', 'site']
 
 /** `driftgate_remote_<site>_<table>`: the local, read-only copy of another site's bucket. */
 export function remoteBucket (site: string, table: RemoteTable): string {

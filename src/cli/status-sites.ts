@@ -4,7 +4,7 @@ import { formatTable } from './client.js'
 
 export interface SitesStatus {
   site: string
-  remote: Array<{ site: string, link: string, lastHeardMs: number | null, lag: number, stale: boolean, endpoints: number, hosts: { up: number, suspect: number, down: number }, error?: string }>
+  remote: Array<{ site: string, link: string, lastHeardMs: number | null, lag: number, stale: boolean, endpoints: number, hosts: { up: number, suspect: number, down: number }, summaryAgeMs?: number | null, error?: string }>
   failedOver: Array<{ service: string, site: string }>
 }
 

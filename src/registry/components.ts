@@ -14,6 +14,8 @@ import { startIpamAllocator, ipamRoutes } from './ipam/index.js'
 import { createPlacement, serviceRoutes, historyRoutes } from '../placement/index.js'
 import { statsRoutes, type ServiceLoad } from './stats/index.js'
 import { RemoteSites } from './sites/index.js'
+import { SummaryWriter } from './sites/summary-writer.js'
+import { newInstanceId } from '../core/index.js'
 
 export interface RegistryContext {
   nc: NatsConnection
@@ -69,9 +71,15 @@ export const sitesComponent: SubComponentStarter = {
       nc: ctx.nc, local: ctx.config.site, sites: [...ctx.config.remoteSite], prefix: ctx.config.prefix, replicas: ctx.config.replicas,
       staleAfterMs: ctx.config.ms.siteStaleAfterMs, pollMs: 1000, log: ctx.log, metrics: ctx.metrics,
     })
+    // What the other sites read about this one (liveness, host counts, standby services).
+    const writer = new SummaryWriter({
+      kv: { site: ctx.kv.site, hosts: ctx.kv.hosts, endpoints: ctx.kv.endpoints, services: ctx.kv.services },
+      site: ctx.config.site, registry: ctx.config.name ?? `registry-${newInstanceId()}`, intervalMs: 1000, log: ctx.log, metrics: ctx.metrics,
+    })
+    await writer.start()
     await sites.start()
     ctx.shared.sites = sites
-    return { close: async () => { ctx.shared.sites = undefined; await sites.close() } }
+    return { close: async () => { ctx.shared.sites = undefined; await sites.close(); await writer.close() } }
   },
 }
 

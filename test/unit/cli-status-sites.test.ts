@@ -5,7 +5,7 @@ import { renderSites } from '../../src/cli/status-sites.js'
 t.test('sites, their link state and the failed-over services', async (t) => {
   const text = renderSites({
     site: 'a',
-    remote: [{ site: 'b', link: 'down', lastHeardMs: 7400, lag: 0, stale: true, endpoints: 3, hosts: { up: 2, suspect: 1, down: 0 } }],
+    remote: [{ site: 'b', link: 'down', lastHeardMs: 7400, lag: 0, stale: true, endpoints: 3, hosts: { up: 2, suspect: 1, down: 0 }, summaryAgeMs: 7400 }],
     failedOver: [{ service: 'web', site: 'b' }],
   })
   t.match(text, /^site: a\n/)

@@ -85,7 +85,7 @@ export class RemoteSites extends EventEmitter {
   private check (site: string): void {
     const r = this.remotes.get(site)
     if (r === undefined) return
-    const now = siteStatus(site, r.stateList(), this.opts.staleAfterMs, [], []).link
+    const now = siteStatus(site, r.stateList(), this.opts.staleAfterMs, []).link
     const was = this.links.get(site)
     if (was === now) return
     this.links.set(site, now)
@@ -113,11 +113,15 @@ export class RemoteSites extends EventEmitter {
   }
 
   status (): SiteStatus[] {
-    return [...this.remotes.values()].map((r) => siteStatus(r.site, r.stateList(), this.opts.staleAfterMs,
-      r.endpoints?.entries.values() ?? [], r.hosts?.entries.values() ?? []))
+    const now = Date.now()
+    return [...this.remotes.values()].map((r) => {
+      const h = r.summary()
+      return siteStatus(r.site, r.stateList(), this.opts.staleAfterMs, r.endpoints?.entries.values() ?? [],
+        h === undefined ? undefined : { hosts: h.summary.hosts, heardAgoMs: now - h.heardAt })
+    })
   }
 
-  /** The mirrors' tables of one site (tests, the standby design). */
+  /** The mirrors' tables of one site (tests, the standby loop). */
   site (name: string): RemoteSite | undefined { return this.remotes.get(name) }
 
   async close (): Promise<void> {

@@ -43,12 +43,15 @@ export interface SiteStatus {
   /** True when the link is not up: the site's entries are its last known state. */
   stale: boolean
   endpoints: number
+  /** The site's hosts as its freshest summary counts them (zeros when none was heard). */
   hosts: HostCounts
+  /** ms since a summary of the site last arrived here (this site's clock); null when never. */
+  summaryAgeMs: number | null
   error?: string
 }
 
 export function siteStatus (site: string, states: Array<MirrorState | undefined>, staleAfterMs: number,
-  endpoints: Iterable<EndpointRecord>, hosts: Iterable<HostRecord>): SiteStatus {
+  endpoints: Iterable<EndpointRecord>, summary?: { hosts: HostCounts, heardAgoMs: number }): SiteStatus {
   const link = linkState(states, staleAfterMs)
   let lastHeardMs: number | null = 0
   let lag = 0
@@ -61,7 +64,10 @@ export function siteStatus (site: string, states: Array<MirrorState | undefined>
   }
   let n = 0
   for (const e of endpoints) if (isRoutable(e)) n++
-  const out: SiteStatus = { site, link, lastHeardMs, lag, stale: link !== 'up', endpoints: n, hosts: hostCounts(hosts) }
+  const out: SiteStatus = {
+    site, link, lastHeardMs, lag, stale: link !== 'up', endpoints: n,
+    hosts: summary?.hosts ?? { up: 0, suspect: 0, down: 0 }, summaryAgeMs: summary?.heardAgoMs ?? null,
+  }
   if (error !== undefined) out.error = error
   return out
 }

@@ -26,9 +26,10 @@ export const sitesResponse = {
           stale: { type: 'boolean' },
           endpoints: { type: 'integer' },
           hosts: hostCounts,
+          summaryAgeMs: { type: ['integer', 'null'] },
           error: { type: 'string' },
         },
-        required: ['site', 'link', 'lastHeardMs', 'lag', 'stale', 'endpoints', 'hosts'],
+        required: ['site', 'link', 'lastHeardMs', 'lag', 'stale', 'endpoints', 'hosts', 'summaryAgeMs'],
       },
     },
     failedOver: {
