@@ -25,6 +25,8 @@ export class RemoteSite {
   summaries?: KvTable<SiteSummary>
   /** When each summary key last changed, by this process's clock (skew-free freshness). */
   private readonly heardAt = new Map<string, number>()
+  /** When this process started watching the site (its clock). */
+  startedAt = Date.now()
   readonly states = new Map<RemoteTable, MirrorState>()
   private pollError = false
 
@@ -39,16 +41,16 @@ export class RemoteSite {
     const [ekv, skv] = await Promise.all(REMOTE_TABLES.map(async (t) => await openRemoteMirror(o.nc, o.local, o.site, t, { prefix: o.prefix, replicas: o.replicas })))
     this.endpoints = new KvTable<EndpointRecord>({ kv: ekv, log: o.log, decode: valid(checkEndpointRecord), onInvalid: (_k, r) => o.onInvalid('endpoints', r) })
     this.summaries = new KvTable<SiteSummary>({ kv: skv, log: o.log, decode: valid(checkSiteSummary), onInvalid: (_k, r) => o.onInvalid('site', r) })
-    // A summary that changes while we watch was just written there; the ones
-    // loaded at start count as heard now (a registry just started cannot know
-    // better, so it never judges the other site lost before a full grace).
+    // A summary that changes while we watch was just written there. The ones
+    // loaded at start were not heard (their age is unknown): silence then
+    // counts from startedAt, so a registry just started never judges the
+    // other site lost before a full grace, nor heard on old news.
     this.summaries.on('change', (c: TableChange<SiteSummary>) => {
       if (c.value === undefined) this.heardAt.delete(c.key)
       else this.heardAt.set(c.key, Date.now())
     })
+    this.startedAt = Date.now()
     await Promise.all([this.endpoints.start(), this.summaries.start()])
-    const now = Date.now()
-    for (const k of this.summaries.entries.keys()) if (!this.heardAt.has(k)) this.heardAt.set(k, now)
     await this.poll()
   }
 
@@ -69,10 +71,7 @@ export class RemoteSite {
   /** The freshest summary of this site and when it was heard (local clock); undefined when none. */
   summary (): HeardSummary | undefined {
     const heard: HeardSummary[] = []
-    for (const [k, summary] of this.summaries?.entries ?? []) {
-      const at = this.heardAt.get(k)
-      if (at !== undefined) heard.push({ summary, heardAt: at })
-    }
+    for (const [k, summary] of this.summaries?.entries ?? []) heard.push({ summary, heardAt: this.heardAt.get(k) ?? null })
     return freshest(heard)
   }
 

@@ -17,12 +17,17 @@ export function buildSummary (site: string, registry: string, now: number, hosts
   return { v: 1, site, registry, at: now, hosts: hostCounts(hosts), standby: standby.slice(0, MAX_STANDBY_EXPORTS) }
 }
 
-/** A summary and when this process last saw it change (its own clock). */
-export interface HeardSummary { summary: SiteSummary, heardAt: number }
+/** A summary and when this process last saw it change (its own clock); null: only loaded at start. */
+export interface HeardSummary { summary: SiteSummary, heardAt: number | null }
 
-/** The most recently heard summary of a site, or undefined when none was ever heard. */
+/** The most recently heard summary of a site (else the newest loaded at start), undefined when none. */
 export function freshest (heard: Iterable<HeardSummary>): HeardSummary | undefined {
   let best: HeardSummary | undefined
-  for (const h of heard) if (best === undefined || h.heardAt > best.heardAt) best = h
+  const rank = (h: HeardSummary): [number, number] => [h.heardAt ?? -1, h.summary.at]
+  for (const h of heard) {
+    if (best === undefined) { best = h; continue }
+    const [a, b] = [rank(h), rank(best)]
+    if (a[0] > b[0] || (a[0] === b[0] && a[1] > b[1])) best = h
+  }
   return best
 }

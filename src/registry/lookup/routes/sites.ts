@@ -27,9 +27,11 @@ export const sitesResponse = {
           endpoints: { type: 'integer' },
           hosts: hostCounts,
           summaryAgeMs: { type: ['integer', 'null'] },
+          lost: { type: 'boolean' },
+          takenOver: { type: 'array', items: { type: 'string' } },
           error: { type: 'string' },
         },
-        required: ['site', 'link', 'lastHeardMs', 'lag', 'stale', 'endpoints', 'hosts', 'summaryAgeMs'],
+        required: ['site', 'link', 'lastHeardMs', 'lag', 'stale', 'endpoints', 'hosts', 'summaryAgeMs', 'lost', 'takenOver'],
       },
     },
     failedOver: {
