@@ -8,7 +8,7 @@ import type { KV, NatsConnection } from 'nats'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { checkServiceRecord, type Logger, type ServiceRecord, type ServiceSpec } from '../../core/index.js'
 import { KvTable, publishActivity } from '../../bus/index.js'
-import { deleteSpec, writeSpec } from '../../placement/spec-store.js'
+import { deleteSpec, writeSpec } from '../../placement/index.js'
 import type { RemoteSites } from './index.js'
 import { decideStandby, newStandbyMemory, type SiteStandbyStatus, type SiteView, type StandbyAction, type StandbyEvent, type StandbySettings } from './standby-decide.js'
 
