@@ -91,6 +91,9 @@ export async function ensureLogStream (jsm: JetStreamManager, opts: LogStreamOpt
 
 const HISTORY: Partial<Record<BucketName, number>> = { [Buckets.services]: 5 }
 
+/** Keys that expire (ms): a site summary of a registry gone for an hour is dropped. */
+export const BUCKET_TTL_MS: Partial<Record<BucketName, number>> = { [Buckets.site]: 3600_000 }
+
 /**
  * Buckets other sites mirror (issue 21, src/bus/sites.ts): read with stream
  * message gets, never direct gets. A mirror in this site answers direct gets
@@ -103,7 +106,8 @@ const NO_DIRECT = new Set<BucketName>([Buckets.endpoints, Buckets.hosts, Buckets
 /** Opens (creating when missing) one bucket. */
 export async function openBucket (nc: NatsConnection, name: BucketName, opts: BusLayoutOptions = {}): Promise<KV> {
   const js = nc.jetstream()
-  return await js.views.kv(name, { replicas: opts.replicas ?? 1, history: HISTORY[name] ?? 1, ...(NO_DIRECT.has(name) ? { allow_direct: false } : {}) })
+  const ttl = BUCKET_TTL_MS[name]
+  return await js.views.kv(name, { replicas: opts.replicas ?? 1, history: HISTORY[name] ?? 1, ...(NO_DIRECT.has(name) ? { allow_direct: false } : {}), ...(ttl !== undefined ? { ttl } : {}) })
 }
 
 /** Opens every bucket; used by the registry at start. */

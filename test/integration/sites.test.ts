@@ -63,7 +63,9 @@ t.test('two sites: remote tables read-only, link cut fail-static, lookups prefer
   t.equal(sb.site, 'b')
   t.match(sb.remote[0], { site: 'a', link: 'up', stale: false, endpoints: 2 })
   await waitUntil(async () => (await get<Sites>(`${b.api}/v1/sites`)).remote[0]?.hosts.up === 1, 10_000, 'B sees A\'s host up')
-  // Under steady heartbeats each site keeps hearing the other's summary (about every second).
+  // Under steady heartbeats each site keeps hearing the other's summary (about
+  // every second; null until one arrives after the registry started).
+  for (const api of [a.api, b.api]) await waitUntil(async () => (await get<Sites>(`${api}/v1/sites`)).remote[0]?.summaryAgeMs != null, 10_000, 'a summary arrives')
   const ages: number[] = []
   for (let i = 0; i < 6; i++) {
     await new Promise((resolve) => setTimeout(resolve, 500))
