@@ -13,7 +13,7 @@ export const ACTIVITY_MAX_AGE_MS = 24 * 3600_000
 export const ACTIVITY_MAX_MSGS = 100_000
 const MAX_BYTES = 64 * 1024 * 1024
 
-export type ActivityKind = 'endpoint' | 'host' | 'placement' | 'spec' | 'render' | 'ipam' | 'autoscale'
+export type ActivityKind = 'endpoint' | 'host' | 'placement' | 'spec' | 'render' | 'ipam' | 'autoscale' | 'site'
 
 /** One fact; `seq` (the stream sequence) is the cursor clients pass back as `since`. */
 export interface ActivityEvent {

@@ -14,6 +14,8 @@ export const Buckets = {
   leases: 'driftgate_leases',
   /** `<service>.<version>`: every applied spec, the last HISTORY_KEEP per service (src/placement/history.ts). */
   history: 'driftgate_history',
+  /** `<registry>`: each registry's summary for the other sites (issue 21, core/site-summary.ts). */
+  site: 'driftgate_site',
 } as const
 export type BucketName = (typeof Buckets)[keyof typeof Buckets]
 
@@ -89,6 +91,9 @@ export async function ensureLogStream (jsm: JetStreamManager, opts: LogStreamOpt
 
 const HISTORY: Partial<Record<BucketName, number>> = { [Buckets.services]: 5 }
 
+/** Keys that expire (ms): a site summary of a registry gone for an hour is dropped. */
+export const BUCKET_TTL_MS: Partial<Record<BucketName, number>> = { [Buckets.site]: 3600_000 }
+
 /**
  * Buckets other sites mirror (issue 21, src/bus/sites.ts): read with stream
  * message gets, never direct gets. A mirror in this site answers direct gets
@@ -96,12 +101,13 @@ const HISTORY: Partial<Record<BucketName, number>> = { [Buckets.services]: 5 }
  * a direct get could return the other site's record (measured on 2.9.10,
  * which forces mirror_direct on such mirrors). Watches are not affected.
  */
-const NO_DIRECT = new Set<BucketName>([Buckets.endpoints, Buckets.hosts])
+const NO_DIRECT = new Set<BucketName>([Buckets.endpoints, Buckets.hosts, Buckets.site])
 
 /** Opens (creating when missing) one bucket. */
 export async function openBucket (nc: NatsConnection, name: BucketName, opts: BusLayoutOptions = {}): Promise<KV> {
   const js = nc.jetstream()
-  return await js.views.kv(name, { replicas: opts.replicas ?? 1, history: HISTORY[name] ?? 1, ...(NO_DIRECT.has(name) ? { allow_direct: false } : {}) })
+  const ttl = BUCKET_TTL_MS[name]
+  return await js.views.kv(name, { replicas: opts.replicas ?? 1, history: HISTORY[name] ?? 1, ...(NO_DIRECT.has(name) ? { allow_direct: false } : {}), ...(ttl !== undefined ? { ttl } : {}) })
 }
 
 /** Opens every bucket; used by the registry at start. */

@@ -72,7 +72,7 @@ export function rolePermissions (role: NatsRole, id: RoleIdentity = {}): RolePer
   return {
     publish: [
       '$JS.API.>',
-      ...[Buckets.endpoints, Buckets.services, Buckets.hosts, Buckets.ipam, Buckets.assignments, Buckets.leases, Buckets.history].map((b) => `$KV.${b}.>`),
+      ...[Buckets.endpoints, Buckets.services, Buckets.hosts, Buckets.ipam, Buckets.assignments, Buckets.leases, Buckets.history, Buckets.site].map((b) => `$KV.${b}.>`),
       `$JS.ACK.${STREAM}.>`, '$JS.FC.>', '_INBOX.>', allActivity(id.prefix),
     ],
     subscribe: [s.allHeartbeats, s.allIpam, s.allSnapshots, '_INBOX.>', s.allApplied, allActivity(id.prefix), s.allRendererStats,

@@ -6,12 +6,17 @@
 // by hand. Losing the link stops the mirror where it is: the last state stays
 // (fail static) and the link's state is read from the mirror's own info.
 import type { JetStreamManager, KV, NatsConnection } from 'nats'
-import { RetentionPolicy, StorageType, DiscardPolicy } from 'nats'
-import { Buckets } from './buckets.js'
+import { RetentionPolicy, StorageType, DiscardPolicy, nanos } from 'nats'
+import { BUCKET_TTL_MS, Buckets } from './buckets.js'
 
-/** The tables a site shares with the others. */
-export type RemoteTable = 'endpoints' | 'hosts'
-export const REMOTE_TABLES: readonly RemoteTable[] = ['endpoints', 'hosts']
+/**
+ * The tables a site shares with the others: its endpoints, and its registries'
+ * summaries (liveness, host counts, standby services). Not the host table:
+ * every heartbeat rewrites a host record with a CAS header, and a 2.9.10
+ * mirror that missed one revision refuses the rest (core/site-summary.ts).
+ */
+export type RemoteTable = 'endpoints' | 'site'
+export const REMOTE_TABLES: readonly RemoteTable[] = ['endpoints', 'site']
 
 /** `driftgate_remote_<site>_<table>`: the local, read-only copy of another site's bucket. */
 export function remoteBucket (site: string, table: RemoteTable): string {
@@ -49,6 +54,8 @@ export async function openRemoteMirror (nc: NatsConnection, local: string, site:
     allow_rollup_hdrs: true,
     allow_direct: false,
     mirror_direct: false,
+    // Expiry in the origin does not reach a mirror: the mirror expires on its own.
+    ...(BUCKET_TTL_MS[Buckets[table]] !== undefined ? { max_age: nanos(BUCKET_TTL_MS[Buckets[table]]!) } : {}),
   }
   let info
   try { info = await jsm.streams.info(name) } catch { /* missing: create below */ }

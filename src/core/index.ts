@@ -108,3 +108,9 @@ export {
 export {
   cidrText, contains, fnv1a, intToIp, ipToInt, parseCidr, parseRange, type Cidr,
 } from './addr.js'
+export {
+  standbySchema, type StandbySpec,
+} from './spec-standby.js'
+export {
+  MAX_STANDBY_EXPORTS, checkSiteSummary, siteSummarySchema, type SiteSummary, type StandbyExport,
+} from './site-summary.js'

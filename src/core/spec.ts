@@ -7,6 +7,7 @@ import { DURATION_PATTERN, MAX_SPEC_DURATION, SIZE_PATTERN, parseDuration, parse
 import { routesSchema, type RouteSpec } from './spec-routes.js'
 import { autoscaleSchema, type AutoscaleSpec } from './spec-autoscale.js'
 import { failoverSchema, type FailoverSpec } from './spec-failover.js'
+import { standbySchema, type StandbySpec } from './spec-standby.js'
 
 // Bounds (docs/architecture.md "Spec bounds"): every value accepted here must
 // also be accepted by Docker and, for upstream options, by `nginx -t`.
@@ -67,6 +68,7 @@ export const serviceSpecSchema = {
     routes: routesSchema,
     autoscale: autoscaleSchema,
     failover: failoverSchema,
+    standby: standbySchema,
   },
   additionalProperties: false,
 } as const
@@ -88,6 +90,7 @@ export interface ServiceSpec {
   routes?: RouteSpec[]
   autoscale?: AutoscaleSpec
   failover?: FailoverSpec
+  standby?: StandbySpec
 }
 
 /** Value of `driftgate_services` `<service>`. */

@@ -240,3 +240,6 @@ function publishDecision (js: ReturnType<NatsConnection['jetstream']>, d: Decisi
     data: { replica: d.replica, verdict: d.verdict, reason: d.reason },
   }, `x:${d.key}:${d.verdict}:${at}`).catch((err: Error) => { log.debug({ err: err.message }, 'replacement decision not in the activity feed') })
 }
+export {
+  writeSpec, deleteSpec, type SpecWriteResult,
+} from './spec-store.js'

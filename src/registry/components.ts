@@ -14,6 +14,9 @@ import { startIpamAllocator, ipamRoutes } from './ipam/index.js'
 import { createPlacement, serviceRoutes, historyRoutes } from '../placement/index.js'
 import { statsRoutes, type ServiceLoad } from './stats/index.js'
 import { RemoteSites } from './sites/index.js'
+import { SummaryWriter } from './sites/summary-writer.js'
+import { StandbyLoop } from './sites/standby.js'
+import { newInstanceId } from '../core/index.js'
 
 export interface RegistryContext {
   nc: NatsConnection
@@ -24,7 +27,7 @@ export interface RegistryContext {
   /** Requests and upstream errors per second per service, from the renderers' reports (stats/). */
   load: ServiceLoad
   /** What one component hands a later one (the same object for all of them). */
-  shared: { sites?: RemoteSites }
+  shared: { sites?: RemoteSites, /** the placement leader loop (sites' standby writes only as leader) */ placement?: { isLeader: () => boolean } }
 }
 
 export interface SubComponent { close: () => Promise<void> }
@@ -56,6 +59,7 @@ export const placementComponent: SubComponentStarter = {
       name: ctx.config.name, leaseMs: ctx.config.ms.placementLeaseMs, autoscaleIntervalMs: ctx.config.ms.autoscaleIntervalMs, prefix: ctx.config.prefix,
     }, { nc: ctx.nc, kv: ctx.kv, log: ctx.log, metrics: ctx.metrics, load: ctx.load }) // load: the renderers' request rates (requestsPerReplica)
     await placement.start()
+    ctx.shared.placement = placement
     return placement
   },
 }
@@ -69,9 +73,22 @@ export const sitesComponent: SubComponentStarter = {
       nc: ctx.nc, local: ctx.config.site, sites: [...ctx.config.remoteSite], prefix: ctx.config.prefix, replicas: ctx.config.replicas,
       staleAfterMs: ctx.config.ms.siteStaleAfterMs, pollMs: 1000, log: ctx.log, metrics: ctx.metrics,
     })
+    // What the other sites read about this one (liveness, host counts, standby services).
+    const writer = new SummaryWriter({
+      kv: { site: ctx.kv.site, hosts: ctx.kv.hosts, endpoints: ctx.kv.endpoints, services: ctx.kv.services },
+      site: ctx.config.site, registry: ctx.config.name ?? `registry-${newInstanceId()}`, intervalMs: 1000, log: ctx.log, metrics: ctx.metrics,
+    })
+    await writer.start()
     await sites.start()
     ctx.shared.sites = sites
-    return { close: async () => { ctx.shared.sites = undefined; await sites.close() } }
+    // Takes over the other sites' services that name this one as standby (only the placement leader writes).
+    const standby = new StandbyLoop({
+      nc: ctx.nc, kv: { services: ctx.kv.services, history: ctx.kv.history }, sites, local: ctx.config.site,
+      settings: { graceMs: ctx.config.ms.standbyGraceMs, holdMs: ctx.config.ms.standbyHoldMs, cooldownMs: ctx.config.ms.standbyCooldownMs },
+      isLeader: () => ctx.shared.placement?.isLeader() ?? false, intervalMs: 1000, prefix: ctx.config.prefix, log: ctx.log, metrics: ctx.metrics,
+    })
+    await standby.start()
+    return { close: async () => { ctx.shared.sites = undefined; await standby.close(); await sites.close(); await writer.close() } }
   },
 }
 

@@ -57,6 +57,10 @@ export const registrySchema: RoleSchema = {
     // Sites (issue 21, src/registry/sites): other sites mirrored read-only over the leaf-node link.
     remoteSite: { type: 'array', items: { type: 'string', pattern: SITE_PATTERN, maxLength: 63 }, maxItems: 16, uniqueItems: true, default: [], arg: '<site>', description: 'another site whose endpoints and hosts this site mirrors read-only (its NATS joined to this one by a leaf node; the site name is its JetStream domain)' },
     siteStaleAfter: duration('3s', 'a link to another site is down (its entries stale) when its mirrors heard nothing for this long', { cli: false }),
+    // Standby (issue 21, src/registry/sites/standby*.ts): this site takes over another site's services that name it.
+    standbyGrace: duration('60s', 'another site is lost (its standby services taken over here) when no summary of it arrived for this long, or most of its hosts were not up for this long (judged by this site\'s clock only)'),
+    standbyHold: duration('30s', 'a service taken over goes back to its standby count once the other site has served it again for this long'),
+    standbyCooldown: duration('5m', 'after a scale-back, no new takeover of that service for this long (a flapping link cannot cause a storm)'),
   },
 }
 
@@ -103,6 +107,9 @@ export interface RegistryConfig extends CommonRoleConfig {
   /** Other sites mirrored read-only (issue 21). */
   remoteSite: string[]
   siteStaleAfter: string
+  standbyGrace: string
+  standbyHold: string
+  standbyCooldown: string
 }
 
 /** Durations in milliseconds, derived once. */
@@ -123,6 +130,9 @@ export interface RegistryTimings {
   autoscaleIntervalMs: number
   statsWindowMs: number
   siteStaleAfterMs: number
+  standbyGraceMs: number
+  standbyHoldMs: number
+  standbyCooldownMs: number
 }
 
 export function timings (cfg: RegistryConfig): RegistryTimings {
@@ -143,6 +153,9 @@ export function timings (cfg: RegistryConfig): RegistryTimings {
     autoscaleIntervalMs: parseDuration(cfg.autoscaleInterval),
     statsWindowMs: parseDuration(cfg.statsWindow),
     siteStaleAfterMs: parseDuration(cfg.siteStaleAfter),
+    standbyGraceMs: parseDuration(cfg.standbyGrace),
+    standbyHoldMs: parseDuration(cfg.standbyHold),
+    standbyCooldownMs: parseDuration(cfg.standbyCooldown),
   }
 }
 

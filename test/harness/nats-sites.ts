@@ -52,7 +52,7 @@ function relay (port: number, target: number): { server: Server, link: SiteLink,
   }
 }
 
-export async function startNatsSites (opts: { prefix?: string } = {}): Promise<NatsSites> {
+export async function startNatsSites (opts: { prefix?: string, /** extra nats-server arguments for both servers (e.g. -DV) */ args?: string[] } = {}): Promise<NatsSites> {
   const dir = mkdtempSync(join(tmpdir(), 'driftgate-sites-'))
   const [leafPort, relayPort] = await freePorts(2)
   const pass = randomBytes(12).toString('hex')
@@ -75,8 +75,8 @@ leafnodes { reconnect: 1, remotes: [ { url: "nats-leaf://site_b:${pass}@127.0.0.
   const r = relay(relayPort, leafPort)
   let a: NatsServer | undefined
   try {
-    a = await startNats({ args: ['-c', hubConf] })
-    const b = await startNats({ args: ['-c', leafConf] })
+    a = await startNats({ args: ['-c', hubConf, ...(opts.args ?? [])] })
+    const b = await startNats({ args: ['-c', leafConf, ...(opts.args ?? [])] })
     return {
       a, b, link: r.link,
       stop: async () => { r.close(); await Promise.all([a!.stop(), b.stop()]); rmSync(dir, { recursive: true, force: true }) },

@@ -51,7 +51,8 @@ t.test('a default changed in the schema shows in --help', async (t) => {
   cmd.configureOutput({ writeOut: (s) => { out += s } })
   cmd.outputHelp()
   t.match(out.replace(/\s+/g, ' '), '--host-grace <duration> a silent host is down (its endpoints removed) after this long (default 77s)')
-  t.notMatch(out, '(default 30s)')
+  // (another option, --standby-hold, has a 30s default of its own)
+  t.notMatch(out.replace(/\s+/g, ' '), /--host-grace <duration> [^-]*\(default 30s\)/)
 })
 
 t.test('numbers and repeatable options are parsed as the schema types them', async (t) => {

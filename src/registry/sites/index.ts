@@ -36,6 +36,7 @@ export class RemoteSites extends EventEmitter {
   private readonly links = new Map<string, LinkState>()
   private timer?: NodeJS.Timeout
   private closed = false
+  private standby: (site: string) => { lost: boolean, takenOver: string[] } | undefined = () => undefined
   private readonly linkGauge: Gauge<'site'>
   private readonly linkChanges: Counter<'site' | 'state'>
   private readonly invalid: Counter<'site' | 'table' | 'reason'>
@@ -85,7 +86,7 @@ export class RemoteSites extends EventEmitter {
   private check (site: string): void {
     const r = this.remotes.get(site)
     if (r === undefined) return
-    const now = siteStatus(site, r.stateList(), this.opts.staleAfterMs, [], []).link
+    const now = siteStatus(site, r.stateList(), this.opts.staleAfterMs, []).link
     const was = this.links.get(site)
     if (was === now) return
     this.links.set(site, now)
@@ -113,11 +114,21 @@ export class RemoteSites extends EventEmitter {
   }
 
   status (): SiteStatus[] {
-    return [...this.remotes.values()].map((r) => siteStatus(r.site, r.stateList(), this.opts.staleAfterMs,
-      r.endpoints?.entries.values() ?? [], r.hosts?.entries.values() ?? []))
+    const now = Date.now()
+    return [...this.remotes.values()].map((r) => {
+      const h = r.summary()
+      return siteStatus(r.site, r.stateList(), this.opts.staleAfterMs, r.endpoints?.entries.values() ?? [],
+        h === undefined ? undefined : { hosts: h.summary.hosts, heardAgoMs: h.heardAt === null ? null : now - h.heardAt }, this.standby(r.site))
+    })
   }
 
-  /** The mirrors' tables of one site (tests, the standby design). */
+  /** The standby loop's verdict per site, shown in status(). */
+  setStandbyStatus (fn: (site: string) => { lost: boolean, takenOver: string[] } | undefined): void { this.standby = fn }
+
+  /** The other sites, in --remote-site order (standby: the first exporting a name wins). */
+  names (): string[] { return [...this.remotes.keys()] }
+
+  /** The mirrors' tables of one site (tests, the standby loop). */
   site (name: string): RemoteSite | undefined { return this.remotes.get(name) }
 
   async close (): Promise<void> {

@@ -43,12 +43,20 @@ export interface SiteStatus {
   /** True when the link is not up: the site's entries are its last known state. */
   stale: boolean
   endpoints: number
+  /** The site's hosts as its freshest summary counts them (zeros when none was heard). */
   hosts: HostCounts
+  /** ms since a summary of the site last arrived here (this site's clock); null when none since this registry started. */
+  summaryAgeMs: number | null
+  /** This site judges the other one lost (standby, its own view only). */
+  lost: boolean
+  /** The other site's services this site runs at their full count. */
+  takenOver: string[]
   error?: string
 }
 
 export function siteStatus (site: string, states: Array<MirrorState | undefined>, staleAfterMs: number,
-  endpoints: Iterable<EndpointRecord>, hosts: Iterable<HostRecord>): SiteStatus {
+  endpoints: Iterable<EndpointRecord>, summary?: { hosts: HostCounts, heardAgoMs: number | null },
+  standby?: { lost: boolean, takenOver: string[] }): SiteStatus {
   const link = linkState(states, staleAfterMs)
   let lastHeardMs: number | null = 0
   let lag = 0
@@ -61,7 +69,11 @@ export function siteStatus (site: string, states: Array<MirrorState | undefined>
   }
   let n = 0
   for (const e of endpoints) if (isRoutable(e)) n++
-  const out: SiteStatus = { site, link, lastHeardMs, lag, stale: link !== 'up', endpoints: n, hosts: hostCounts(hosts) }
+  const out: SiteStatus = {
+    site, link, lastHeardMs, lag, stale: link !== 'up', endpoints: n,
+    hosts: summary?.hosts ?? { up: 0, suspect: 0, down: 0 }, summaryAgeMs: summary?.heardAgoMs ?? null,
+    lost: standby?.lost ?? false, takenOver: standby?.takenOver ?? [],
+  }
   if (error !== undefined) out.error = error
   return out
 }

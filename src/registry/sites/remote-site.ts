@@ -3,8 +3,9 @@
 // the link, polled. Nothing is ever written to a mirror (JetStream refuses
 // writes to one anyway), so nothing of another site can change local state.
 import type { JetStreamManager, NatsConnection } from 'nats'
-import { checkEndpointRecord, checkHostRecord, type EndpointRecord, type HostRecord, type Logger } from '../../core/index.js'
-import { KvTable, REMOTE_TABLES, mirrorState, openRemoteMirror, type MirrorState, type RemoteTable } from '../../bus/index.js'
+import { checkEndpointRecord, checkSiteSummary, type EndpointRecord, type Logger, type SiteSummary } from '../../core/index.js'
+import { KvTable, REMOTE_TABLES, mirrorState, openRemoteMirror, type MirrorState, type RemoteTable, type TableChange } from '../../bus/index.js'
+import { freshest, type HeardSummary } from './summary.js'
 
 export interface RemoteSiteOptions {
   nc: NatsConnection
@@ -21,7 +22,11 @@ const valid = <T>(check: { problems: (v: unknown) => unknown }) => (v: unknown):
 
 export class RemoteSite {
   endpoints?: KvTable<EndpointRecord>
-  hosts?: KvTable<HostRecord>
+  summaries?: KvTable<SiteSummary>
+  /** When each summary key last changed, by this process's clock (skew-free freshness). */
+  private readonly heardAt = new Map<string, number>()
+  /** When this process started watching the site (its clock). */
+  startedAt = Date.now()
   readonly states = new Map<RemoteTable, MirrorState>()
   private pollError = false
 
@@ -33,10 +38,19 @@ export class RemoteSite {
     const o = this.opts
     // Creating a mirror is local: it works while the link is down, and
     // JetStream starts copying once the other site answers.
-    const [ekv, hkv] = await Promise.all(REMOTE_TABLES.map(async (t) => await openRemoteMirror(o.nc, o.local, o.site, t, { prefix: o.prefix, replicas: o.replicas })))
+    const [ekv, skv] = await Promise.all(REMOTE_TABLES.map(async (t) => await openRemoteMirror(o.nc, o.local, o.site, t, { prefix: o.prefix, replicas: o.replicas })))
     this.endpoints = new KvTable<EndpointRecord>({ kv: ekv, log: o.log, decode: valid(checkEndpointRecord), onInvalid: (_k, r) => o.onInvalid('endpoints', r) })
-    this.hosts = new KvTable<HostRecord>({ kv: hkv, log: o.log, decode: valid(checkHostRecord), onInvalid: (_k, r) => o.onInvalid('hosts', r) })
-    await Promise.all([this.endpoints.start(), this.hosts.start()])
+    this.summaries = new KvTable<SiteSummary>({ kv: skv, log: o.log, decode: valid(checkSiteSummary), onInvalid: (_k, r) => o.onInvalid('site', r) })
+    // A summary that changes while we watch was just written there. The ones
+    // loaded at start were not heard (their age is unknown): silence then
+    // counts from startedAt, so a registry just started never judges the
+    // other site lost before a full grace, nor heard on old news.
+    this.summaries.on('change', (c: TableChange<SiteSummary>) => {
+      if (c.value === undefined) this.heardAt.delete(c.key)
+      else this.heardAt.set(c.key, Date.now())
+    })
+    this.startedAt = Date.now()
+    await Promise.all([this.endpoints.start(), this.summaries.start()])
     await this.poll()
   }
 
@@ -54,9 +68,16 @@ export class RemoteSite {
     }
   }
 
+  /** The freshest summary of this site and when it was heard (local clock); undefined when none. */
+  summary (): HeardSummary | undefined {
+    const heard: HeardSummary[] = []
+    for (const [k, summary] of this.summaries?.entries ?? []) heard.push({ summary, heardAt: this.heardAt.get(k) ?? null })
+    return freshest(heard)
+  }
+
   stateList (): Array<MirrorState | undefined> { return REMOTE_TABLES.map((t) => this.states.get(t)) }
 
   async close (): Promise<void> {
-    await Promise.all([this.endpoints?.close(), this.hosts?.close()])
+    await Promise.all([this.endpoints?.close(), this.summaries?.close()])
   }
 }

@@ -26,9 +26,12 @@ export const sitesResponse = {
           stale: { type: 'boolean' },
           endpoints: { type: 'integer' },
           hosts: hostCounts,
+          summaryAgeMs: { type: ['integer', 'null'] },
+          lost: { type: 'boolean' },
+          takenOver: { type: 'array', items: { type: 'string' } },
           error: { type: 'string' },
         },
-        required: ['site', 'link', 'lastHeardMs', 'lag', 'stale', 'endpoints', 'hosts'],
+        required: ['site', 'link', 'lastHeardMs', 'lag', 'stale', 'endpoints', 'hosts', 'summaryAgeMs', 'lost', 'takenOver'],
       },
     },
     failedOver: {
