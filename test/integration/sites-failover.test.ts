@@ -94,6 +94,12 @@ for (const mode of ['file', 'lua'] as const) {
     t.same(failed, [], 'no request failed: a dead local peer costs a retry on the backup, never an error')
     const after: string[] = []
     for (let i = 0; i < 10; i++) after.push(await answer())
+    if (!after.every((s) => s === 'site-a')) {
+      t.comment(`answers after the loop: ${after.join(' ')}; last of the loop: ${seen.slice(-8).join(' ')}`)
+      if (mode === 'file') t.comment(readFileSync(join(out, 'web.conf'), 'utf8'))
+      t.comment(readFileSync(nginx.errorLog, 'utf8').split('\n').slice(-30).join('\n'))
+      t.comment(JSON.stringify(renderer.applied))
+    }
     t.same(after, Array(10).fill('site-a'), 'back to the local replica')
   })
 }
