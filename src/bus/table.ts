@@ -20,6 +20,11 @@ export interface KvTableOptions<T> {
   onInvalid?: (key: string, reason: string) => void
   /** Where driftgate_kv_table_errors_total{bucket,kind} is registered (the role's registry). */
   metrics?: Registry
+  /**
+   * The value of `key` at `revision` (stored as `data`) when the caller already
+   * holds it (it wrote it itself): the table then skips decoding and checking it.
+   */
+  known?: (key: string, revision: number, data: Uint8Array) => T | undefined
   /** First delay before a watch that ended is opened again (doubles up to 5 s). */
   rewatchDelayMs?: number
 }
@@ -130,12 +135,8 @@ export class KvTable<T> extends EventEmitter {
     const previous = this.entries.get(e.key)
     let value: T | undefined
     if (e.operation === 'PUT') {
-      const decoded = decodeJson(e.value)
-      const typed = decoded.ok ? this.opts.decode(decoded.value, e.key) : null
-      if (typed == null) {
-        this.opts.onInvalid?.(e.key, decoded.ok ? 'schema' : decoded.reason)
-        return
-      }
+      const typed = this.opts.known?.(e.key, e.revision, e.value) ?? this.decodeEntry(e)
+      if (typed == null) return
       value = typed
       this.entries.set(e.key, value)
     } else {
@@ -147,6 +148,13 @@ export class KvTable<T> extends EventEmitter {
     } catch (err) {
       this.fault('listener', err)
     }
+  }
+
+  private decodeEntry (e: KvEntry): T | null {
+    const decoded = decodeJson(e.value)
+    const typed = decoded.ok ? this.opts.decode(decoded.value, e.key) : null
+    if (typed == null) this.opts.onInvalid?.(e.key, decoded.ok ? 'schema' : decoded.reason)
+    return typed
   }
 
   async close (): Promise<void> {
