@@ -129,7 +129,7 @@ export function createRegistry (config: Readonly<ResolvedRegistryConfig>, deps: 
 
       const shared = {}
       for (const c of deps.components ?? defaultComponents) {
-        const started: SubComponent = await c.start({ nc, kv, log: componentLogger(log, c.name), metrics: promRegistry, config, load, shared })
+        const started: SubComponent = await c.start({ nc, kv, log: componentLogger(log, c.name), metrics: promRegistry, config, load, shared, tables: { endpoints: endpoints.table, hosts: hosts.table } })
         closers.push({ name: c.name, close: async () => await started.close() })
       }
       log.info({ replicas: config.replicas, hostGrace: config.hostGrace, components: closers.map((c) => c.name) }, 'registry started')
