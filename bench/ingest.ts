@@ -154,7 +154,7 @@ async function healthy (port: number): Promise<boolean> {
 }
 
 /** Backlog drained by `count` registry processes; events/s from "all ready" to "drained". */
-async function instances (count: number, cluster: boolean): Promise<number> {
+async function instances (count: number, cluster: boolean, cli?: string): Promise<number> {
   const server = await startServer(cluster)
   const children: Child[] = []
   const logDir = mkdtempSync(join(tmpdir(), 'dg-ingest-'))
@@ -173,7 +173,7 @@ async function instances (count: number, cluster: boolean): Promise<number> {
       const urls = [...server.urls.slice(i % server.urls.length), ...server.urls.slice(0, i % server.urls.length)].join(',')
       const c = new Child(`registry${i + 1}`, ['registry', '--nats', urls, '--replicas', String(replicas),
         '--http-port', String(port), '--dns-port', String(await freePort()), '--log-level', 'warn'], join(logDir, `registry${i + 1}.log`),
-      process.env.PROF != null ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.PROF}` } : undefined)
+      { ...(process.env.PROF != null ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.PROF}` } : {}), ...(cli != null ? { DG_CLI: cli } : {}) })
       children.push(c)
       c.start()
       // the first creates the buckets and the consumer; the others find them
@@ -193,7 +193,7 @@ async function instances (count: number, cluster: boolean): Promise<number> {
     const regCpu = children.map((c, i) => procStats(c.pid).cpu - cpu0[i])
     const natsCpu = server.pids().map((p, i) => procStats(p).cpu - n0[i])
     const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
-    console.log(`${count} instance(s), ${cluster ? '3-node R3 cluster' : 'one server'}: ${EVENTS - floor} of ${EVENTS} events after all were up in ` +
+    console.log(`${cli != null ? `[${cli}] ` : ''}${count} instance(s), ${cluster ? '3-node R3 cluster' : 'one server'}: ${EVENTS - floor} of ${EVENTS} events after all were up in ` +
       `${secs.toFixed(2)} s = ${Math.round(rate)} events/s; restarts ${sum(children.map((c) => c.restarts))}`)
     console.log(`  cpu: registries ${regCpu.map((x) => x.toFixed(2)).join('+')} s, nats ${natsCpu.map((x) => x.toFixed(2)).join('+')} s ` +
       `= ${((sum(regCpu) + sum(natsCpu)) * 1e6 / (EVENTS - floor)).toFixed(0)} µs per event; load average ${loadavg()[0].toFixed(1)}`)
@@ -210,9 +210,16 @@ const MODE = process.env.MODE ?? 'backlog,paced'
 if (MODE.includes('instances')) {
   const counts = (process.env.INSTANCES ?? '1,3').split(',').map(Number)
   const cluster = process.env.CLUSTER === '1'
+  // BASE=path/to/main.js: the same runs with an older build first, for a before/after ratio.
+  const base = process.env.BASE
   const rates: number[] = []
-  for (const n of counts) rates.push(await instances(n, cluster))
+  const before: number[] = []
+  for (const n of counts) {
+    if (base != null) before.push(await instances(n, cluster, base))
+    rates.push(await instances(n, cluster))
+  }
   console.log(`side by side: ${counts.map((n, i) => `${n} → ${Math.round(rates[i])}/s (×${(rates[i] / rates[0]).toFixed(2)})`).join(', ')}`)
+  if (base != null) console.log(`before → after: ${counts.map((n, i) => `${n} instance(s) ${Math.round(before[i])} → ${Math.round(rates[i])}/s (×${(rates[i] / before[i]).toFixed(2)})`).join(', ')}`)
 }
 if (MODE.includes('backlog')) await backlog()
 if (MODE.includes('paced')) await paced()

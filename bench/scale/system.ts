@@ -44,7 +44,9 @@ export class Child {
     const out = openSync(this.logFile, 'a')
     this.exited = false
     this.stopping = false
-    const proc = this.proc = spawn(process.execPath, [WATCH_PARENT, ...CLI, ...this.args], { stdio: ['pipe', out, out], env: { ...process.env, ...this.env } })
+    // env DG_CLI: another build of the CLI (a copy of dist/ from before a change, for side-by-side runs)
+    const cli = this.env?.DG_CLI != null ? [this.env.DG_CLI] : CLI
+    const proc = this.proc = spawn(process.execPath, [WATCH_PARENT, ...cli, ...this.args], { stdio: ['pipe', out, out], env: { ...process.env, ...this.env } })
     proc.on('exit', () => {
       this.exited = true
       if (this.stopping || this.proc !== proc) return
