@@ -25,6 +25,11 @@ export interface StoreOptions<T> {
 export class VersionedStore<T> {
   private readonly map = new Map<string, Versioned<T>>()
   private readonly index = new Map<string, Set<string>>()
+  /**
+   * Writes of ours the watch has not brought back yet, by revision (a busy
+   * watch lags several writes of one key behind); taken out when it does.
+   */
+  private readonly written = new Map<number, { key: string, value: T }>()
   /** Writes of ours awaiting the server's answer, by key. */
   private readonly writing = new Map<string, { data: Uint8Array, value: T }>()
   readonly table: KvTable<T>
@@ -38,8 +43,8 @@ export class VersionedStore<T> {
       // Our own writes come back through the watch (often before the put's
       // answer): the same bytes as a write of ours need no parse and check.
       known: (key, revision, data) => {
-        const cur = this.map.get(key)
-        if (cur != null && cur.revision === revision && cur.value != null) return cur.value
+        const done = this.written.get(revision)
+        if (done != null) { this.written.delete(revision); if (done.key === key) return done.value }
         const w = this.writing.get(key)
         return w != null && Buffer.compare(w.data, data) === 0 ? w.value : undefined
       },
@@ -112,6 +117,9 @@ export class VersionedStore<T> {
     this.writing.set(key, w)
     try {
       const rev = await this.opts.kv.put(key, w.data, { previousSeq: revision })
+      // Bounded: should the watch skip revisions (re-opened after a fault), forget them all.
+      if (this.written.size >= 100_000) this.written.clear()
+      if (rev > this.table.revision) this.written.set(rev, { key, value })
       this.observe(key, value, rev)
       return rev
     } finally {
