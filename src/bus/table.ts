@@ -9,7 +9,14 @@ import { Counter, type Registry } from 'prom-client'
 import { decodeJson } from './codec.js'
 import { backoffDelay, type Logger } from '../core/index.js'
 
-export interface TableChange<T> { key: string, value: T | undefined, previous: T | undefined, revision: number }
+export interface TableChange<T> {
+  key: string
+  value: T | undefined
+  previous: T | undefined
+  revision: number
+  /** The value came from `known`: a write of this process's own. */
+  own?: boolean
+}
 
 export interface KvTableOptions<T> {
   kv: KV
@@ -134,8 +141,11 @@ export class KvTable<T> extends EventEmitter {
     if (e.revision > this.revision) this.revision = e.revision
     const previous = this.entries.get(e.key)
     let value: T | undefined
+    let own = false
     if (e.operation === 'PUT') {
-      const typed = this.opts.known?.(e.key, e.revision, e.value) ?? this.decodeEntry(e)
+      const known = this.opts.known?.(e.key, e.revision, e.value)
+      own = known !== undefined
+      const typed = known ?? this.decodeEntry(e)
       if (typed == null) return
       value = typed
       this.entries.set(e.key, value)
@@ -144,7 +154,7 @@ export class KvTable<T> extends EventEmitter {
       this.entries.delete(e.key)
     }
     try {
-      this.emit('change', { key: e.key, value, previous, revision: e.revision } satisfies TableChange<T>)
+      this.emit('change', { key: e.key, value, previous, revision: e.revision, ...(own ? { own } : {}) } satisfies TableChange<T>)
     } catch (err) {
       this.fault('listener', err)
     }
