@@ -45,7 +45,8 @@ export class Child {
     this.exited = false
     this.stopping = false
     // env DG_CLI: another build of the CLI (a copy of dist/ from before a change, for side-by-side runs)
-    const cli = this.env?.DG_CLI != null ? [this.env.DG_CLI] : CLI
+    const dg = this.env?.DG_CLI ?? process.env.DG_CLI
+    const cli = dg != null ? [dg] : CLI
     const proc = this.proc = spawn(process.execPath, [WATCH_PARENT, ...cli, ...this.args], { stdio: ['pipe', out, out], env: { ...process.env, ...this.env } })
     proc.on('exit', () => {
       this.exited = true
