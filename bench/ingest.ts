@@ -8,10 +8,19 @@
 // 2. paced:   the publisher sends at RATE while the registry runs; latency =
 //    publish → change visible in a KV watch, per event (p50/p99), and the
 //    sustained rate.
+// 3. instances (MODE=instances): registries as child processes (the CLI from
+//    dist/, `npm run build` first), on one server or CLUSTER=1 (3 nodes, R3);
+//    INSTANCES=1,3 runs each count on a fresh server side by side. Once every
+//    instance answers /healthz, all events are sent at once (core publish, the
+//    stream stores them); events/s = events / time until all are applied.
+//    PROF=dir writes each registry's --cpu-prof.
 import { readFileSync } from 'node:fs'
-import { cpus, loadavg } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { mkdtempSync } from 'node:fs'
+import { join } from 'node:path'
 import { connect, type NatsConnection } from 'nats'
-import { startNats } from '../test/harness/index.js'
+import { startNats, startNatsCluster, freePort, waitFor } from '../test/harness/index.js'
+import { Child, procStats } from './scale/system.js'
 import { ScriptedAgent, startRegistry, endpoint, counter } from '../test/integration/registry-fixtures.js'
 import { encodeJson, ensureStream, openBucket, Buckets } from '../src/bus/index.js'
 import type { EventMessage } from '../src/core/index.js'
@@ -51,11 +60,11 @@ const cpuNow = (pid: number): { nats: number, self: number } => ({ nats: procCpu
 
 const pct = (xs: number[], p: number): number => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]
 
-async function drained (nc: NatsConnection): Promise<void> {
+async function drained (nc: NatsConnection, stored = 0): Promise<void> {
   const jsm = await nc.jetstreamManager()
   for (;;) {
     const i = await jsm.consumers.info('DRIFTGATE_EVENTS', 'registry')
-    if (i.num_pending === 0 && i.num_ack_pending === 0) return
+    if (i.num_pending === 0 && i.num_ack_pending === 0 && i.delivered.stream_seq >= stored) return
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }
@@ -72,6 +81,7 @@ async function backlog (): Promise<void> {
     const t0 = performance.now()
     const c0 = cpuNow(nats.pid)
     const reg = await startRegistry(nats.url)
+    console.log(`  registry started in ${((performance.now() - t0) / 1000).toFixed(2)} s`)
     await drained(nc)
     const secs = (performance.now() - t0) / 1000
     const applied = await counter(reg.reg, 'driftgate_registry_events_applied_total')
@@ -130,5 +140,104 @@ async function paced (): Promise<void> {
 }
 
 console.log(`ingest bench: ${EVENTS} events, ${SERVICES} services × ${PER_SERVICE} containers, ${HOSTS} hosts, 1 registry instance`)
-await backlog()
-await paced()
+interface Server { urls: string[], pids: () => number[], stop: () => Promise<void> }
+async function startServer (cluster: boolean): Promise<Server> {
+  if (!cluster) {
+    const n = await startNats()
+    return { urls: [n.url], pids: () => [n.pid], stop: async () => { await n.stop() } }
+  }
+  const c = await startNatsCluster(3)
+  return { urls: c.urls, pids: () => c.nodes.map((n) => n.pid), stop: async () => { await c.stop() } }
+}
+
+async function healthy (port: number): Promise<boolean> {
+  try { return (await fetch(`http://127.0.0.1:${port}/healthz`)).ok } catch { return false }
+}
+
+/** Sum of each metric's samples, by name, from a registry's /metrics. */
+async function scrape (port: number): Promise<Map<string, number>> {
+  const out = new Map<string, number>()
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    for (const line of text.split('\n')) {
+      const m = /^([a-z_]+)(?:\{[^}]*\})? ([0-9.e+-]+)$/.exec(line)
+      if (m != null) out.set(m[1], (out.get(m[1]) ?? 0) + Number(m[2]))
+    }
+  } catch { /* a registry that died: its counts are missing */ }
+  return out
+}
+
+/** Backlog drained by `count` registry processes; events/s from "all ready" to "drained". */
+async function instances (count: number, cluster: boolean, cli?: string): Promise<number> {
+  const server = await startServer(cluster)
+  const children: Child[] = []
+  const logDir = mkdtempSync(join(tmpdir(), 'dg-ingest-'))
+  try {
+    const nc = await connect({ servers: server.urls, noAsyncTraces: true })
+    const replicas = cluster ? 3 : 1
+    await ensureStream(await nc.jetstreamManager(), { replicas })
+    const events = makeEvents(nc)
+    const ports: number[] = []
+    for (let i = 0; i < count; i++) {
+      const port = await freePort()
+      ports.push(port)
+      const urls = [...server.urls.slice(i % server.urls.length), ...server.urls.slice(0, i % server.urls.length)].join(',')
+      const c = new Child(`registry${i + 1}`, ['registry', '--nats', urls, '--replicas', String(replicas),
+        '--http-port', String(port), '--dns-port', String(await freePort()), '--log-level', 'warn'], join(logDir, `registry${i + 1}.log`),
+      { ...(process.env.PROF != null ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.PROF}` } : {}), ...(cli != null ? { DG_CLI: cli } : {}) })
+      children.push(c)
+      c.start()
+      // the first creates the buckets and the consumer; the others find them
+      if (i === 0) await waitFor(async () => await healthy(port), { timeoutMs: 60_000, intervalMs: 20, what: 'registry1 up' })
+    }
+    await waitFor(async () => (await Promise.all(ports.map(healthy))).every(Boolean), { timeoutMs: 60_000, intervalMs: 20, what: 'registries up' })
+    // All events at once once every instance is up (a start on a busy cluster
+    // takes seconds: a backlog made before would be gone by then). Core
+    // publishes: the stream stores them as fast as it can, no publisher acks.
+    const floor = 0
+    const cpu0 = children.map((c) => procStats(c.pid).cpu)
+    const n0 = server.pids().map((p) => procStats(p).cpu)
+    const t0 = performance.now()
+    for (const { agent, msg } of events) nc.publish(`driftgate.events.${agent.host}`, encodeJson(msg))
+    await nc.flush()
+    const sent = (performance.now() - t0) / 1000
+    await drained(nc, EVENTS)
+    const secs = (performance.now() - t0) / 1000
+    const rate = (EVENTS - floor) / secs
+    const regCpu = children.map((c, i) => procStats(c.pid).cpu - cpu0[i])
+    const natsCpu = server.pids().map((p, i) => procStats(p).cpu - n0[i])
+    const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
+    console.log(`${cli != null ? `[${cli}] ` : ''}${count} instance(s), ${cluster ? '3-node R3 cluster' : 'one server'}: ${EVENTS} events sent in ${sent.toFixed(2)} s, ` +
+      `all applied in ${secs.toFixed(2)} s = ${Math.round(rate)} events/s; restarts ${sum(children.map((c) => c.restarts))}`)
+    console.log(`  cpu: registries ${regCpu.map((x) => x.toFixed(2)).join('+')} s, nats ${natsCpu.map((x) => x.toFixed(2)).join('+')} s ` +
+      `= ${((sum(regCpu) + sum(natsCpu)) * 1e6 / (EVENTS - floor)).toFixed(0)} µs per event; load average ${loadavg()[0].toFixed(1)}`)
+    const m = await Promise.all(ports.map(scrape))
+    const total = (name: string): number => sum(m.map((x) => x.get(name) ?? 0))
+    console.log(`  writes ${total('driftgate_registry_events_applied_total')}, lost CAS ${total('driftgate_registry_write_conflicts_total')}, ` +
+      `folded into a later write ${total('driftgate_registry_coalesced_events_total')}, ignored ${total('driftgate_registry_stale_events_total')}`)
+    await Promise.all(children.map(async (c) => { await c.stop() }))
+    await nc.close()
+    return rate
+  } finally {
+    await Promise.all(children.map(async (c) => { await c.stop() }))
+    await server.stop()
+  }
+}
+
+const MODE = process.env.MODE ?? 'backlog,paced'
+if (MODE.includes('instances')) {
+  const counts = (process.env.INSTANCES ?? '1,3').split(',').map(Number)
+  const cluster = process.env.CLUSTER === '1'
+  // BASE=path/to/main.js: the same runs with an older build first, for a before/after ratio.
+  const base = process.env.BASE
+  const rates: number[] = []
+  const before: number[] = []
+  for (const n of counts) {
+    if (base != null) before.push(await instances(n, cluster, base))
+    rates.push(await instances(n, cluster))
+  }
+  console.log(`side by side: ${counts.map((n, i) => `${n} → ${Math.round(rates[i])}/s (×${(rates[i] / rates[0]).toFixed(2)})`).join(', ')}`)
+  if (base != null) console.log(`before → after: ${counts.map((n, i) => `${n} instance(s) ${Math.round(before[i])} → ${Math.round(rates[i])}/s (×${(rates[i] / before[i]).toFixed(2)})`).join(', ')}`)
+}
+if (MODE.includes('backlog')) await backlog()
+if (MODE.includes('paced')) await paced()

@@ -37,13 +37,17 @@ export class Child {
   exited = false
   restarts = 0
   private stopping = false
-  constructor (readonly name: string, private readonly args: string[], private readonly logFile: string) {}
+  constructor (readonly name: string, private readonly args: string[], private readonly logFile: string,
+    private readonly env?: Record<string, string>) {}
 
   start (): void {
     const out = openSync(this.logFile, 'a')
     this.exited = false
     this.stopping = false
-    const proc = this.proc = spawn(process.execPath, [WATCH_PARENT, ...CLI, ...this.args], { stdio: ['pipe', out, out] })
+    // env DG_CLI: another build of the CLI (a copy of dist/ from before a change, for side-by-side runs)
+    const dg = this.env?.DG_CLI ?? process.env.DG_CLI
+    const cli = dg != null ? [dg] : CLI
+    const proc = this.proc = spawn(process.execPath, [WATCH_PARENT, ...cli, ...this.args], { stdio: ['pipe', out, out], env: { ...process.env, ...this.env } })
     proc.on('exit', () => {
       this.exited = true
       if (this.stopping || this.proc !== proc) return

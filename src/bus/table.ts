@@ -9,7 +9,14 @@ import { Counter, type Registry } from 'prom-client'
 import { decodeJson } from './codec.js'
 import { backoffDelay, type Logger } from '../core/index.js'
 
-export interface TableChange<T> { key: string, value: T | undefined, previous: T | undefined, revision: number }
+export interface TableChange<T> {
+  key: string
+  value: T | undefined
+  previous: T | undefined
+  revision: number
+  /** The value came from `known`: a write of this process's own. */
+  own?: boolean
+}
 
 export interface KvTableOptions<T> {
   kv: KV
@@ -20,6 +27,11 @@ export interface KvTableOptions<T> {
   onInvalid?: (key: string, reason: string) => void
   /** Where driftgate_kv_table_errors_total{bucket,kind} is registered (the role's registry). */
   metrics?: Registry
+  /**
+   * The value of `key` at `revision` (stored as `data`) when the caller already
+   * holds it (it wrote it itself): the table then skips decoding and checking it.
+   */
+  known?: (key: string, revision: number, data: Uint8Array) => T | undefined
   /** First delay before a watch that ended is opened again (doubles up to 5 s). */
   rewatchDelayMs?: number
 }
@@ -129,13 +141,12 @@ export class KvTable<T> extends EventEmitter {
     if (e.revision > this.revision) this.revision = e.revision
     const previous = this.entries.get(e.key)
     let value: T | undefined
+    let own = false
     if (e.operation === 'PUT') {
-      const decoded = decodeJson(e.value)
-      const typed = decoded.ok ? this.opts.decode(decoded.value, e.key) : null
-      if (typed == null) {
-        this.opts.onInvalid?.(e.key, decoded.ok ? 'schema' : decoded.reason)
-        return
-      }
+      const known = this.opts.known?.(e.key, e.revision, e.value)
+      own = known !== undefined
+      const typed = known ?? this.decodeEntry(e)
+      if (typed == null) return
       value = typed
       this.entries.set(e.key, value)
     } else {
@@ -143,10 +154,17 @@ export class KvTable<T> extends EventEmitter {
       this.entries.delete(e.key)
     }
     try {
-      this.emit('change', { key: e.key, value, previous, revision: e.revision } satisfies TableChange<T>)
+      this.emit('change', { key: e.key, value, previous, revision: e.revision, ...(own ? { own } : {}) } satisfies TableChange<T>)
     } catch (err) {
       this.fault('listener', err)
     }
+  }
+
+  private decodeEntry (e: KvEntry): T | null {
+    const decoded = decodeJson(e.value)
+    const typed = decoded.ok ? this.opts.decode(decoded.value, e.key) : null
+    if (typed == null) this.opts.onInvalid?.(e.key, decoded.ok ? 'schema' : decoded.reason)
+    return typed
   }
 
   async close (): Promise<void> {

@@ -1,6 +1,7 @@
 // Applies IngestEvents to driftgate_endpoints: decide() on the cached record,
 // then a CAS write against the revision it decided on; a lost race re-reads
-// and decides again. Same key in series, different keys in parallel.
+// and decides again. Same key in series (changes queued behind a write are
+// folded into one next write), different keys in parallel.
 import { backoffDelay, ConflictError, type EndpointRecord, type Logger } from '../core/index.js'
 import { decide, keyOf, type Decision, type IngestEvent } from './decide.js'
 import { KeyedSerializer } from './serializer.js'
@@ -23,32 +24,64 @@ export interface ApplierOptions {
   now?: () => number
 }
 
+interface Pending { ev: IngestEvent, resolve: (d: Decision) => void, reject: (err: unknown) => void }
+
 export class EndpointApplier {
   readonly serializer = new KeyedSerializer()
   private readonly now: () => number
+  /** Per key: changes that arrived while a write of that key was in flight. */
+  private readonly pending = new Map<string, Pending[]>()
 
   constructor (private readonly opts: ApplierOptions) {
     this.now = opts.now ?? Date.now
   }
 
+  /**
+   * Changes of one key apply in arrival order. Those that arrive while a write
+   * of the key is in flight are folded into ONE next write (decide() over each
+   * in turn, the last record written): the same end state as one write each,
+   * without a KV round trip per change (a backlog or a burst of one container).
+   */
   apply (ev: IngestEvent): Promise<Decision> {
-    return this.serializer.run(keyOf(ev), async () => await this.applyNow(ev))
+    const key = keyOf(ev)
+    return new Promise<Decision>((resolve, reject) => {
+      const queued = this.pending.get(key)
+      if (queued != null) { queued.push({ ev, resolve, reject }); return }
+      this.pending.set(key, [{ ev, resolve, reject }])
+      void this.serializer.run(key, async () => {
+        const batch = this.pending.get(key) ?? []
+        this.pending.delete(key)
+        try {
+          const decisions = await this.applyNow(key, batch.map((p) => p.ev))
+          batch.forEach((p, i) => { p.resolve(decisions[i]) })
+        } catch (err) {
+          for (const p of batch) p.reject(err)
+        }
+      })
+    })
   }
 
-  private async applyNow (ev: IngestEvent): Promise<Decision> {
-    const key = keyOf(ev)
+  /** decide() over the changes in order; one CAS write of the final record if any of them writes. */
+  private fold (cur: EndpointRecord | null, evs: IngestEvent[], now: number): { decisions: Decision[], record?: EndpointRecord } {
+    let state = cur
+    let record: EndpointRecord | undefined
+    const decisions = evs.map((ev) => {
+      const d = decide(state, ev, now)
+      if (d.action !== 'ignore') state = record = d.record as EndpointRecord
+      return d
+    })
+    return { decisions, record }
+  }
+
+  private async applyNow (key: string, evs: IngestEvent[]): Promise<Decision[]> {
     const { store, metrics } = this.opts
     let cur = store.get(key)
     for (let attempt = 1; ; attempt++) {
-      const decision = decide(cur?.value ?? null, ev, this.now())
-      if (decision.action === 'ignore') {
-        metrics.staleEvents.inc({ reason: decision.reason })
-        return decision
-      }
+      const { decisions, record } = this.fold(cur?.value ?? null, evs, this.now())
       try {
-        await store.write(key, decision.record as EndpointRecord, cur?.revision ?? 0)
-        metrics.eventsApplied.inc({ kind: decision.action, source: ev.source })
-        return decision
+        if (record != null) await store.write(key, record, cur?.revision ?? 0)
+        this.count(evs, decisions)
+        return decisions
       } catch (err) {
         if (!isCasConflict(err)) throw err
         metrics.writeConflicts.inc()
@@ -57,6 +90,17 @@ export class EndpointApplier {
         cur = await store.refresh(key)
       }
     }
+  }
+
+  private count (evs: IngestEvent[], decisions: Decision[]): void {
+    const { metrics } = this.opts
+    let writes = 0
+    decisions.forEach((d, i) => {
+      if (d.action === 'ignore') { metrics.staleEvents.inc({ reason: d.reason }); return }
+      metrics.eventsApplied.inc({ kind: d.action, source: evs[i].source })
+      writes++
+    })
+    if (writes > 1) metrics.coalescedEvents.inc(writes - 1)
   }
 
   /** Tombstone GC: deletes `key` only if it is still the tombstone at `revision`. */

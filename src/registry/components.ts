@@ -4,8 +4,8 @@
 // after ingest and liveness, and closed (in reverse order) before them.
 import type { KV, NatsConnection } from 'nats'
 import type { Registry as PromRegistry } from 'prom-client'
-import type { Buckets } from '../bus/index.js'
-import type { Logger } from '../core/index.js'
+import { KvTable, type Buckets } from '../bus/index.js'
+import { checkServiceRecord, type EndpointRecord, type HostRecord, type Logger, type ServiceRecord } from '../core/index.js'
 import type { ResolvedRegistryConfig } from './config.js'
 import { logsRoutes, startLookup } from './lookup/index.js'
 import { activityRoutes, startActivityPublisher } from './activity/index.js'
@@ -26,6 +26,12 @@ export interface RegistryContext {
   config: Readonly<ResolvedRegistryConfig>
   /** Requests and upstream errors per second per service, from the renderers' reports (stats/). */
   load: ServiceLoad
+  /**
+   * The registry's own started mirrors of the endpoints and hosts buckets:
+   * components read these instead of watching the buckets again (one watch,
+   * one decode per change per process; three cost a third of the ingest CPU).
+   */
+  tables?: { endpoints: KvTable<EndpointRecord>, hosts: KvTable<HostRecord> }
   /** What one component hands a later one (the same object for all of them). */
   shared: { sites?: RemoteSites, /** the placement leader loop (sites' standby writes only as leader) */ placement?: { isLeader: () => boolean } }
 }
@@ -95,46 +101,60 @@ export const sitesComponent: SubComponentStarter = {
 /** HTTP API + DNS; the IPAM pool routes mount on the same API. */
 export const lookupComponent: SubComponentStarter = {
   name: 'lookup',
-  start: async (ctx) => await startLookup({
-    nc: ctx.nc,
-    kv: { endpoints: ctx.kv.endpoints, hosts: ctx.kv.hosts, services: ctx.kv.services },
-    log: ctx.log,
-    metrics: ctx.metrics,
-    config: {
-      httpPort: ctx.config.httpPort,
-      httpHost: ctx.config.httpHost,
-      dnsPort: ctx.config.dnsPort,
-      dnsHost: ctx.config.dnsHost,
-      dnsTtl: ctx.config.dnsTtl,
-      dnsForward: [...ctx.config.dnsForward],
-      dnsForwardAllow: [...ctx.config.dnsForwardAllow],
-      dnsUdpMax: ctx.config.dnsUdpMax,
-      dnsRateLimit: ctx.config.dnsRateLimit,
-      dnsRateBurst: ctx.config.dnsRateBurst,
-      dnsTcpMaxConnections: ctx.config.dnsTcpMaxConnections,
-      dnsTcpIdleMs: ctx.config.ms.dnsTcpIdleMs,
-      httpRequestTimeoutMs: ctx.config.ms.httpRequestTimeoutMs,
-      maxBlockingQueries: ctx.config.httpMaxBlocking,
-      maxBlockingQueriesPerClient: ctx.config.httpMaxBlockingPerClient,
-      domain: ctx.config.domain,
-      apiToken: ctx.config.apiToken != null ? [ctx.config.apiToken] : undefined,
-      apiTokenFile: ctx.config.apiTokenFile,
-      apiReadToken: ctx.config.apiReadToken,
-    },
-    plugins: [ipamRoutes({ kv: ctx.kv.ipam, log: ctx.log }), serviceRoutes({ kv: ctx.kv, log: ctx.log }), historyRoutes({ kv: ctx.kv, log: ctx.log }),
-      activityRoutes({ nc: ctx.nc, log: ctx.log, prefix: ctx.config.prefix }), consoleRoutes(),
-      logsRoutes({ nc: ctx.nc, prefix: ctx.config.prefix }),
-      statsRoutes({ load: ctx.load })],
-    ipam: ctx.kv.ipam, // pool subnets may use DNS forwarding (dnsForwardAllow "pools")
-    sites: { local: ctx.config.site, remote: ctx.shared.sites },
-  }),
+  start: async (ctx) => {
+    const services = ctx.tables != null ? await sharedTables(ctx) : undefined
+    const lookup = await startLookup({
+      nc: ctx.nc,
+      tables: services != null && ctx.tables != null ? { ...ctx.tables, services } : undefined,
+      kv: { endpoints: ctx.kv.endpoints, hosts: ctx.kv.hosts, services: ctx.kv.services },
+      log: ctx.log,
+      metrics: ctx.metrics,
+      config: {
+        httpPort: ctx.config.httpPort,
+        httpHost: ctx.config.httpHost,
+        dnsPort: ctx.config.dnsPort,
+        dnsHost: ctx.config.dnsHost,
+        dnsTtl: ctx.config.dnsTtl,
+        dnsForward: [...ctx.config.dnsForward],
+        dnsForwardAllow: [...ctx.config.dnsForwardAllow],
+        dnsUdpMax: ctx.config.dnsUdpMax,
+        dnsRateLimit: ctx.config.dnsRateLimit,
+        dnsRateBurst: ctx.config.dnsRateBurst,
+        dnsTcpMaxConnections: ctx.config.dnsTcpMaxConnections,
+        dnsTcpIdleMs: ctx.config.ms.dnsTcpIdleMs,
+        httpRequestTimeoutMs: ctx.config.ms.httpRequestTimeoutMs,
+        maxBlockingQueries: ctx.config.httpMaxBlocking,
+        maxBlockingQueriesPerClient: ctx.config.httpMaxBlockingPerClient,
+        domain: ctx.config.domain,
+        apiToken: ctx.config.apiToken != null ? [ctx.config.apiToken] : undefined,
+        apiTokenFile: ctx.config.apiTokenFile,
+        apiReadToken: ctx.config.apiReadToken,
+      },
+      plugins: [ipamRoutes({ kv: ctx.kv.ipam, log: ctx.log }), serviceRoutes({ kv: ctx.kv, log: ctx.log }), historyRoutes({ kv: ctx.kv, log: ctx.log }),
+        activityRoutes({ nc: ctx.nc, log: ctx.log, prefix: ctx.config.prefix }), consoleRoutes(),
+        logsRoutes({ nc: ctx.nc, prefix: ctx.config.prefix }),
+        statsRoutes({ load: ctx.load })],
+      ipam: ctx.kv.ipam, // pool subnets may use DNS forwarding (dnsForwardAllow "pools")
+      sites: { local: ctx.config.site, remote: ctx.shared.sites },
+    }).catch(async (err: unknown) => { await services?.close(); throw err })
+    return { close: async () => { await lookup.close(); await services?.close() } }
+  },
+}
+
+/** The services mirror lookup needs beside the registry's endpoints and hosts. */
+async function sharedTables (ctx: RegistryContext): Promise<KvTable<ServiceRecord>> {
+  const services = new KvTable<ServiceRecord>({
+    kv: ctx.kv.services, log: ctx.log, decode: (v) => (checkServiceRecord.problems(v) === null ? v as ServiceRecord : null),
+  })
+  await services.start()
+  return services
 }
 
 /** The activity feed's publisher (GET /v1/events reads what it writes). */
 export const activityComponent: SubComponentStarter = {
   name: 'activity',
   start: async (ctx) => await startActivityPublisher({
-    nc: ctx.nc, kv: ctx.kv, log: ctx.log, prefix: ctx.config.prefix, replicas: ctx.config.replicas,
+    nc: ctx.nc, kv: ctx.kv, log: ctx.log, prefix: ctx.config.prefix, replicas: ctx.config.replicas, tables: ctx.tables,
   }),
 }
 

@@ -5,7 +5,7 @@
 import type { NatsConnection, Subscription } from 'nats'
 import { LogOnce, type EndpointRecord, type HostRecord, type Logger } from '../core/index.js'
 import type { Subjects } from '../bus/index.js'
-import { applyHeartbeat, assessHosts, type LivenessOptions } from './liveness.js'
+import { applyHeartbeat, assessHosts, heartbeatIsNews, type LivenessOptions } from './liveness.js'
 import { parseHeartbeat } from './parse.js'
 import { KeyedSerializer } from './serializer.js'
 import { isCasConflict, type VersionedStore } from './store.js'
@@ -60,7 +60,12 @@ export class HostLiveness {
     }
     const hb = parsed.value
     void this.serializer.run(hb.host, async () => {
-      await this.casLoop(hb.host, (cur) => applyHeartbeat(cur, hb, this.now()))
+      const refreshMs = this.opts.liveness.suspectMs / 2
+      await this.casLoop(hb.host, (cur) => {
+        const next = applyHeartbeat(cur, hb, this.now())
+        if (next != null && !heartbeatIsNews(cur, next, refreshMs)) { this.opts.metrics.heartbeatsCoalesced.inc(); return null }
+        return next
+      })
     }).catch((err: Error) => { this.opts.log.warn({ host: hb.host, err: err.message }, 'heartbeat not recorded') })
   }
 

@@ -15,6 +15,7 @@ import { HostLiveness } from './hosts.js'
 import { TombstoneGc } from './gc.js'
 import { defaultComponents, type SubComponent, type SubComponentStarter } from './components.js'
 import { startServiceLoad, type ServiceLoad } from './stats/index.js'
+import { retrying } from './retry.js'
 
 export { resolveRegistryConfig, registrySchema, type RegistryConfig, type ResolvedRegistryConfig } from './config.js'
 export { decide, endpointKey, fromEvent, fromSnapshot, type IngestEvent, type Decision } from './decide.js'
@@ -69,14 +70,18 @@ export function createRegistry (config: Readonly<ResolvedRegistryConfig>, deps: 
       const nc = deps.nc ?? await connectNats(natsOptionsFrom(config, config.name ?? 'driftgate-registry'), log)
       self.nc = nc
       if (ownsNc) closers.push({ name: 'nats', close: async () => { await nc.drain().catch(async () => await nc.close()) } })
-      await ensureStream(await nc.jetstreamManager(), { replicas: config.replicas, prefix: config.prefix })
-      await ensureLogStream(await nc.jetstreamManager(), {
-        replicas: config.replicas, prefix: config.prefix, maxAgeMs: parseDuration(config.logsMaxAge), maxBytes: config.logsMaxBytes,
-      })
-      const kv = await ensureBuckets(nc, { replicas: config.replicas, prefix: config.prefix })
+      const m = metrics
+      // Each JetStream step is idempotent, so a timeout (busy or re-electing server) is retried, not fatal.
+      const retry = { log, retries: m.startRetries, closed: () => closing != null }
+      await retrying('stream', async () => { await ensureStream(await nc.jetstreamManager(), { replicas: config.replicas, prefix: config.prefix }) }, retry)
+      await retrying('log_stream', async () => {
+        await ensureLogStream(await nc.jetstreamManager(), {
+          replicas: config.replicas, prefix: config.prefix, maxAgeMs: parseDuration(config.logsMaxAge), maxBytes: config.logsMaxBytes,
+        })
+      }, retry)
+      const kv = await retrying('buckets', async () => await ensureBuckets(nc, { replicas: config.replicas, prefix: config.prefix }), retry)
       self.kv = kv
 
-      const m = metrics
       const endpoints = new VersionedStore<EndpointRecord>({
         kv: kv.endpoints,
         log: componentLogger(log, 'endpoints'),
@@ -90,9 +95,9 @@ export function createRegistry (config: Readonly<ResolvedRegistryConfig>, deps: 
         problems: checkHostRecord.problems,
         onInvalid: (key, reason) => { m.invalidMessages.inc({ reason, type: 'host_record' }) },
       })
-      await endpoints.start()
+      await retrying('endpoints_watch', async () => { await endpoints.start() }, retry)
       closers.push({ name: 'endpoints', close: async () => await endpoints.close() })
-      await hosts.start()
+      await retrying('hosts_watch', async () => { await hosts.start() }, retry)
       closers.push({ name: 'hosts', close: async () => await hosts.close() })
       self.tables = { endpoints, hosts }
       m.setHostSource(() => hosts.values())
@@ -103,7 +108,7 @@ export function createRegistry (config: Readonly<ResolvedRegistryConfig>, deps: 
         nc, store: endpoints, applier, metrics: m, log: componentLogger(log, 'ingest'), subjects: subs,
         ackWaitMs: t.ackWaitMs, maxAckPending: config.maxAckPending,
       })
-      await ingest.start()
+      await retrying('ingest_consumer', async () => { await ingest.start() }, retry)
       closers.push({ name: 'ingest', close: async () => await ingest.close() })
 
       const liveness = new HostLiveness({
@@ -124,7 +129,7 @@ export function createRegistry (config: Readonly<ResolvedRegistryConfig>, deps: 
 
       const shared = {}
       for (const c of deps.components ?? defaultComponents) {
-        const started: SubComponent = await c.start({ nc, kv, log: componentLogger(log, c.name), metrics: promRegistry, config, load, shared })
+        const started: SubComponent = await c.start({ nc, kv, log: componentLogger(log, c.name), metrics: promRegistry, config, load, shared, tables: { endpoints: endpoints.table, hosts: hosts.table } })
         closers.push({ name: c.name, close: async () => await started.close() })
       }
       log.info({ replicas: config.replicas, hostGrace: config.hostGrace, components: closers.map((c) => c.name) }, 'registry started')

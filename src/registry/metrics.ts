@@ -11,6 +11,9 @@ export interface RegistryMetrics {
   applyLatency: Histogram
   failStatic: Gauge
   writeConflicts: Counter
+  startRetries: Counter<'step'>
+  coalescedEvents: Counter
+  heartbeatsCoalesced: Counter
   /** Where `hosts{status}` reads from at scrape time. */
   setHostSource: (source: () => Iterable<HostRecord>) => void
 }
@@ -33,6 +36,9 @@ export function createRegistryMetrics (register: Registry): RegistryMetrics {
     }),
     failStatic: new Gauge({ name: `${p}fail_static`, help: '1 while most hosts are silent and nothing is removed', registers: [register] }),
     writeConflicts: new Counter({ name: `${p}write_conflicts_total`, help: 'Compare-and-set writes lost to a concurrent writer and retried', registers: [register] }),
+    startRetries: new Counter({ name: `${p}start_retries_total`, help: 'JetStream start-up steps retried after a timeout or an unavailable server', labelNames: ['step'], registers: [register] }),
+    coalescedEvents: new Counter({ name: `${p}coalesced_events_total`, help: 'Changes of one container folded into a later write of the same key instead of a write of their own', registers: [register] }),
+    heartbeatsCoalesced: new Counter({ name: `${p}heartbeats_unwritten_total`, help: 'Heartbeats of an up host that changed nothing but a recent lastSeen, so not written', registers: [register] }),
     setHostSource: (s) => { hostSource = s },
   }
   new Gauge({

@@ -25,6 +25,13 @@ export interface StoreOptions<T> {
 export class VersionedStore<T> {
   private readonly map = new Map<string, Versioned<T>>()
   private readonly index = new Map<string, Set<string>>()
+  /**
+   * Writes of ours the watch has not brought back yet, by revision (a busy
+   * watch lags several writes of one key behind); taken out when it does.
+   */
+  private readonly written = new Map<number, { key: string, value: T }>()
+  /** Writes of ours awaiting the server's answer, by key. */
+  private readonly writing = new Map<string, { data: Uint8Array, value: T }>()
   readonly table: KvTable<T>
 
   constructor (private readonly opts: StoreOptions<T>) {
@@ -33,6 +40,14 @@ export class VersionedStore<T> {
       log: opts.log,
       decode: (v) => (opts.problems(v) == null ? v as T : null),
       onInvalid: opts.onInvalid,
+      // Our own writes come back through the watch (often before the put's
+      // answer): the same bytes as a write of ours need no parse and check.
+      known: (key, revision, data) => {
+        const done = this.written.get(revision)
+        if (done != null) { this.written.delete(revision); if (done.key === key) return done.value }
+        const w = this.writing.get(key)
+        return w != null && Buffer.compare(w.data, data) === 0 ? w.value : undefined
+      },
     })
     this.table.on('change', (c: { key: string, value: T | undefined, revision: number }) => {
       this.observe(c.key, c.value ?? null, c.revision)
@@ -98,9 +113,18 @@ export class VersionedStore<T> {
 
   /** CAS write against `revision` (0 = key must not exist); throws on conflict (see isCasConflict). */
   async write (key: string, value: T, revision: number): Promise<number> {
-    const rev = await this.opts.kv.put(key, encodeJson(value), { previousSeq: revision })
-    this.observe(key, value, rev)
-    return rev
+    const w = { data: encodeJson(value), value }
+    this.writing.set(key, w)
+    try {
+      const rev = await this.opts.kv.put(key, w.data, { previousSeq: revision })
+      // Bounded: should the watch skip revisions (re-opened after a fault), forget them all.
+      if (this.written.size >= 100_000) this.written.clear()
+      if (rev > this.table.revision) this.written.set(rev, { key, value })
+      this.observe(key, value, rev)
+      return rev
+    } finally {
+      if (this.writing.get(key) === w) this.writing.delete(key)
+    }
   }
 
   /** CAS delete (tombstone GC): only if the key is still at `revision`. */

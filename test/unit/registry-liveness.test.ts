@@ -1,5 +1,5 @@
 import t from 'tap'
-import { applyHeartbeat, assessHosts } from '../../src/registry/liveness.js'
+import { applyHeartbeat, assessHosts, heartbeatIsNews } from '../../src/registry/liveness.js'
 import type { HeartbeatMessage, HostRecord, HostStatus } from '../../src/core/index.js'
 
 const I1 = 'lq0000001-aaaaaa'
@@ -51,4 +51,29 @@ t.test('heartbeat: an up host keeps its since; a down host comes back up', async
 t.test('heartbeat: from an older agent run is ignored, a newer run is taken', async (t) => {
   t.equal(applyHeartbeat({ ...host('a', T0), instance: I2 }, hb('a', I1), T0), null)
   t.equal(applyHeartbeat(host('a', T0), hb('a', I2), T0)?.instance, I2)
+})
+
+t.test('heartbeat writes: only lastSeen moving by less than the refresh is skipped', async (t) => {
+  const cur = { ...host('a', T0 - 1000), labels: { rack: 'r1' } }
+  const next = (now: number, h = hb('a')) => applyHeartbeat(cur, h, now) as HostRecord
+  t.notOk(heartbeatIsNews(cur, next(T0), 3000), 'lastSeen 1 s old, nothing else new: not written')
+  t.ok(heartbeatIsNews(cur, next(T0 + 2000), 3000), 'lastSeen 3 s old: written')
+  t.ok(heartbeatIsNews(null, next(T0), 3000), 'a new host: written')
+  t.ok(heartbeatIsNews({ ...cur, status: 'suspect' }, next(T0), 3000), 'a suspect host comes back up: written')
+  t.ok(heartbeatIsNews(cur, next(T0, { ...hb('a'), labels: { rack: 'r2' } }), 3000), 'new labels: written')
+  t.ok(heartbeatIsNews(cur, next(T0, { ...hb('a'), allocated: { ...alloc, containers: 1 } }), 3000), 'new allocation: written')
+  t.ok(heartbeatIsNews(cur, next(T0, hb('a', I2)), 3000), 'a new agent run: written')
+  t.ok(heartbeatIsNews(cur, next(T0, { ...hb('a'), address: '10.240.0.9' }), 3000), 'a new address: written')
+})
+
+t.test('a host beating every 2 s, written every other beat, never looks suspect', async (t) => {
+  let rec: HostRecord | null = null
+  let writes = 0
+  for (let now = T0; now < T0 + 60_000; now += 2000) {
+    const next = applyHeartbeat(rec, hb('a'), now) as HostRecord
+    if (heartbeatIsNews(rec, next, opts.suspectMs / 2)) { rec = next; writes++ }
+    // the sweep just before the next beat (plus 500 ms of delivery delay)
+    t.same(assessHosts([rec as HostRecord], now + 2500, opts).silent, [], `not suspect at +${now - T0} ms`)
+  }
+  t.equal(writes, 15, '30 beats, 15 writes')
 })
