@@ -4,7 +4,11 @@
 // counted from the answers and from the KV records (must be 0).
 // Goal: >= 1,000 allocations/s, p99 <= 20 ms; on a 3-node cluster (CLUSTER=1:
 // R3 buckets, allocators spread over the nodes) >= 3,000/s, p99 <= 10 ms (issue 20).
-// Run: node --import @tapjs/typescript/import bench/ipam.ts   (env: TOTAL, CONCURRENCY, CLUSTER)
+// Side by side in one run: the per-address layout (one compare-and-set per
+// allocation) and the block layout (pools created with a block size: leased
+// blocks, many allocations per compare-and-set).
+// Run: node --import @tapjs/typescript/import bench/ipam.ts
+//   (env: TOTAL, CONCURRENCY, CLUSTER, LAYOUTS=address,blocks, BLOCK=64)
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,6 +34,8 @@ function pct (sorted: number[], p: number): number {
 }
 
 const CLUSTER = process.env.CLUSTER === '1'
+const LAYOUTS = (process.env.LAYOUTS ?? 'address,blocks').split(',')
+const BLOCK = Number(process.env.BLOCK ?? 64)
 // One server, or a 3-node JetStream cluster whose buckets have 3 replicas.
 const nats = CLUSTER
   ? await startNatsCluster(3).then((c) => ({ urls: c.urls, pids: () => c.nodes.map((n) => n.pid), stop: async () => { await c.stop() } }))
@@ -43,10 +49,11 @@ try {
   await openBucket(nc, Buckets.hosts, { replicas })
   const driver = await startIpamDriver({ nc, host: 'bench', name: 'dgbench', socketDir: dir, log: silentLogger(), metrics: new Registry() })
   console.log(`ipam bench: ${TOTAL} RequestAddress calls, ${CONCURRENCY} in flight, through ${driver.socketPath}, ${CLUSTER ? '3-node cluster, R3 buckets' : 'one nats-server'}`)
-  console.log('allocators  allocs/s  p50 ms  p99 ms  max ms  errors  duplicates  cpu ms/alloc (node + nats-server)')
-  for (const [n, instances] of [[1, 1], [2, 3]] as const) {
+  console.log('layout   allocators  allocs/s  p50 ms  p99 ms  max ms  errors  duplicates  cpu ms/alloc (node + nats-server)')
+  const runs = LAYOUTS.flatMap((layout) => [1, 3].map((instances) => ({ layout, instances })))
+  for (const [n, { layout, instances }] of runs.entries()) {
     const pool = `bench${n}`
-    await addPool(kv, pool, { subnet: `10.25${n}.0.0/16` })
+    await addPool(kv, pool, { subnet: `10.${240 + n}.0.0/16`, blockSize: layout === 'blocks' ? BLOCK : undefined })
     const allocs: TestAllocator[] = []
     for (let i = 0; i < instances; i++) allocs.push(await startAllocator(nats.urls[i % nats.urls.length], { quarantineMs: 60_000 }))
     // Warm-up: connections, JIT, the pool in every mirror.
@@ -77,9 +84,11 @@ try {
     const owners = new Map<string, number>()
     for (const r of recs.values()) owners.set(r.owner.mac, (owners.get(r.owner.mac) ?? 0) + 1)
     const dupOwners = [...owners.values()].filter((c) => c > 1).length
-    console.log([String(instances).padEnd(10), (TOTAL / secs).toFixed(0).padStart(8), pct(lat, 0.5).toFixed(1).padStart(6),
+    console.log([layout.padEnd(7), String(instances).padEnd(10), (TOTAL / secs).toFixed(0).padStart(8), pct(lat, 0.5).toFixed(1).padStart(6),
       pct(lat, 0.99).toFixed(1).padStart(6), lat[lat.length - 1].toFixed(1).padStart(6), String(errors).padStart(6),
       String(dupAnswers + dupOwners).padStart(11), `${nodeMs.toFixed(2)} + ${srvMs.toFixed(2)}`.padStart(13)].join('  '))
+    const st = allocs.map((a) => a.alloc.blockStats()).reduce((x, y) => ({ writes: x.writes + y.writes, ops: x.ops + y.ops, conflicts: x.conflicts + y.conflicts }))
+    if (st.ops > 0) console.log(`  block writes: ${st.writes} for ${st.ops} ops (${(st.ops / Math.max(1, st.writes)).toFixed(1)} per write), ${st.conflicts} lost races`)
     if (recs.size !== TOTAL + 50) console.log(`  note: ${recs.size} KV records for ${TOTAL + 50} allocations`)
     for (const a of allocs) await a.close()
   }

@@ -108,3 +108,6 @@ export {
 export {
   cidrText, contains, fnv1a, intToIp, ipToInt, parseCidr, parseRange, type Cidr,
 } from './addr.js'
+export {
+  blockKey, blockRecordSchema, checkBlockRecord, parseBlockKey, type BlockLease, type BlockRecord,
+} from './ipam-block.js'
