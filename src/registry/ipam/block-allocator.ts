@@ -17,6 +17,8 @@ export interface BlockAllocatorDeps { writer: BlockWriter, mirror: IpamMirror, h
 export class BlockAllocator {
   /** The block each pool currently allocates from on this instance. */
   private readonly current = new Map<string, number>()
+  /** Allocations queued on a block and not yet written: counted as taken, so a burst spills over instead of bouncing. */
+  private readonly pending = new Map<string, number>()
   constructor (private readonly d: BlockAllocatorDeps) {}
 
   async onBlock<T> (p: PoolView, ip: string, op: BlockOp<T>): Promise<T> {
@@ -42,14 +44,19 @@ export class BlockAllocator {
     for (;;) {
       const pick = this.pick(p, tried)
       if (pick == null) return null // exhausted
+      const key = blockKey(p.record.name, pick.index)
+      this.pending.set(key, (this.pending.get(key) ?? 0) + 1)
       try {
-        return await this.d.writer.run(p.record.name, pick.index, blockKey(p.record.name, pick.index),
+        return await this.d.writer.run(p.record.name, pick.index, key,
           allocateInBlock(p, { owner, holder: this.d.holder, leaseMs: this.d.leaseMs, overflow: pick.overflow }))
       } catch (err) {
         // Full, leased by a live peer, or fought over too long: another block will do.
         if (!(err instanceof BlockUnavailable) && (err as { code?: string }).code !== ErrorCodes.CONFLICT) throw err
         tried.add(pick.index)
         if (this.current.get(p.record.name) === pick.index) this.current.delete(p.record.name)
+      } finally {
+        const n = (this.pending.get(key) ?? 1) - 1
+        if (n > 0) this.pending.set(key, n); else this.pending.delete(key)
       }
     }
   }
@@ -87,7 +94,8 @@ export class BlockAllocator {
   }
 
   private room (p: PoolView, index: number): number {
-    return blockCapacity(p, index) - (this.block(p.record.name, index)?.value.entries.length ?? 0)
+    const key = blockKey(p.record.name, index)
+    return blockCapacity(p, index) - (this.d.writer.newest(key)?.value.entries.length ?? 0) - (this.pending.get(key) ?? 0)
   }
 
   async allocateStatic (p: PoolView, req: AllocateRequest, ip: string): Promise<AllocationRecord> {
