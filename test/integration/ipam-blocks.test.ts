@@ -3,13 +3,17 @@
 // release, quarantine, leak collection) works through batched block writes,
 // an allocator killed while holding a lease loses nothing it answered, and
 // its lease is overflowed while live and taken over once expired.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { connect } from 'nats'
+import { Registry } from 'prom-client'
 import { startNats, sleep, waitFor } from '../harness/index.js'
 import { Buckets, decodeJson, encodeJson, openBucket } from '../../src/bus/index.js'
-import { blockKey, type BlockRecord } from '../../src/core/index.js'
-import { bindByMac, ipamClient } from '../../src/agent/ipam/index.js'
-import { addPool, allocations, mac, startAllocator, type TestAllocator } from './ipam-fixtures.js'
+import { blockKey, silentLogger, type BlockRecord } from '../../src/core/index.js'
+import { bindByMac, ipamClient, startIpamDriver } from '../../src/agent/ipam/index.js'
+import { addPool, allocations, closeAgents, mac, pluginCall, startAllocator, type TestAllocator } from './ipam-fixtures.js'
 
 t.test('block-layout pools', async (t) => {
   const nats = await startNats()
@@ -73,6 +77,20 @@ t.test('block-layout pools', async (t) => {
     await waitFor(async () => (await allocations(kv, 'bk')).get(freeKey)?.missed === 1, { what: 'first miss' })
     snapshot([])
     await waitFor(async () => (await allocations(kv, 'bk')).get(freeKey)?.state !== 'bound', { what: 'released after the second miss' })
+
+    // Docker's side: RequestAddress and ReleaseAddress through the plugin socket, as dockerd calls them.
+    const dir = mkdtempSync(join(tmpdir(), 'dg-ipam-blk-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    const metrics = new Registry()
+    const driver = await startIpamDriver({ nc, host: 'h7', name: 'dgblk', socketDir: dir, log: silentLogger(), metrics })
+    t.teardown(async () => { closeAgents(); await driver.close() })
+    const asked = await pluginCall(driver.socketPath, 'IpamDriver.RequestAddress', { PoolID: 'bk', Address: '', Options: { 'com.docker.network.endpoint.macaddress': mac(700, 7) } })
+    t.match(asked, { Address: /^10\.240\.2\.\d+\/24$/ })
+    const ip = String(asked.Address).split('/')[0]
+    t.match((await allocations(kv, 'bk')).get(`bk.${ip.replace(/\./g, '-')}`), { state: 'reserved', owner: { host: 'h7', mac: mac(700, 7) } })
+    t.same(await pluginCall(driver.socketPath, 'IpamDriver.ReleaseAddress', { PoolID: 'bk', Address: ip }), { status: 200, type: 'application/vnd.docker.plugins.v1+json' })
+    const after = (await allocations(kv, 'bk')).get(`bk.${ip.replace(/\./g, '-')}`)
+    t.ok(after == null || (after.state === 'quarantined' && after.reason === 'released'), 'released (quarantined, or already free after the 400 ms quarantine)')
   })
 
   await t.test('an allocator killed while holding a lease: nothing answered is lost; its lease is overflowed, then taken over', async (t) => {

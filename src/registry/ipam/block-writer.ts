@@ -38,6 +38,8 @@ export class BlockWriter {
     /** The mirror's copy of a block, if any. */
     private readonly known: (key: string) => Versioned<BlockRecord> | undefined,
     private readonly onConflict: () => void = () => {},
+    /** After each stored write, with the number of ops it carried. */
+    private readonly onWrite: (ops: number) => void = () => {},
   ) {}
 
   /** The newest copy of the block this instance knows about (mirror or own write). */
@@ -89,6 +91,7 @@ export class BlockWriter {
           if (rev == null) { this.stats.conflicts++; this.onConflict(); continue }
           this.last.set(key, { value: rec, revision: rev })
           this.stats.writes++
+          this.onWrite(batch.length)
         }
         this.stats.ops += batch.length
         batch.forEach((p, i) => { const r = results[i]; if (r.ok) p.resolve(r.value); else p.reject(r.err) })

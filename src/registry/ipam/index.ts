@@ -61,7 +61,9 @@ export async function startIpamAllocator (opts: IpamAllocatorOptions): Promise<I
     once.warn('kv-invalid', { key }, 'ipam: invalid KV value ignored')
   })
   await mirror.start()
-  const writer = new BlockWriter(kvBlockStore(opts.kv.ipam), (key) => mirror.blocks.get(key), () => { metrics.conflicts.inc({ op: 'block' }) })
+  const writer = new BlockWriter(kvBlockStore(opts.kv.ipam), (key) => mirror.blocks.get(key),
+    () => { metrics.conflicts.inc({ op: 'block' }) },
+    (ops) => { metrics.blockWrites.inc(); metrics.blockOps.inc(ops) })
   const holder = cfg.instanceId ?? randomUUID().slice(0, 13)
   const blocks = new BlockAllocator({ writer, mirror, holder, leaseMs: cfg.blockLeaseMs ?? 30_000 })
   const allocator = new Allocator({ kv: opts.kv.ipam, mirror, metrics, quarantineMs, blocks })
