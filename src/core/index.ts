@@ -109,5 +109,5 @@ export {
   cidrText, contains, fnv1a, intToIp, ipToInt, parseCidr, parseRange, type Cidr,
 } from './addr.js'
 export {
-  blockKey, blockRecordSchema, checkBlockRecord, parseBlockKey, type BlockLease, type BlockRecord,
+  blockKey, blockEnvelopeSchema, blockRecordSchema, checkBlockEnvelope, checkBlockRecord, parseBlockKey, type BlockLease, type BlockRecord,
 } from './ipam-block.js'

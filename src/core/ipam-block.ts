@@ -40,6 +40,14 @@ export const blockRecordSchema = {
 
 export const checkBlockRecord = checker<BlockRecord>('ipam block record', blockRecordSchema)
 
+/** The block without its entries' schema: the mirror checks only entries that changed since its last copy. */
+export const blockEnvelopeSchema = {
+  ...blockRecordSchema,
+  properties: { ...blockRecordSchema.properties, entries: { type: 'array', maxItems: 256 } },
+} as const
+
+export const checkBlockEnvelope = checker<BlockRecord>('ipam block record', blockEnvelopeSchema)
+
 const BLOCK_KEY = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)\.blk-(\d{1,8})$/
 
 /** KV key of a block: `mv0.blk-3`. Address keys end in dashed digits, so the two never meet. */
