@@ -46,6 +46,8 @@ const BLOCK = Number(process.env.BLOCK ?? 64)
 const PROCS = process.env.PROCS === '1'
 const VIA = process.env.VIA ?? 'socket'
 const HOSTS = Number(process.env.HOSTS ?? 100)
+/** Rounds of all runs, interleaved, so a load swing on a shared machine hits every layout alike; medians at the end. */
+const ROUNDS = Math.max(1, Math.min(8, Number(process.env.ROUNDS ?? 1)))
 
 interface Stats { writes: number, ops: number, conflicts: number, cpuMs: number, sysMs: number }
 interface Running { mark: () => void, stop: () => Promise<Stats> }
@@ -98,10 +100,12 @@ try {
     if (call == null) clients.set(host, call = ipamClient(nc, host))
     try { return { ip: (await call('allocate', { v: 1, pool, host, mac: mac(i, n) })).ip } } catch (err) { return { err: (err as Error).message } }
   }
-  const runs = LAYOUTS.flatMap((layout) => [1, 3].map((instances) => ({ layout, instances })))
+  const runs = Array.from({ length: ROUNDS }, () => LAYOUTS.flatMap((layout) => [1, 3].map((instances) => ({ layout, instances })))).flat()
+  const results = new Map<string, Array<{ rate: number, p50: number, p99: number, cpu: number }>>()
   for (const [n, { layout, instances }] of runs.entries()) {
     const pool = `bench${n}`
-    await addPool(kv, pool, { subnet: `10.${240 + n}.0.0/16`, blockSize: layout === 'blocks' ? BLOCK : undefined })
+    // Inside 10.240.0.0/13 (test subnets), a /18 per run.
+    await addPool(kv, pool, { subnet: `10.${240 + (n % 8)}.${Math.floor(n / 8) * 64}.0/18`, blockSize: layout === 'blocks' ? BLOCK : undefined })
     const allocs = await Promise.all(Array.from({ length: instances }, async (_, i) =>
       PROCS ? await child(nats.urls[i % nats.urls.length], `bench-${n}-${i}`) : await inProcess(nats.urls[i % nats.urls.length])))
     // Warm-up: connections, JIT, the pool in every mirror.
@@ -138,9 +142,19 @@ try {
     console.log([layout.padEnd(7), String(instances).padEnd(10), (TOTAL / secs).toFixed(0).padStart(8), pct(lat, 0.5).toFixed(1).padStart(6),
       pct(lat, 0.99).toFixed(1).padStart(6), lat[lat.length - 1].toFixed(1).padStart(6), String(errors).padStart(6),
       String(dupAnswers + dupOwners).padStart(11), `${nodeMs.toFixed(2)} + ${PROCS ? `${(st.cpuMs / TOTAL).toFixed(2)} + ` : ''}${srvMs.toFixed(2)}`.padStart(13)].join('  '))
+    const row = `${layout} ${instances}`
+    if (!results.has(row)) results.set(row, [])
+    results.get(row)?.push({ rate: TOTAL / secs, p50: pct(lat, 0.5), p99: pct(lat, 0.99), cpu: nodeMs + st.cpuMs / TOTAL + srvMs })
     if (PROCS) console.log(`  allocator processes: ${(st.cpuMs / TOTAL).toFixed(3)} ms CPU per allocation, of which kernel ${(st.sysMs / TOTAL).toFixed(3)}`)
     if (st.ops > 0) console.log(`  block writes: ${st.writes} for ${st.ops} ops (${(st.ops / Math.max(1, st.writes)).toFixed(1)} per write), ${st.conflicts} lost races`)
     if (recs.size !== TOTAL + 50) console.log(`  note: ${recs.size} KV records for ${TOTAL + 50} allocations`)
+  }
+  if (ROUNDS > 1) {
+    const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+    console.log(`medians of ${ROUNDS} rounds: layout allocators  allocs/s  p50 ms  p99 ms  cpu ms/alloc (all processes)`)
+    for (const [row, rs] of results) {
+      console.log(`  ${row.padEnd(22)} ${med(rs.map((r) => r.rate)).toFixed(0).padStart(8)}  ${med(rs.map((r) => r.p50)).toFixed(1).padStart(6)}  ${med(rs.map((r) => r.p99)).toFixed(1).padStart(6)}  ${med(rs.map((r) => r.cpu)).toFixed(2).padStart(6)}`)
+    }
   }
   closeAgents()
   await driver.close()
