@@ -82,14 +82,15 @@ Examples:
     .option('--range <range>', 'allocatable addresses: a CIDR or first-last (default: the whole subnet)')
     .option('--gateway <ip>', 'gateway address (default: first address of the subnet)')
     .option('--reserve <ip>', 'never hand out this address (repeat, or comma separated)', collect)
+    .option('--block-size <n>', 'block layout: allocations are stored and written in blocks of n addresses (16, 32, 64, 128 or 256; several at once per write: for >1,000 allocations/s)', Number)
     .addHelpText('after', `
 Example:
   driftgate ipam pool add mv0 --subnet 10.240.1.0/24 --range 10.240.1.100-10.240.1.250 --reserve 10.240.1.254
   # then on every Docker host:
   docker network create -d macvlan --ipam-driver driftgate --subnet 10.240.1.0/24 -o parent=eth0 mv0`))
-    .action(async (name: string, o: ApiOpts & { subnet: string, range?: string, gateway?: string, reserve?: string[] }) => {
+    .action(async (name: string, o: ApiOpts & { subnet: string, range?: string, gateway?: string, reserve?: string[], blockSize?: number }) => {
       assertDnsLabel('pool name', name)
-      const body = { subnet: o.subnet, range: o.range, gateway: o.gateway, reserve: o.reserve }
+      const body = { subnet: o.subnet, range: o.range, gateway: o.gateway, reserve: o.reserve, blockSize: o.blockSize }
       const res = await apiCall(o, 'PUT', `/v1/ipam/pools/${name}`, JSON.parse(JSON.stringify(body)))
       const p = res.pool as PoolRecord
       process.stdout.write(o.json === true ? JSON.stringify(res, null, 2) + '\n'

@@ -114,3 +114,6 @@ export {
 export {
   MAX_STANDBY_EXPORTS, checkSiteSummary, siteSummarySchema, type SiteSummary, type StandbyExport,
 } from './site-summary.js'
+export {
+  blockKey, blockEnvelopeSchema, blockRecordSchema, checkBlockEnvelope, checkBlockRecord, parseBlockKey, type BlockLease, type BlockRecord,
+} from './ipam-block.js'

@@ -21,6 +21,14 @@ export interface PoolRecord {
   /** Never handed out (besides network, broadcast and gateway). */
   reserved: string[]
   createdAt: number
+  /**
+   * Block layout (issue 20): allocations live in block records of this many
+   * addresses (`<pool>.blk-<n>`), written many at a time. Absent: one key per
+   * address. An allocator that does not know the field refuses the record
+   * (additionalProperties: false), so it never writes per-address keys into a
+   * block pool.
+   */
+  blockSize?: number
 }
 
 /** Value of `driftgate_ipam` `<pool>.<ip with dashes>`. A free address has no key. */
@@ -66,6 +74,7 @@ export const poolRecordSchema = {
     gateway: ipv4,
     reserved: { type: 'array', items: ipv4, maxItems: 4096 },
     createdAt: time,
+    blockSize: { enum: [16, 32, 64, 128, 256] },
   },
   additionalProperties: false,
 } as const

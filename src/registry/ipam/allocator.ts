@@ -10,10 +10,19 @@ import { candidates, checkStatic, viewPool, type PoolView } from './pool.js'
 import { bind, release, reserve, sameOwner, type Transition } from './state.js'
 import type { IpamMirror } from './mirror.js'
 import type { AllocatorMetrics } from './metrics.js'
+import type { BlockAllocator } from './block-allocator.js'
+import { changeEntry } from './blocks.js'
 
 const UPDATE_RETRIES = 8
 
-export interface AllocatorDeps { kv: KV, mirror: IpamMirror, metrics: AllocatorMetrics, quarantineMs: number }
+export interface AllocatorDeps {
+  kv: KV
+  mirror: IpamMirror
+  metrics: AllocatorMetrics
+  quarantineMs: number
+  /** Pools with a block size allocate through this (batched block writes). */
+  blocks: BlockAllocator
+}
 
 export class Allocator {
   /** Keys this instance is trying right now: concurrent requests here never race each other. */
@@ -63,6 +72,11 @@ export class Allocator {
    * itself as the owner and gets that address back instead of a second one.
    */
   private async allocateDynamic (p: PoolView, req: AllocateRequest): Promise<IpamReply> {
+    if (p.record.blockSize != null) {
+      const rec = await this.d.blocks.allocate(p, req)
+      if (rec == null) throw this.exhausted(p)
+      return this.answer(p, rec)
+    }
     const mine = this.d.mirror.ownedBy(req.pool, req.host, req.mac)
     if (mine != null && mine.value.state !== 'quarantined') return this.answer(p, mine.value)
     if (mine != null) {
@@ -105,6 +119,7 @@ export class Allocator {
   private async allocateStatic (p: PoolView, req: AllocateRequest, ip: string): Promise<IpamReply> {
     const ok = checkStatic(p, ip)
     if (!ok.ok) throw new DriftgateError(ErrorCodes.IPAM, `requested address refused: ${ok.reason}`)
+    if (p.record.blockSize != null) return this.answer(p, await this.d.blocks.allocateStatic(p, req, ip))
     const key = addressKey(req.pool, ip)
     for (let i = 0; i < UPDATE_RETRIES; i++) {
       const rec = reserve(req.pool, ip, { host: req.host, mac: req.mac }, Date.now())
@@ -144,6 +159,8 @@ export class Allocator {
 
   /** Read, decide, compare-and-set; re-read on a lost race. */
   private async transition (op: string, key: string, ip: string, decide: (r: AllocationRecord) => Transition, absentOk: boolean): Promise<IpamReply> {
+    const pool = this.d.mirror.pools.get(key.slice(0, key.indexOf('.')))
+    if (pool?.record.blockSize != null) return await this.blockTransition(pool, ip, decide, absentOk)
     for (let i = 0; i < UPDATE_RETRIES; i++) {
       const cur = await getAllocation(this.d.kv, key)
       if (cur == null) {
@@ -157,5 +174,19 @@ export class Allocator {
       this.d.metrics.conflicts.inc({ op })
     }
     throw new DriftgateError(ErrorCodes.CONFLICT, `${op} ${ip}: too many concurrent changes, try again`)
+  }
+
+  /** The same decision inside the block's next batched write. */
+  private async blockTransition (p: PoolView, ip: string, decide: (r: AllocationRecord) => Transition, absentOk: boolean): Promise<IpamReply> {
+    return await this.d.blocks.onBlock(p, ip, changeEntry<IpamReply>(ip, (cur) => {
+      if (cur == null) {
+        if (absentOk) return { value: { ok: true, noop: true } }
+        throw new NotFoundError(`allocation of ${ip}`)
+      }
+      const t = decide(cur)
+      if (!t.ok) throw new DriftgateError(t.code === 'not_owner' ? ErrorCodes.IPAM_NOT_OWNER : ErrorCodes.IPAM, t.error)
+      if (t.noop === true || t.next == null) return { value: { ok: true, noop: true, record: cur } }
+      return { value: { ok: true, record: t.next }, record: t.next }
+    }))
   }
 }

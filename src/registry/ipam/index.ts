@@ -11,6 +11,10 @@ import { Allocator } from './allocator.js'
 import { allocatorMetrics } from './metrics.js'
 import { sweep, type GcDeps } from './gc.js'
 import { handleRequest, handleSnapshot } from './handlers.js'
+import { BlockWriter, type BlockWriterStats } from './block-writer.js'
+import { BlockAllocator } from './block-allocator.js'
+import { kvBlockStore } from './store.js'
+import { randomUUID } from 'node:crypto'
 
 export { ipamRoutes, type IpamRoutesOptions } from './routes.js'
 export { buildPool, viewPool, candidates, checkStatic, type PoolInput } from './pool.js'
@@ -24,6 +28,10 @@ export interface IpamAllocatorConfig {
   downGraceMs?: number
   /** How often quarantines and down hosts are checked. Default min(5 s, quarantine / 4). */
   sweepMs?: number
+  /** Block-layout pools: how long this instance's lease on a block lasts past its last write. Default 30 s. */
+  blockLeaseMs?: number
+  /** This instance's lease holder id (default: random per start). */
+  instanceId?: string
   prefix?: string
 }
 
@@ -35,7 +43,11 @@ export interface IpamAllocatorOptions {
   config?: IpamAllocatorConfig
 }
 
-export interface IpamAllocator { close: () => Promise<void> }
+export interface IpamAllocator {
+  close: () => Promise<void>
+  /** Block-layout writes: batched writes, ops they carried, lost races (bench and tests). */
+  blockStats: () => BlockWriterStats
+}
 
 export async function startIpamAllocator (opts: IpamAllocatorOptions): Promise<IpamAllocator> {
   const log = componentLogger(opts.log, 'ipam')
@@ -49,8 +61,13 @@ export async function startIpamAllocator (opts: IpamAllocatorOptions): Promise<I
     once.warn('kv-invalid', { key }, 'ipam: invalid KV value ignored')
   })
   await mirror.start()
-  const allocator = new Allocator({ kv: opts.kv.ipam, mirror, metrics, quarantineMs })
-  const gc: GcDeps = { kv: opts.kv.ipam, hosts: opts.kv.hosts, mirror, metrics, log, config: gcConfig }
+  const writer = new BlockWriter(kvBlockStore(opts.kv.ipam), (key) => mirror.blocks.get(key),
+    () => { metrics.conflicts.inc({ op: 'block' }) },
+    (ops) => { metrics.blockWrites.inc(); metrics.blockOps.inc(ops) })
+  const holder = cfg.instanceId ?? randomUUID().slice(0, 13)
+  const blocks = new BlockAllocator({ writer, mirror, holder, leaseMs: cfg.blockLeaseMs ?? 30_000 })
+  const allocator = new Allocator({ kv: opts.kv.ipam, mirror, metrics, quarantineMs, blocks })
+  const gc: GcDeps = { kv: opts.kv.ipam, hosts: opts.kv.hosts, mirror, metrics, log, config: gcConfig, blocks }
   const subj = subjects(cfg.prefix)
   const pending = new Set<Promise<void>>()
   const track = (p: Promise<void>): void => { pending.add(p); void p.finally(() => pending.delete(p)) }
@@ -74,6 +91,7 @@ export async function startIpamAllocator (opts: IpamAllocatorOptions): Promise<I
 
   let closing: Promise<void> | undefined
   return {
+    blockStats: () => ({ ...writer.stats }),
     close: async () => {
       closing ??= (async () => {
         clearInterval(timer)

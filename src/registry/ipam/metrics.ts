@@ -13,6 +13,9 @@ export interface AllocatorMetrics {
   gc: Counter
   invalid: Counter
   refused: Counter
+  /** Block layout: compare-and-set writes of block records, and the requests they carried. */
+  blockWrites: Counter
+  blockOps: Counter
 }
 
 export function allocatorMetrics (reg: Registry): AllocatorMetrics {
@@ -31,5 +34,7 @@ export function allocatorMetrics (reg: Registry): AllocatorMetrics {
     invalid: counter(reg, 'driftgate_ipam_invalid_total', 'Invalid IPAM requests, snapshots or KV values dropped', ['what']),
     refused: counter(reg, 'driftgate_ipam_refused_total',
       'IPAM requests and snapshots refused because their subject is malformed or names another host than the payload', ['what', 'reason']),
+    blockWrites: counter(reg, 'driftgate_ipam_block_writes_total', 'Block-layout pools: block records written (one compare-and-set each)', []),
+    blockOps: counter(reg, 'driftgate_ipam_block_ops_total', 'Block-layout pools: changes carried by block writes (ops per write = ops / writes)', []),
   }
 }

@@ -9,7 +9,11 @@ export interface PoolInput {
   range?: unknown
   gateway?: unknown
   reserve?: unknown
+  /** Block layout (issue 20): addresses per block record; absent = one key per address. */
+  blockSize?: unknown
 }
+
+export const BLOCK_SIZES = [16, 32, 64, 128, 256] as const
 
 /** Subnets smaller than /30 have no room; larger than /8 make no sense on one LAN. */
 const MIN_PREFIX = 8
@@ -66,6 +70,9 @@ export function buildPool (name: unknown, input: PoolInput, now = Date.now()): P
     if (!isIPv4(ip) || !contains(c, ipToInt(ip))) problems.push({ field: '/reserve', message: `${String(ip)} is not an address inside ${cidrText(c)}` })
     else reserved.add(ipToInt(ip))
   }
+  if (input.blockSize != null && !(BLOCK_SIZES as readonly unknown[]).includes(input.blockSize)) {
+    problems.push({ field: '/blockSize', message: `must be one of ${BLOCK_SIZES.join(', ')}` })
+  }
   if (problems.length === 0 && countFree(start, end, c, gateway, reserved) === 0) {
     problems.push({ field: '/range', message: 'leaves no allocatable address once gateway and reserved addresses are excluded' })
   }
@@ -79,6 +86,7 @@ export function buildPool (name: unknown, input: PoolInput, now = Date.now()): P
     gateway: intToIp(gateway),
     reserved: [...reserved].sort((a, b) => a - b).map(intToIp),
     createdAt: now,
+    ...(input.blockSize != null ? { blockSize: input.blockSize as number } : {}),
   }
 }
 
@@ -91,7 +99,7 @@ function countFree (start: number, end: number, c: Cidr, gateway: number, reserv
 /** Two records describe the same pool (createdAt aside): re-adding one is a no-op. */
 export function samePool (a: PoolRecord, b: PoolRecord): boolean {
   return a.subnet === b.subnet && a.start === b.start && a.end === b.end && a.gateway === b.gateway &&
-    a.reserved.join(',') === b.reserved.join(',')
+    a.reserved.join(',') === b.reserved.join(',') && a.blockSize === b.blockSize
 }
 
 /** A pool compiled for allocation. */

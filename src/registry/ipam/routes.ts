@@ -33,6 +33,7 @@ const poolBody = {
     range: { type: 'string', maxLength: 40 },
     gateway: { type: 'string', maxLength: 16 },
     reserve: { type: 'array', items: { type: 'string', maxLength: 16 }, maxItems: 4096 },
+    blockSize: { type: 'integer' },
   },
   // Not `false`: fastify's ajv would silently strip a misspelt field instead of refusing it.
   additionalProperties: { not: {} },
@@ -101,6 +102,10 @@ export function ipamRoutes (opts: IpamRoutesOptions): FastifyPluginAsync {
       const cur = await getPool(opts.kv, poolKey(name))
       if (cur == null) throw new NotFoundError(`ipam pool "${name}"`)
       if (!await casDelete(opts.kv, poolKey(name), cur.revision)) throw new ConflictError(`ipam pool "${name}" changed meanwhile; try again`)
+      // Block layout: the pool's (now empty) block records go with it.
+      for (const [key, b] of mirror.blocks) {
+        if (b.value.pool === name && b.value.entries.length === 0) await casDelete(opts.kv, key, b.revision)
+      }
       return { deleted: name }
     })
   }

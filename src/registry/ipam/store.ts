@@ -2,7 +2,7 @@
 // through one of these; a `null` answer means "someone else won the race".
 import type { KV } from 'nats'
 import { encodeJson, decodeJson } from '../../bus/index.js'
-import { checkAllocationRecord, checkPoolRecord, type AllocationRecord, type PoolRecord } from '../../core/index.js'
+import { checkAllocationRecord, checkBlockRecord, checkPoolRecord, type AllocationRecord, type BlockRecord, type PoolRecord } from '../../core/index.js'
 
 export interface Versioned<T> { value: T, revision: number }
 
@@ -40,6 +40,27 @@ function decode<T> (data: Uint8Array, check: (v: unknown) => T): T | null {
 
 export function decodeAllocation (data: Uint8Array): AllocationRecord | null {
   return decode(data, checkAllocationRecord)
+}
+
+export function decodeBlock (data: Uint8Array): BlockRecord | null {
+  return decode(data, checkBlockRecord)
+}
+
+/** Reads one block record with its revision; null when absent, deleted or invalid. */
+export async function getBlock (kv: KV, key: string): Promise<Versioned<BlockRecord> | null> {
+  const e = await kv.get(key)
+  if (e == null || e.operation !== 'PUT') return null
+  const value = decodeBlock(e.value)
+  return value == null ? null : { value, revision: e.revision }
+}
+
+/** `driftgate_ipam` as the block writer's compare-and-set store. */
+export function kvBlockStore (kv: KV): { get: (k: string) => Promise<Versioned<BlockRecord> | null>, create: (k: string, v: BlockRecord) => Promise<number | null>, update: (k: string, v: BlockRecord, rev: number) => Promise<number | null> } {
+  return {
+    get: async (k) => await getBlock(kv, k),
+    create: async (k, v) => await casCreate(kv, k, v),
+    update: async (k, v, rev) => await casUpdate(kv, k, v, rev),
+  }
 }
 
 export function decodePool (data: Uint8Array): PoolRecord | null {
