@@ -4,18 +4,12 @@
 // nginx parsing, validating and writing the shared dict). Medians over ROUNDS.
 //   npm run bench -- bench/lua-push.ts
 //   env: BENCH_SIZES (default 1000,10000), BENCH_ENDPOINTS (5), BENCH_ROUNDS (7)
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { connect } from 'nats'
-import { startNats, startNginx, freePort, waitFor } from '../test/harness/index.js'
-import { ensureBuckets } from '../src/bus/index.js'
+import { waitFor } from '../test/harness/index.js'
 import { silentLogger, type EndpointRecord } from '../src/core/index.js'
-import { buildModel, createRenderer } from '../src/renderer/index.js'
+import { buildModel } from '../src/renderer/index.js'
 import { buildBatch } from '../src/renderer/lua-batch.js'
 import { LuaPusher } from '../src/renderer/lua-push.js'
-import { ControlChannel } from '../src/renderer/control-channel.js'
-import { exampleHttpBody } from '../test/integration/renderer-fixtures.js'
+import { startControlChannel } from './control-channel-fixture.js'
 
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000').split(',').map(Number)
 const PER = Number(process.env.BENCH_ENDPOINTS ?? 5)
@@ -37,22 +31,8 @@ function endpoints (services: number, shift: number): Map<string, EndpointRecord
   return out
 }
 
-const nats = await startNats()
-const out = mkdtempSync(join(tmpdir(), 'dg-push-'))
-const nginx = await startNginx({ includeDir: out, conf: exampleHttpBody(), lua: true })
-const nc = await connect({ servers: nats.url })
-const statusPort = await freePort()
-// the renderer only installs the control channel (no service), then stops
-const renderer = createRenderer({
-  id: 'bench', prefix: 'driftgate', out, nginxConf: nginx.confPath, nginxPrefix: `${nginx.prefix}/`, nginxBin: '/usr/sbin/nginx',
-  statusPort, minWaitMs: 0, maxWaitMs: 1000, reloadTimeoutMs: 60_000, announceIntervalMs: 60_000, mode: 'lua',
-}, { nc, log: silentLogger() })
-const channel = new ControlChannel(statusPort, 60_000)
+const { nginx, statusPort, channel, close } = await startControlChannel('push')
 try {
-  await ensureBuckets(nc)
-  await renderer.start()
-  await waitFor(() => renderer.generation > 0, { what: 'control channel installed', timeoutMs: 60_000 })
-  await renderer.close()
   let gen = 1000
   for (const n of SIZES) {
     const models = [buildModel(endpoints(n, 0), []).model, buildModel(endpoints(n, 7), []).model]
@@ -97,6 +77,5 @@ try {
     console.log(`${String(n).padStart(6)} × ${PER}: nginx restarted → full state in its dict again: ${back.map((v) => v.toFixed(0)).join(', ')} ms (boot-id watch + full push)`)
   }
 } finally {
-  channel.close(); await renderer.close(); await nc.close(); await nginx.stop(); await nats.stop()
-  rmSync(out, { recursive: true, force: true })
+  await close()
 }

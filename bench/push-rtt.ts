@@ -5,31 +5,12 @@
 // renderer's "change seen → push answered" is the HTTP client, how much
 // nginx and the loopback round trip on this machine.
 //   npm run bench -- bench/push-rtt.ts      env: BENCH_ROUNDS (default 300)
-import { mkdtempSync, rmSync } from 'node:fs'
 import { connect as tcp } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { connect } from 'nats'
-import { startNats, startNginx, freePort, waitFor } from '../test/harness/index.js'
-import { ensureBuckets } from '../src/bus/index.js'
-import { silentLogger } from '../src/core/index.js'
-import { createRenderer } from '../src/renderer/index.js'
-import { ControlChannel } from '../src/renderer/control-channel.js'
-import { exampleHttpBody } from '../test/integration/renderer-fixtures.js'
+import { startControlChannel } from './control-channel-fixture.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 300)
 const pct = (v: number[], p: number): number => { const s = [...v].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] }
-const nats = await startNats()
-const out = mkdtempSync(join(tmpdir(), 'dg-rtt-'))
-const nginx = await startNginx({ includeDir: out, conf: exampleHttpBody(), lua: true })
-const nc = await connect({ servers: nats.url })
-const statusPort = await freePort()
-// the renderer only installs the control channel, then stops
-const renderer = createRenderer({
-  id: 'bench', prefix: 'driftgate', out, nginxConf: nginx.confPath, nginxPrefix: `${nginx.prefix}/`, nginxBin: '/usr/sbin/nginx',
-  statusPort, minWaitMs: 0, maxWaitMs: 1000, reloadTimeoutMs: 60_000, announceIntervalMs: 60_000, mode: 'lua',
-}, { nc, log: silentLogger() })
-const channel = new ControlChannel(statusPort, 60_000)
+const { statusPort, channel, close } = await startControlChannel('rtt')
 
 /** One raw keep-alive socket: write the request, resolve at the end of the answer's body. */
 async function rawSocket (): Promise<{ send: (body: string) => Promise<void>, close: () => void }> {
@@ -55,10 +36,6 @@ async function rawSocket (): Promise<{ send: (body: string) => Promise<void>, cl
 }
 
 try {
-  await ensureBuckets(nc)
-  await renderer.start()
-  await waitFor(() => renderer.generation > 0, { what: 'control channel installed', timeoutMs: 60_000 })
-  await renderer.close()
   const raw = await rawSocket()
   const viaHttp: number[] = []; const viaRaw: number[] = []; const gets: number[] = []
   let gen = 1000
@@ -81,6 +58,5 @@ try {
   console.log(line('GET of the dict state through ControlChannel', gets))
   console.log(`ratio raw / node:http at p50: ${(pct(viaRaw, 0.5) / pct(viaHttp, 0.5)).toFixed(2)}`)
 } finally {
-  channel.close(); await renderer.close(); await nc.close(); await nginx.stop(); await nats.stop()
-  rmSync(out, { recursive: true, force: true })
+  await close()
 }
