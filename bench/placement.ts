@@ -1,4 +1,5 @@
-// Scheduler time for 1,000 services × 10 replicas over 100 hosts (goal < 100 ms):
+// Scheduler time for 1,000 services × 10 replicas over 100 hosts (goal < 100 ms;
+// issue 20's size, SERVICES=5000 HOSTS=1000, has the goal < 1 s):
 // a cold placement (no assignments) and a steady-state run (everything placed,
 // which is what the leader loop does on most changes). Median of several runs.
 // Run: node --import @tapjs/typescript/import bench/placement.ts  (or npx tsx if present)
@@ -69,6 +70,8 @@ console.log(row('cold (no assignments):', cold, 'cold'))
 console.log(row('steady (all placed):', steady, 'steady'))
 console.log(row('one host down (reschedule):', moved, 'moved'))
 const worst = (xs: number[][]): number => Math.max(...xs.map(median))
-const verdict = (ms: number): string => (ms < 100 ? 'met' : 'NOT met')
-console.log(`  goal < 100 ms: ${verdict(worst([cpu.cold, cpu.steady, cpu.moved]))} on cpu time, ` +
+// the goal scales with the size: < 100 ms at the default, < 1 s at 5,000 × 10 over 1,000 hosts
+const GOAL_MS = SERVICES * HOSTS > 1000 * 100 ? 1000 : 100
+const verdict = (ms: number): string => (ms < GOAL_MS ? 'met' : 'NOT met')
+console.log(`  goal < ${GOAL_MS} ms: ${verdict(worst([cpu.cold, cpu.steady, cpu.moved]))} on cpu time, ` +
   `${verdict(worst([cold, steady, moved]))} on wall time (wall includes waiting for a core when the machine is shared)`)
