@@ -233,7 +233,10 @@ async function runMode (mode: 'lua' | 'file', health = false): Promise<string[]>
       // the renderer's push that served it: the last one whose change was
       // seen before the first request served (nginx may serve before the
       // renderer's process has read the push's answer: pushed → served < 0)
-      const push = [...renderer.pushes].reverse().find((p) => p.changeAt <= servedAt && p.at <= servedAt + 100)
+      // Only this event's pushes (from `docker run` on): a renderer that read
+      // the answer > 100 ms late must not get the previous event's removal.
+      const ours = renderer.pushes.slice(pushesBefore).filter((p) => p.changeAt <= servedAt)
+      const push = [...ours].reverse().find((p) => p.at <= servedAt + 100) ?? ours[0]
       if (health) await gateEvent(gate, { id, i, started, servedAt, push, pushes: () => renderer.pushes.length - pushesBefore })
       if (push != null && (mode === 'file' || i > 0)) {
         share.push(servedAt - push.changeAt)
