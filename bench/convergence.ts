@@ -235,6 +235,8 @@ async function runMode (mode: 'lua' | 'file', health = false): Promise<string[]>
       // renderer's process has read the push's answer: pushed → served < 0)
       // Only this event's pushes (from `docker run` on): a renderer that read
       // the answer > 100 ms late must not get the previous event's removal.
+      // Its line may reach this process after the first request was served.
+      await waitFor(() => renderer.pushes.slice(pushesBefore).some((p) => p.changeAt <= servedAt), { what: 'push line', timeoutMs: 2_000, intervalMs: 5 }).catch(() => {})
       const ours = renderer.pushes.slice(pushesBefore).filter((p) => p.changeAt <= servedAt)
       const push = [...ours].reverse().find((p) => p.at <= servedAt + 100) ?? ours[0]
       if (health) await gateEvent(gate, { id, i, started, servedAt, push, pushes: () => renderer.pushes.length - pushesBefore })
