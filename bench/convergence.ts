@@ -16,7 +16,13 @@
 //   env: BENCH_N (default 100), BENCH_MODES (default lua,file),
 //   BENCH_CPU_PROF=<dir>: the renderer writes a V8 CPU profile there;
 //   BENCH_STOPWATCH_CONNS (default 2): the stopwatch's connections to nginx;
-//   BENCH_VERBOSE=1: one line per event on stderr.
+//   BENCH_VERBOSE=1: one line per event on stderr;
+//   BENCH_HEALTH=1: each mode also runs health-gated (`<mode>+health`): the
+//   containers carry driftgate.health.http=/healthz (interval 100 ms), and
+//   the share is taken from the `healthy` record seen (the agent's first
+//   passing probe) → first request served. Whether the `starting` record
+//   before it was routed already is counted and printed (invariant 5 routes
+//   everything `running` and not `unhealthy`).
 //   Goals: lua p50 ≤ 1.0 × a bare reload; renderer's share p50 ≤ 2 ms, p99 ≤ 10 ms.
 import { execFile, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
@@ -43,6 +49,9 @@ function pct (values: number[], p: number): number {
 
 const N = Number(process.env.BENCH_N ?? 100)
 const MODES = (process.env.BENCH_MODES ?? 'lua,file').split(',') as Array<'lua' | 'file'>
+const HEALTH = process.env.BENCH_HEALTH === '1'
+/** The test image's health endpoint, probed by the agent every 100 ms (its floor). */
+const HEALTH_LABELS = { 'driftgate.health.http': '/healthz', 'driftgate.health.interval': '100ms' }
 const log = silentLogger()
 const tb = await Testbed.create({ hosts: 1, name: 'conv' })
 const nats = await startNats()
@@ -66,12 +75,17 @@ void (async () => {
 })()
 // When the endpoint record became routable in KV, seen on NATS as the renderer's watch sees it.
 const kvSeen = new Map<string, number>()
+// The first record with the agent's verdict `healthy`, and the health of the first running record.
+const kvHealthy = new Map<string, number>()
+const firstHealth = new Map<string, string>()
 const kvSub = nc.subscribe('$KV.driftgate_endpoints.conv.>')
 void (async () => {
   for await (const m of kvSub) {
     const d = decodeJson(m.data)
     const e = d.ok ? d.value as EndpointRecord : null
-    if (e?.state === 'running' && e.removed !== true && !kvSeen.has(e.containerId)) kvSeen.set(e.containerId, now())
+    if (e?.state !== 'running' || e.removed === true) continue
+    if (!kvSeen.has(e.containerId)) { kvSeen.set(e.containerId, now()); firstHealth.set(e.containerId, e.health) }
+    if (e.health === 'healthy' && !kvHealthy.has(e.containerId)) kvHealthy.set(e.containerId, now())
   }
 })()
 
@@ -136,7 +150,50 @@ function spawnRenderer (args: string[]): { pushes: Push[], metrics: () => Promis
 const metric = (text: string, name: string): number =>
   [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0)
 
-async function runMode (mode: 'lua' | 'file'): Promise<string[]> {
+/** Health-gated rows: when the agent's `healthy` record came, and whether it was what got the container routed. */
+interface GateStats {
+  toHealthy: number[]
+  healthyToServed: number[]
+  byHealthyPush: number
+  servedFirst: number
+  neverHealthy: number
+  firstHealth: Map<string, number>
+  pushesPerEvent: number[]
+  n: number
+}
+const newGateStats = (): GateStats => ({ toHealthy: [], healthyToServed: [], byHealthyPush: 0, servedFirst: 0, neverHealthy: 0, firstHealth: new Map(), pushesPerEvent: [], n: 0 })
+
+interface GateEvent { id: string, i: number, started: number, servedAt: number, push: Push | undefined, pushes: () => number }
+async function gateEvent (g: GateStats, e: GateEvent): Promise<void> {
+  g.n++
+  const h = firstHealth.get(e.id) ?? '?'
+  g.firstHealth.set(h, (g.firstHealth.get(h) ?? 0) + 1)
+  // the agent probes every 100 ms: healthy within ~1 s of being served, or its probes do not reach the container
+  const healthyAt = await waitFor(() => kvHealthy.get(e.id), { what: `event ${e.i} healthy`, timeoutMs: 5_000, intervalMs: 5 }).catch(() => undefined)
+  // a push for the healthy record, if the renderer makes one, comes within a few ms of it
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  g.pushesPerEvent.push(e.pushes())
+  if (healthyAt == null) { g.neverHealthy++; return }
+  g.toHealthy.push(healthyAt - e.started)
+  g.healthyToServed.push(e.servedAt - healthyAt)
+  if (e.servedAt < healthyAt) g.servedFirst++
+  // the push that served it was the renderer's answer to the healthy record (seen by the renderer ±5 ms of the bench)
+  if (e.push != null && e.push.changeAt >= healthyAt - 5) g.byHealthyPush++
+}
+
+function gateLines (row: string, g: GateStats): string[] {
+  const first = [...g.firstHealth].map(([h, c]) => `${h} ×${c}`).join(', ')
+  const d = (v: number[]): string => v.length > 0 ? `p50 ${f1(pct(v, 50))}, p99 ${f1(pct(v, 99))}, min ${f1(Math.min(...v))}` : 'none'
+  return [
+    `${row}: health gate, ${g.n} events: the first running record's health: ${first}; ${g.n - g.neverHealthy} reached \`healthy\` ` +
+      `(Docker start → healthy record ${d(g.toHealthy)}), ${g.neverHealthy} never within 5 s`,
+    `${row}:   healthy record seen → first request served: ${d(g.healthyToServed)}; served BEFORE the healthy record in ${g.servedFirst} of ${g.healthyToServed.length}; ` +
+      `the push that served it saw a change no earlier than the healthy record (−5 ms) in ${g.byHealthyPush}; renderer pushes per event (start → healthy + 200 ms) p50 ${pct(g.pushesPerEvent, 50)}, max ${Math.max(...g.pushesPerEvent)}`,
+  ]
+}
+
+async function runMode (mode: 'lua' | 'file', health = false): Promise<string[]> {
+  const row = health ? `${mode}+health` : mode
   const out = mkdtempSync(join(tmpdir(), `dg-conv-${mode}-`))
   const nginx = await startNginx({ includeDir: out, conf: exampleHttpBody(), lua: mode === 'lua' })
   const statusPort = await freePort()
@@ -145,6 +202,7 @@ async function runMode (mode: 'lua' | 'file'): Promise<string[]> {
   try {
     await waitFor(async () => metric(await renderer.metrics().catch(() => ''), 'driftgate_renderer_generation') > 0, { what: 'first apply', timeoutMs: 30_000 })
     const base = tb.hosts[0].ipRange.split('/')[0].split('.').map(Number)
+    const lines: string[] = []
     const conv: number[] = []
     const share: number[] = []
     const shareBench: number[] = []
@@ -154,6 +212,7 @@ async function runMode (mode: 'lua' | 'file'): Promise<string[]> {
     const roundTrip: number[] = []
     const toServe: number[] = []
     const directAfterPush: number[] = []
+    const gate = newGateStats()
     const watch = stopwatch(nginx.port)
     // event 0 is the service appearing (lua mode reloads for its upstream
     // block); the events after it are endpoint changes only
@@ -162,7 +221,8 @@ async function runMode (mode: 'lua' | 'file'): Promise<string[]> {
       let servedAt = 0
       let directAt = 0
       const served = watch.watch(ip).then((r) => { servedAt = r.at; directAt = r.direct })
-      const id = await tb.run(1, { labels: { 'driftgate.service': 'conv' }, ip })
+      const pushesBefore = renderer.pushes.length
+      const id = await tb.run(1, { labels: { 'driftgate.service': 'conv', ...(health ? HEALTH_LABELS : {}) }, ip })
       watch.direct(ip)
       await waitFor(() => servedAt > 0, { what: `event ${i} served`, timeoutMs: 30_000, intervalMs: 5 })
       await served
@@ -173,7 +233,13 @@ async function runMode (mode: 'lua' | 'file'): Promise<string[]> {
       // the renderer's push that served it: the last one whose change was
       // seen before the first request served (nginx may serve before the
       // renderer's process has read the push's answer: pushed → served < 0)
-      const push = [...renderer.pushes].reverse().find((p) => p.changeAt <= servedAt && p.at <= servedAt + 100)
+      // Only this event's pushes (from `docker run` on): a renderer that read
+      // the answer > 100 ms late must not get the previous event's removal.
+      // Its line may reach this process after the first request was served.
+      await waitFor(() => renderer.pushes.slice(pushesBefore).some((p) => p.changeAt <= servedAt), { what: 'push line', timeoutMs: 2_000, intervalMs: 5 }).catch(() => {})
+      const ours = renderer.pushes.slice(pushesBefore).filter((p) => p.changeAt <= servedAt)
+      const push = [...ours].reverse().find((p) => p.at <= servedAt + 100) ?? ours[0]
+      if (health) await gateEvent(gate, { id, i, started, servedAt, push, pushes: () => renderer.pushes.length - pushesBefore })
       if (push != null && (mode === 'file' || i > 0)) {
         share.push(servedAt - push.changeAt)
         toPush.push(push.at - push.changeAt)
@@ -195,6 +261,7 @@ async function runMode (mode: 'lua' | 'file'): Promise<string[]> {
       await waitFor(async () => (await get(nginx.port, 'conv')).status === 503, { what: 'back to 503', timeoutMs: 30_000, intervalMs: 20 })
     }
     watch.close()
+    if (health) lines.push(...gateLines(row, gate))
     const m = await renderer.metrics()
     const reloads = [...m.matchAll(/^driftgate_renderer_reloads_total\{[^}]*result="ok"[^}]*\} (\S+)$/gm)].reduce((a, x) => a + Number(x[1]), 0)
     const generation = metric(m, 'driftgate_renderer_generation')
@@ -234,21 +301,22 @@ async function runMode (mode: 'lua' | 'file'): Promise<string[]> {
     ctl.close()
     const rss = Math.round(process.memoryUsage().rss / 1e6)
     return [
-      `${mode}: convergence (Docker start event → first request served by the new container), ${conv.length} events: ` +
+      `${row}: convergence (Docker start event → first request served by the new container), ${conv.length} events: ` +
         `p50 ${f(pct(conv, 50))}, p90 ${f(pct(conv, 90))}, p99 ${f(pct(conv, 99))}, max ${f(Math.max(...conv))}; ${reloads} reloads in all (start included)`,
       share.length > 0
-        ? `${mode}: renderer's share (the renderer sees the record's change → first request served), ${share.length} endpoint changes (event 0, the service appearing, left out): p50 ${f1(pct(share, 50))}, p99 ${f1(pct(share, 99))}` +
+        ? `${row}: renderer's share (the renderer sees the record's change → first request served), ${share.length} endpoint changes (event 0, the service appearing, left out): p50 ${f1(pct(share, 50))}, p99 ${f1(pct(share, 99))}` +
           ` (from the bench's own NATS subscription: p50 ${f1(pct(shareBench, 50))}, p99 ${f1(pct(shareBench, 99))})`
-        : `${mode}: renderer's share (record on the bench's NATS subscription → first request served), ${shareBench.length} events: p50 ${f1(pct(shareBench, 50))}, p99 ${f1(pct(shareBench, 99))}`,
+        : `${row}: renderer's share (record on the bench's NATS subscription → first request served), ${shareBench.length} events: p50 ${f1(pct(shareBench, 50))}, p99 ${f1(pct(shareBench, 99))}`,
       ...(toPush.length > 0
-        ? [`${mode}:   of which change seen → push answered ${f1(pct(toPush, 50))} p50, ${f1(pct(toPush, 99))} p99 (the push's own round trip ${f1(pct(roundTrip, 50))} / ${f1(pct(roundTrip, 99))}); ` +
+        ? [`${row}:   of which change seen → push answered ${f1(pct(toPush, 50))} p50, ${f1(pct(toPush, 99))} p99 (the push's own round trip ${f1(pct(roundTrip, 50))} / ${f1(pct(roundTrip, 99))}); ` +
             `push answered → served ${f1(pct(toServe, 50))} p50, ${f1(pct(toServe, 99))} p99 (< 0: served before the renderer read the answer)`,
-            `${mode}:   the container answered directly only after the push in ${directAfterPush.reduce((a, b) => a + b, 0)} of ${directAfterPush.length} events (by p50 ${f1(pct(lateContainer, 50))}, p99 ${f1(pct(lateContainer, 99))}); ` +
+            `${row}:   the container answered directly only after the push in ${directAfterPush.reduce((a, b) => a + b, 0)} of ${directAfterPush.length} events (by p50 ${f1(pct(lateContainer, 50))}, p99 ${f1(pct(lateContainer, 99))}); ` +
             `share from max(change seen, container answers directly) → served: p50 ${f1(pct(shareDirect, 50))}, p99 ${f1(pct(shareDirect, 99))}`]
         : []),
-      `${mode}: bare reload of the same config (SIGHUP → new generation served), ${bare.length} reloads: p50 ${f(pct(bare, 50))}, p99 ${f(pct(bare, 99))}`,
-      `${mode}: ratio at p50 convergence / bare reload: ${(pct(conv, 50) / pct(bare, 50)).toFixed(2)}`,
-      `${mode}: nginx -t alone, 30 runs: p50 ${pct(tests, 50).toFixed(1)} ms through the fork server, ${pct(spawned, 50).toFixed(1)} ms spawned from this ${rss} MB process`,
+      `${row}: bare reload of the same config (SIGHUP → new generation served), ${bare.length} reloads: p50 ${f(pct(bare, 50))}, p99 ${f(pct(bare, 99))}`,
+      `${row}: ratio at p50 convergence / bare reload: ${(pct(conv, 50) / pct(bare, 50)).toFixed(2)}`,
+      `${row}: nginx -t alone, 30 runs: p50 ${pct(tests, 50).toFixed(1)} ms through the fork server, ${pct(spawned, 50).toFixed(1)} ms spawned from this ${rss} MB process`,
+      ...lines,
     ]
   } finally {
     await renderer.stop()
@@ -261,7 +329,10 @@ try {
   await registry.start()
   await agent.start()
   const lines: string[] = []
-  for (const mode of MODES) lines.push(...await runMode(mode))
+  for (const mode of MODES) {
+    lines.push(...await runMode(mode))
+    if (HEALTH) lines.push(...await runMode(mode, true))
+  }
   for (const l of lines) console.log(l)
 } finally {
   sub.unsubscribe()
