@@ -4,7 +4,7 @@
 // broken file in the watched folder is refused and the previous copy keeps
 // serving. A pair that is gone from --certs is dropped (its hosts go back to
 // HTTP only). Copies no accepted pair uses are pruned after a good reload.
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '../../core/index.js'
 import { CertRefusal, checkCertificate, pairFingerprint, type CertRefusalReason } from './loader.js'
@@ -138,13 +138,17 @@ export class CertStore {
   private async restore (source: string, now: Date): Promise<CertEntry | null> {
     const prefix = `${copyBase(source)}-`
     let best: CertEntry | null = null
+    let bestRank: number[] = []
     for (const f of await readdir(this.opts.copyDir).catch(() => [] as string[])) {
       if (!f.startsWith(prefix) || !f.endsWith('.crt') || !/^[0-9a-f]{16}$/.test(f.slice(prefix.length, -4))) continue
       const base = join(this.opts.copyDir, f.slice(0, -4))
       try {
-        const [c, k] = await Promise.all([readFile(`${base}.crt`), readFile(`${base}.key`)])
+        const [c, k, st] = await Promise.all([readFile(`${base}.crt`), readFile(`${base}.key`), stat(`${base}.crt`)])
         const info = checkCertificate(c, k, now)
-        if (best == null || info.notAfter > best.notAfter) best = { source, ...info, cert: `${base}.crt`, key: `${base}.key` }
+        // newest: latest expiry, then latest issue, then the copy written last
+        // (a renewal issued in the same second as its predecessor ties on both)
+        const rank = [info.notAfter.getTime(), info.notBefore.getTime(), st.mtimeMs]
+        if (best == null || laterRank(rank, bestRank)) { best = { source, ...info, cert: `${base}.crt`, key: `${base}.key` }; bestRank = rank }
       } catch { /* not usable: ignore */ }
     }
     if (best != null) this.opts.log.warn({ source, notAfter: best.notAfter.toISOString() }, 'serving the copy accepted before')
@@ -167,6 +171,11 @@ export class CertStore {
       if (!used.has(p)) await unlink(p).catch(() => undefined)
     }
   }
+}
+
+function laterRank (a: number[], b: number[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] > b[i]
+  return false
 }
 
 function sameEntries (a: Map<string, CertEntry>, b: Map<string, CertEntry>): boolean {
