@@ -12,7 +12,7 @@ import { startNatsSites, type NatsSites } from '../harness/index.js'
 import { freePorts } from '../../src/lab/index.js'
 import { createRegistry, resolveRegistryConfig, type DriftgateRegistry } from '../../src/registry/index.js'
 import { sitesComponent } from '../../src/registry/components.js'
-import { Buckets, EXPORT_ENDPOINTS, KvTable, openBucket } from '../../src/bus/index.js'
+import { Buckets, EXPORT_ENDPOINTS, KvTable, mirrorState, openBucket } from '../../src/bus/index.js'
 import { silentLogger } from '../../src/core/index.js'
 import { ScriptedAgent, endpoint, waitUntil } from './registry-fixtures.js'
 
@@ -66,18 +66,28 @@ t.test('endpoint export: the other site\'s mirror follows rewrites and deletes, 
   t.pass(`mirror created after rewrites equals A's table ${Date.now() - t0} ms after B started`)
 
   // Lag, put in A (agent event → registry → export) → B's mirror.
+  const live = new KvTable<{ containerId?: string }>({ kv: mirror, log: silentLogger(), decode: (v) => v as { containerId?: string } })
+  await live.start()
+  t.teardown(async () => await live.close())
   const lags: number[] = []
   for (let i = 0; i < 5; i++) {
-    const start = Date.now()
     const e = endpoint('lag', 50 + i, 50 + i)
+    const seen = new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('a new endpoint did not reach B')), 10_000)
+      live.on('change', (c: { value?: { containerId?: string } }) => { if (c.value?.containerId === e.containerId) { clearTimeout(timer); resolve(performance.now()) } })
+    })
+    const start = performance.now()
     await agent.upsert(e)
-    await waitUntil(async () => (await contents(mirror)).includes(e.containerId), 10_000, 'a new endpoint reaches B')
-    lags.push(Date.now() - start)
+    lags.push(Math.round(await seen - start))
   }
   t.comment(`lag agent event in A → B's mirror: median ${median(lags)} ms of ${lags.join(', ')}`)
 
   // Cut: one key rewritten twice, one deleted (as tombstone GC does), one removed (tombstone).
   nats.link.cut()
+  const cutAt = Date.now()
+  // Long enough for B to see the link down (siteStaleAfter 3 s): the mirror's consumer is gone by then.
+  const jsmB = await b.nc.jetstreamManager()
+  await waitUntil(async () => ((await mirrorState(jsmB, 'a', 'endpoints')).activeMs ?? 0) > 3000, 15_000, 'B sees the link down')
   await agent.upsert({ ...eps[0], health: 'unhealthy' })
   await agent.upsert({ ...eps[0], health: 'healthy', weight: 3 })
   const key2 = (JSON.parse(await contents(endpointsA)) as Array<[string, { containerId: string }]>).find(([, v]) => v.containerId === eps[1].containerId)?.[0]
@@ -88,6 +98,7 @@ t.test('endpoint export: the other site\'s mirror follows rewrites and deletes, 
   await waitUntil(async () => await contents(exportA) === await contents(endpointsA), 10_000, 'A\'s export follows while cut')
   t.not(await contents(mirror), await contents(endpointsA), 'B does not see them while cut')
 
+  t.comment(`link cut for ${Date.now() - cutAt} ms`)
   nats.link.restore()
   const back = Date.now()
   await waitUntil(async () => await contents(mirror) === await contents(endpointsA), 20_000, 'B\'s mirror equals A\'s table after the link returns')
