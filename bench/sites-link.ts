@@ -1,14 +1,15 @@
 // The link between two sites (issue 21): two real nats-servers, each its own
 // JetStream domain, joined by one leaf-node link through a relay this
-// process can cut; site B mirrors site A's endpoint bucket (what a registry
-// with --remote-site a does). Prints: lag from a put in A to the change in
+// process can cut; site B mirrors site A's endpoint export bucket (what a
+// registry with --remote-site a does; the puts here are the plain puts the
+// export writer makes, registry/sites/export-writer.ts). Prints: lag from a put in A to the change in
 // B's mirror (p50/p99), when the mirror's own report shows the link down,
 // and how long after the link returns B has caught up with changes (puts
 // and deletes) made during the cut.
 //   npm run bench -- bench/sites-link.ts        env: BENCH_N (default 300), BENCH_ROUNDS (default 3)
 import { connect } from 'nats'
 import { startNatsSites } from '../test/harness/index.js'
-import { Buckets, openBucket, openRemoteMirror, mirrorState } from '../src/bus/index.js'
+import { openExportBucket, openRemoteMirror, mirrorState } from '../src/bus/index.js'
 
 const N = Number(process.env.BENCH_N ?? 300)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
@@ -21,7 +22,7 @@ async function main (): Promise<void> {
   const a = await connect({ servers: sites.a.url })
   const b = await connect({ servers: sites.b.url })
   try {
-    const kvA = await openBucket(a, Buckets.endpoints)
+    const kvA = await openExportBucket(a)
     const mirror = await openRemoteMirror(b, 'b', 'a', 'endpoints')
     const jsm = await b.jetstreamManager()
     const waiting = new Map<string, (t: number) => void>()

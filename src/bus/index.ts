@@ -34,3 +34,6 @@ export {
   REMOTE_TABLES, remoteBucket, mirrorDeliverPrefix, openRemoteMirror, bindRemoteMirror, mirrorState, siteLinkPermissions,
   type RemoteTable, type MirrorState, type MirrorOptions,
 } from './sites.js'
+export {
+  EXPORT_ENDPOINTS, MIRROR_ORIGIN, openExportBucket,
+} from './sites.js'

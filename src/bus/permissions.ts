@@ -5,7 +5,7 @@
 // checks that the README table says the same.
 import { Buckets, LOG_STREAM, STREAM } from './buckets.js'
 import { subjects } from './subjects.js'
-import { remoteBucket } from './sites.js'
+import { EXPORT_ENDPOINTS, remoteBucket } from './sites.js'
 import { allActivity } from './activity.js'
 
 export type NatsRole = 'agent' | 'registry' | 'renderer'
@@ -72,7 +72,7 @@ export function rolePermissions (role: NatsRole, id: RoleIdentity = {}): RolePer
   return {
     publish: [
       '$JS.API.>',
-      ...[Buckets.endpoints, Buckets.services, Buckets.hosts, Buckets.ipam, Buckets.assignments, Buckets.leases, Buckets.history, Buckets.site].map((b) => `$KV.${b}.>`),
+      ...[Buckets.endpoints, Buckets.services, Buckets.hosts, Buckets.ipam, Buckets.assignments, Buckets.leases, Buckets.history, Buckets.site, EXPORT_ENDPOINTS].map((b) => `$KV.${b}.>`),
       `$JS.ACK.${STREAM}.>`, '$JS.FC.>', '_INBOX.>', allActivity(id.prefix),
     ],
     subscribe: [s.allHeartbeats, s.allIpam, s.allSnapshots, '_INBOX.>', s.allApplied, allActivity(id.prefix), s.allRendererStats,

@@ -1,6 +1,6 @@
 // Sites joined by NATS itself (issue 21, docs/architecture.md "Sites"): each
 // site's registries keep a read-only JetStream MIRROR of every other site's
-// endpoint and host buckets, reached across a leaf-node link through the
+// endpoint export and site summary buckets, reached across a leaf-node link through the
 // other site's JetStream domain (`$JS.<site>.API`). NATS does the copying,
 // keeps the copy on disk and catches up after a cut; nothing here replicates
 // by hand. Losing the link stops the mirror where it is: the last state stays
@@ -23,6 +23,24 @@ export function remoteBucket (site: string, table: RemoteTable): string {
   return `driftgate_remote_${site}_${table}`
 }
 
+/**
+ * The export of this site's endpoint table for the other sites: same keys and
+ * values as `driftgate_endpoints`, written by ONE registry with plain
+ * puts/deletes (registry/sites/export-writer.ts). The registries write
+ * `driftgate_endpoints` with CAS, and a 2.9.10 mirror re-checks that header
+ * and refuses every later revision of a key it missed one of (nats-server
+ * #5865); a plain put carries no such header, so the mirror never stalls.
+ */
+export const EXPORT_ENDPOINTS = 'driftgate_export_endpoints'
+
+/** The bucket of the other site each remote table mirrors. */
+export const MIRROR_ORIGIN: Readonly<Record<RemoteTable, string>> = { endpoints: EXPORT_ENDPOINTS, site: Buckets.site }
+
+/** Opens (creating when missing) the export bucket; no direct gets, like every bucket another site mirrors. */
+export async function openExportBucket (nc: NatsConnection, replicas = 1): Promise<KV> {
+  return await nc.jetstream().views.kv(EXPORT_ENDPOINTS, { replicas, history: 1, allow_direct: false })
+}
+
 /** Subjects the origin site delivers a mirror's messages on (one prefix per pair of sites). */
 export function mirrorDeliverPrefix (prefix: string, origin: string, local: string): string {
   return `${prefix}.sites.${origin}.to.${local}`
@@ -43,9 +61,10 @@ export async function openRemoteMirror (nc: NatsConnection, local: string, site:
   // made here without it where the server allows; see below.
   const jsm = await nc.jetstreamManager()
   const name = `KV_${remoteBucket(site, table)}`
+  const origin = `KV_${MIRROR_ORIGIN[table]}`
   const config = {
     name,
-    mirror: { name: `KV_${Buckets[table]}`, external: { api: `$JS.${site}.API`, deliver: mirrorDeliverPrefix(opts.prefix ?? 'driftgate', site, local) } },
+    mirror: { name: origin, external: { api: `$JS.${site}.API`, deliver: mirrorDeliverPrefix(opts.prefix ?? 'driftgate', site, local) } },
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
@@ -59,6 +78,12 @@ export async function openRemoteMirror (nc: NatsConnection, local: string, site:
   }
   let info
   try { info = await jsm.streams.info(name) } catch { /* missing: create below */ }
+  if (info !== undefined && info.config.mirror?.name !== undefined && info.config.mirror.name !== origin) {
+    // A mirror of an older origin (before the endpoint export: KV_driftgate_endpoints).
+    // It is a read-only copy, so it is dropped and made again from the new origin.
+    await jsm.streams.delete(name)
+    info = undefined
+  }
   if (info === undefined) {
     try { info = await jsm.streams.add(config) } catch (err) { if (!/already in use|exists/i.test((err as Error).message)) throw err }
     info ??= await jsm.streams.info(name)
@@ -115,7 +140,7 @@ export async function mirrorState (jsm: JetStreamManager, site: string, table: R
  * a mirror's consumer create) no mirror starts.
  */
 export function siteLinkPermissions (hub: string, leaf: string, prefix = 'driftgate'): { publish: string[], subscribe: string[] } {
-  const streams = REMOTE_TABLES.map((t) => `KV_${Buckets[t]}`)
+  const streams = REMOTE_TABLES.map((t) => `KV_${MIRROR_ORIGIN[t]}`)
   const api = (domain: string): string[] => [
     ...streams.flatMap((s) => [`$JS.${domain}.API.CONSUMER.CREATE.${s}`, `$JS.${domain}.API.CONSUMER.CREATE.${s}.>`, `$JS.${domain}.API.CONSUMER.DELETE.${s}.>`]),
   ]

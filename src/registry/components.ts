@@ -16,6 +16,9 @@ import { statsRoutes, type ServiceLoad } from './stats/index.js'
 import { RemoteSites } from './sites/index.js'
 import { SummaryWriter } from './sites/summary-writer.js'
 import { StandbyLoop } from './sites/standby.js'
+import { ExportWriter } from './sites/export-writer.js'
+import { openExportBucket } from '../bus/index.js'
+import { checkEndpointRecord } from '../core/index.js'
 import { newInstanceId } from '../core/index.js'
 
 export interface RegistryContext {
@@ -85,6 +88,16 @@ export const sitesComponent: SubComponentStarter = {
       site: ctx.config.site, registry: ctx.config.name ?? `registry-${newInstanceId()}`, intervalMs: 1000, log: ctx.log, metrics: ctx.metrics,
     })
     await writer.start()
+    // The endpoint table for the other sites, plain puts by one registry (the export lease holder).
+    const ownTable = ctx.tables === undefined
+      ? new KvTable<EndpointRecord>({ kv: ctx.kv.endpoints, log: ctx.log, decode: (v) => (checkEndpointRecord.problems(v) === null ? v as EndpointRecord : null) })
+      : undefined
+    await ownTable?.start()
+    const exporter = new ExportWriter({
+      endpoints: ctx.tables?.endpoints ?? ownTable!, exportKv: await openExportBucket(ctx.nc, ctx.config.replicas), leases: ctx.kv.leases,
+      holder: `${ctx.config.name ?? 'registry'}-${newInstanceId()}`, leaseMs: ctx.config.ms.placementLeaseMs, resyncMs: 30_000, log: ctx.log, metrics: ctx.metrics,
+    })
+    await exporter.start()
     await sites.start()
     ctx.shared.sites = sites
     // Takes over the other sites' services that name this one as standby (only the placement leader writes).
@@ -94,7 +107,7 @@ export const sitesComponent: SubComponentStarter = {
       isLeader: () => ctx.shared.placement?.isLeader() ?? false, intervalMs: 1000, prefix: ctx.config.prefix, log: ctx.log, metrics: ctx.metrics,
     })
     await standby.start()
-    return { close: async () => { ctx.shared.sites = undefined; await standby.close(); await sites.close(); await writer.close() } }
+    return { close: async () => { ctx.shared.sites = undefined; await standby.close(); await sites.close(); await exporter.close(); await ownTable?.close(); await writer.close() } }
   },
 }
 

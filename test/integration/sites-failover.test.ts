@@ -25,6 +25,10 @@ const ncB: NatsConnection = await connect({ servers: sites.b.url })
 const regA = createRegistry(resolveRegistryConfig({ httpPort: 0, dnsPort: 0, site: 'a', remoteSite: ['b'], placement: false }),
   { nc: ncA, log: silentLogger(), components: [sitesComponent] })
 await regA.start()
+// Site B's registry exports its endpoint table (driftgate_export_endpoints, plain puts): that is what A mirrors.
+const regB = createRegistry(resolveRegistryConfig({ httpPort: 0, dnsPort: 0, site: 'b', remoteSite: ['a'], placement: false }),
+  { nc: ncB, log: silentLogger(), components: [sitesComponent] })
+await regB.start()
 const [epA, svcA, epB] = await Promise.all([openBucket(ncA, Buckets.endpoints), openBucket(ncA, Buckets.services), openBucket(ncB, Buckets.endpoints)])
 const backendB = await startBackend('site-b')
 let backendA = await startBackend('site-a')
@@ -32,7 +36,7 @@ const portA = backendA.port
 t.teardown(async () => {
   await backendA.close(); await backendB.close()
   await closeBackendLan()
-  await regA.close(); await ncA.close(); await ncB.close()
+  await regA.close(); await regB.close(); await ncA.close(); await ncB.close()
   await sites.stop()
 })
 
