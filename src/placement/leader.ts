@@ -70,7 +70,7 @@ export class Lease {
     try {
       if (this.leader) await this.renew(); else await this.contend()
     } catch (err) {
-      this.o.log.warn({ err: (err as Error).message, leader: this.leader }, 'placement lease: kv request failed')
+      this.o.log.warn({ lease: this.key, err: (err as Error).message, leader: this.leader }, 'lease: kv request failed')
     }
     if (this.leader && this.mono() >= this.validUntil) this.setLeader(false, 'lease could not be renewed in time')
   }
@@ -106,7 +106,7 @@ export class Lease {
     }
     if (this.seen?.revision !== e.revision) { this.seen = { revision: e.revision, at: sent }; return }
     if (sent - this.seen.at < this.o.leaseMs) return
-    this.o.log.info({ previous: holder, revision: e.revision }, 'placement lease expired: taking over')
+    this.o.log.info({ lease: this.key, previous: holder, revision: e.revision }, 'lease expired: taking over')
     await this.acquire(sent, async (v) => await this.o.kv.update(this.key, v, e.revision))
   }
 
@@ -128,7 +128,8 @@ export class Lease {
     if (leader === this.leader) return
     this.leader = leader
     if (!leader) this.acquiredAt = 0
-    this.o.log.info({ holder: this.o.holder, leader, why }, leader ? 'placement leader' : 'placement follower')
+    // the key says which lease: `placement`, or `site-export` (sites/export-writer.ts)
+    this.o.log.info({ lease: this.key, holder: this.o.holder, leader, why }, leader ? 'lease held: leader' : 'lease lost: follower')
     this.o.onChange(leader)
   }
 
