@@ -17,6 +17,8 @@
 //   BENCH_CPU_PROF=<dir>: the renderer writes a V8 CPU profile there;
 //   BENCH_STOPWATCH_CONNS (default 2): the stopwatch's connections to nginx;
 //   BENCH_VERBOSE=1: one line per event on stderr;
+//   BENCH_WORKERS (default 1): nginx worker_processes (Debian's own
+//   nginx.conf says `auto`, i.e. one per core);
 //   BENCH_HEALTH=1: each mode also runs health-gated (`<mode>+health`): the
 //   containers carry driftgate.health.http=/healthz (interval 100 ms), and
 //   the share is taken from the `healthy` record seen (the agent's first
@@ -50,6 +52,7 @@ function pct (values: number[], p: number): number {
 const N = Number(process.env.BENCH_N ?? 100)
 const MODES = (process.env.BENCH_MODES ?? 'lua,file').split(',') as Array<'lua' | 'file'>
 const HEALTH = process.env.BENCH_HEALTH === '1'
+const WORKERS = Math.max(1, Math.min(8, Number(process.env.BENCH_WORKERS ?? 1)))
 /** The test image's health endpoint, probed by the agent every 100 ms (its floor). */
 const HEALTH_LABELS = { 'driftgate.health.http': '/healthz', 'driftgate.health.interval': '100ms' }
 const log = silentLogger()
@@ -195,7 +198,7 @@ function gateLines (row: string, g: GateStats): string[] {
 async function runMode (mode: 'lua' | 'file', health = false): Promise<string[]> {
   const row = health ? `${mode}+health` : mode
   const out = mkdtempSync(join(tmpdir(), `dg-conv-${mode}-`))
-  const nginx = await startNginx({ includeDir: out, conf: exampleHttpBody(), lua: mode === 'lua' })
+  const nginx = await startNginx({ includeDir: out, conf: exampleHttpBody(), lua: mode === 'lua', workerProcesses: WORKERS })
   const statusPort = await freePort()
   const renderer = spawnRenderer(['--nats', nats.url, '--id', 'conv', '--out', out, '--nginx-conf', nginx.confPath, '--nginx-prefix', `${nginx.prefix}/`,
     '--nginx-bin', '/usr/sbin/nginx', '--status-port', String(statusPort), '--mode', mode, '--metrics-port', String(await freePort()), '--stats-interval', '0s', '--host-prefix'])

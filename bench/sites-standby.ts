@@ -1,10 +1,11 @@
 // Standby takeover end to end (issue 21 "Done when"): two sites on one
 // machine, each a nats-server (joined by a leaf link), a one-host testbed
 // (real dockerd in a netns), a registry with placement and an agent; site B
-// also has an edge (nginx + renderer). `web` (DG_REPLICAS, default 1) runs in A with
-// `standby: { site: b, replicas: 0 }`. Under a keep-alive load loop against
-// B's nginx, A's whole testbed and control plane (its registry, agent and
-// nats-server) are killed. Prints: seconds from the kill until B's nginx
+// each have an edge (nginx + renderer). `web` (DG_REPLICAS, default 1) runs in A with
+// `standby: { site: b, replicas: 0 }`. Under keep-alive load loops against
+// both nginx, A's whole testbed, control plane (its registry, agent and
+// nats-server) and edge are killed. Prints: requests and failures against A's
+// nginx while A was alive, seconds from the kill until B's nginx
 // answers web from B's own replicas (grace + startup), failed requests in that
 // window, failed requests after it (must be 0), and the load average.
 //   npm run bench -- bench/sites-standby.ts     env: DG_STANDBY_GRACE (default 10s), DG_AFTER_MS (default 8000)
@@ -53,6 +54,9 @@ async function main (): Promise<void> {
   const ncB = await connect({ servers: nats.b.url })
   t.teardown(async () => await ncB.close())
   const { nginx, renderer } = await startEdge(t, 'site-b', ncB, log)
+  const ncEdgeA = await connect({ servers: nats.a.url })
+  t.teardown(async () => await ncEdgeA.close())
+  const edgeA = await startEdge(t, 'site-a', ncEdgeA, log)
 
   const spec = { name: 'web', image: TEST_IMAGE, replicas: REPLICAS, port: 80, network: 'mv0', resources: { cpu: 0.05, memory: '32Mi' }, env: {}, upstream: {}, placement: { spread: 'host' }, standby: { site: 'b', replicas: 0 } }
   await (await openBucket(a.nc, Buckets.services)).put('web', encodeJson({ v: 1, version: 1, updatedAt: Date.now(), spec } as ServiceRecord))
@@ -84,11 +88,15 @@ async function main (): Promise<void> {
   await waitFor(async () => await copyReplicas() === 0, { timeoutMs: 30_000, what: 'B keeps a copy at 0' })
   console.log(`site A serves web with ${REPLICAS} replica(s); site B holds a copy at 0 (standbyGrace ${GRACE})`)
 
+  await waitFor(() => (edgeA.renderer.applied?.containers.length ?? 0) >= REPLICAS, { timeoutMs: 30_000, what: 'A\'s nginx routes A\'s replicas' })
   const load = startLoad(t, nginx.port, 2, 600_000)
+  const loadA = startLoad(t, edgeA.nginx.port, 2, 600_000)
   await new Promise((resolve) => setTimeout(resolve, 2000))
+  // A's loop ends as A dies: what it measures is A serving while alive
+  const samplesA = await loadA.stop()
   const killedAt = Date.now()
-  // A's control plane and testbed, all at once: registry, agent, dockerd (its containers), nats-server.
-  await Promise.all([a.reg.close().then(async () => await a.nc.close()).catch(() => {}), hostA.close().catch(() => {}), tbA.teardown().then(() => { aAlive = false }), nats.a.stop()])
+  // A's control plane, edge and testbed, all at once: registry, agent, renderer, nginx, dockerd (its containers), nats-server.
+  await Promise.all([edgeA.renderer.close().then(async () => await edgeA.nginx.stop()).catch(() => {}), a.reg.close().then(async () => await a.nc.close()).catch(() => {}), hostA.close().catch(() => {}), tbA.teardown().then(() => { aAlive = false }), nats.a.stop()])
   console.log(`A killed in ${Date.now() - killedAt} ms`)
   await waitFor(async () => (renderer.applied?.containers.length ?? 0) >= REPLICAS, { timeoutMs: 120_000, intervalMs: 100, what: 'B\'s nginx routes B\'s own replicas' })
   const routedAt = Date.now()
@@ -102,6 +110,7 @@ async function main (): Promise<void> {
   console.log(`copy replicas in B now: ${await copyReplicas()}`)
   console.log(`kill → B's renderer routes ${REPLICAS} of B's replicas: ${((routedAt - killedAt) / 1000).toFixed(1)} s`)
   console.log(`kill → first 200 from B's nginx: ${firstOk === undefined ? 'never' : ((firstOk[0] - killedAt) / 1000).toFixed(1) + ' s'} (grace ${GRACE})`)
+  console.log(`A's nginx while A was alive: ${samplesA.length} requests, ${samplesA.filter((s) => !ok(s)).length} failed`)
   console.log(`requests before the kill: ${samples.length - after.length} (B has no replica of web while A serves: all fail by design, ${samples.filter((s) => s[0] < killedAt && !ok(s)).length} failed)`)
   console.log(`requests after the kill: ${after.length}; failed within the window: ${window.filter((s) => !ok(s)).length}; failed after the first 200: ${late.length} (of ${after.length - window.length}, over ${(AFTER_MS / 1000).toFixed(0)} s after routing)`)
   console.log(`load average: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`)
