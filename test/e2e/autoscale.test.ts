@@ -16,15 +16,14 @@ import { join } from 'node:path'
 import { request, Agent } from 'node:http'
 import { waitFor, TEST_IMAGE } from '../harness/index.js'
 import { silentLogger, type ServiceRecord } from '../../src/core/index.js'
-import { createRegistry, resolveRegistryConfig, type SubComponentStarter } from '../../src/registry/index.js'
-import { startLookup } from '../../src/registry/lookup/index.js'
-import { activityRoutes, startActivityPublisher } from '../../src/registry/activity/index.js'
-import { startPlacement, serviceRoutes, historyRoutes, type AutoscaleView, type Placement, type PlacementStatus } from '../../src/placement/index.js'
+import { createRegistry, resolveRegistryConfig } from '../../src/registry/index.js'
+import { activityRoutes } from '../../src/registry/activity/index.js'
+import { serviceRoutes, historyRoutes, type AutoscaleView, type Placement, type PlacementStatus } from '../../src/placement/index.js'
 import { ApiClient } from '../../src/cli/client.js'
 import { applyFiles } from '../../src/cli/apply.js'
 import { scaleServices } from '../../src/cli/scale.js'
 import { renderStatus } from '../../src/cli/status.js'
-import { startEdge, startHost, startBed } from './placement-fixtures.js'
+import { controlPlane, startEdge, startHost, startBed } from './placement-fixtures.js'
 
 const TOKEN = 'e2e-autoscale-token'
 const log = silentLogger()
@@ -34,27 +33,12 @@ const { tb, nats, nc } = await startBed(t, 'autoscale', 2)
 
 let placement: Placement | undefined
 let api = ''
-const components: SubComponentStarter[] = [
-  {
-    name: 'placement',
-    start: async (ctx) => (placement = await startPlacement({
-      nc: ctx.nc, kv: ctx.kv, log, metrics: ctx.metrics, load: ctx.load, config: { leaseMs: 3000, debounceMs: 100, autoscaleIntervalMs: 1000 },
-    })),
-  },
-  { name: 'activity', start: async (ctx) => await startActivityPublisher({ nc: ctx.nc, kv: ctx.kv, log }) },
-  {
-    name: 'lookup',
-    start: async (ctx) => {
-      const l = await startLookup({
-        nc: ctx.nc, kv: { endpoints: ctx.kv.endpoints, hosts: ctx.kv.hosts, services: ctx.kv.services }, log, metrics: ctx.metrics,
-        config: { httpPort: 0, httpHost: '127.0.0.1', dnsPort: 0, dnsHost: '127.0.0.1', apiToken: [TOKEN] },
-        plugins: [serviceRoutes({ kv: ctx.kv, tables: placement?.tables, log }), historyRoutes({ kv: ctx.kv, log }), activityRoutes({ nc: ctx.nc, log })],
-      })
-      api = `http://127.0.0.1:${l.httpPort}`
-      return l
-    },
-  },
-]
+const components = controlPlane({
+  log, token: TOKEN, load: true, activity: true, placementConfig: { autoscaleIntervalMs: 1000 },
+  routes: (ctx, p) => [serviceRoutes({ kv: ctx.kv, tables: p?.tables, log }), historyRoutes({ kv: ctx.kv, log }), activityRoutes({ nc: ctx.nc, log })],
+  onPlacement: (p) => { placement = p },
+  onApi: (url) => { api = url },
+})
 const registry = createRegistry(resolveRegistryConfig({ httpPort: 0, dnsPort: 0, nats: nats.url, heartbeatInterval: '1s', hostGrace: '5s', statsWindow: '4s' }), { nc, log, components })
 await registry.start()
 t.teardown(async () => await registry.close())

@@ -18,14 +18,13 @@ import { Registry as PromRegistry } from 'prom-client'
 import { waitFor, TEST_IMAGE } from '../harness/index.js'
 import { silentLogger } from '../../src/core/index.js'
 import { createRegistry, resolveRegistryConfig, type SubComponentStarter } from '../../src/registry/index.js'
-import { startLookup } from '../../src/registry/lookup/index.js'
-import { activityRoutes, startActivityPublisher } from '../../src/registry/activity/index.js'
+import { activityRoutes } from '../../src/registry/activity/index.js'
 import { consoleRoutes } from '../../src/registry/console/routes.js'
 import { statsRoutes } from '../../src/registry/stats/index.js'
 import { ipamRoutes } from '../../src/registry/ipam/index.js'
-import { startPlacement, serviceRoutes, historyRoutes, type Placement } from '../../src/placement/index.js'
+import { serviceRoutes, historyRoutes, type Placement } from '../../src/placement/index.js'
 import { ApiClient } from '../../src/client/index.js'
-import { startEdge, startHost as startHostOf, startLoad as startLoadIn, startBed } from './placement-fixtures.js'
+import { startLoopbackLookup, controlPlane, startEdge, startHost as startHostOf, startLoad as startLoadIn, startBed } from './placement-fixtures.js'
 
 const TOKEN = 'e2e-console-token'
 const READ_TOKEN = 'e2e-console-read-token'
@@ -41,34 +40,21 @@ let placement: Placement | undefined
 let api = ''
 let apiRo = ''
 const components: SubComponentStarter[] = [
-  { name: 'placement', start: async (ctx) => (placement = await startPlacement({ nc: ctx.nc, kv: ctx.kv, log, metrics: ctx.metrics, config: { leaseMs: 3000, debounceMs: 100 } })) },
-  { name: 'activity', start: async (ctx) => await startActivityPublisher({ nc: ctx.nc, kv: ctx.kv, log }) },
-  {
-    name: 'lookup',
-    start: async (ctx) => {
-      const l = await startLookup({
-        nc: ctx.nc, kv: { endpoints: ctx.kv.endpoints, hosts: ctx.kv.hosts, services: ctx.kv.services }, log, metrics: ctx.metrics,
-        config: { httpPort: 0, httpHost: '127.0.0.1', dnsPort: 0, dnsHost: '127.0.0.1', apiToken: [TOKEN] },
-        plugins: [ipamRoutes({ kv: ctx.kv.ipam, log }), serviceRoutes({ kv: ctx.kv, tables: placement?.tables, log }), historyRoutes({ kv: ctx.kv, log }),
-          activityRoutes({ nc: ctx.nc, log }), consoleRoutes(), statsRoutes({ load: ctx.load })],
-      })
-      api = `http://127.0.0.1:${l.httpPort}`
-      return l
-    },
-  },
+  ...controlPlane({
+    log, token: TOKEN, activity: true,
+    routes: (ctx, p) => [ipamRoutes({ kv: ctx.kv.ipam, log }), serviceRoutes({ kv: ctx.kv, tables: p?.tables, log }), historyRoutes({ kv: ctx.kv, log }),
+      activityRoutes({ nc: ctx.nc, log }), consoleRoutes(), statsRoutes({ load: ctx.load })],
+    onPlacement: (p) => { placement = p },
+    onApi: (url) => { api = url },
+  }),
   {
     // the same registry behind an API whose reads need a token (its own metrics registry: the names would clash)
     name: 'lookup-ro',
-    start: async (ctx) => {
-      const l = await startLookup({
-        nc: ctx.nc, kv: { endpoints: ctx.kv.endpoints, hosts: ctx.kv.hosts, services: ctx.kv.services }, log, metrics: new PromRegistry(),
-        config: { httpPort: 0, httpHost: '127.0.0.1', dnsPort: 0, dnsHost: '127.0.0.1', apiToken: [TOKEN], apiReadToken: [READ_TOKEN] },
-        plugins: [serviceRoutes({ kv: ctx.kv, tables: placement?.tables, log }), historyRoutes({ kv: ctx.kv, log }),
-          activityRoutes({ nc: ctx.nc, log }), consoleRoutes(), statsRoutes({ load: ctx.load })],
-      })
-      apiRo = `http://127.0.0.1:${l.httpPort}`
-      return l
-    },
+    start: async (ctx) => await startLoopbackLookup(ctx, {
+      log, metrics: new PromRegistry(), apiToken: [TOKEN], apiReadToken: [READ_TOKEN], onApi: (url) => { apiRo = url },
+      plugins: [serviceRoutes({ kv: ctx.kv, tables: placement?.tables, log }), historyRoutes({ kv: ctx.kv, log }),
+        activityRoutes({ nc: ctx.nc, log }), consoleRoutes(), statsRoutes({ load: ctx.load })],
+    }),
   },
 ]
 const registry = createRegistry(resolveRegistryConfig({ httpPort: 0, dnsPort: 0, nats: nats.url, heartbeatInterval: '1s', hostGrace: HOST_GRACE }), { nc, log, components })

@@ -16,14 +16,12 @@ import Dockerode from 'dockerode'
 import { waitFor, TEST_IMAGE_NOSHELL } from '../harness/index.js'
 import { silentLogger } from '../../src/core/index.js'
 import { readActivity } from '../../src/bus/index.js'
-import { createRegistry, resolveRegistryConfig, type SubComponentStarter } from '../../src/registry/index.js'
-import { activityComponent } from '../../src/registry/components.js'
-import { startLookup } from '../../src/registry/lookup/index.js'
-import { startPlacement, serviceRoutes, type Placement, type PlacementStatus } from '../../src/placement/index.js'
+import { createRegistry, resolveRegistryConfig } from '../../src/registry/index.js'
+import { type Placement, type PlacementStatus } from '../../src/placement/index.js'
 import { ApiClient } from '../../src/cli/client.js'
 import { applyFiles } from '../../src/cli/apply.js'
 import { renderStatus } from '../../src/cli/status.js'
-import { startEdge, startHost, startLoad as startLoadIn, startBed } from './placement-fixtures.js'
+import { controlPlane, startEdge, startHost, startLoad as startLoadIn, startBed } from './placement-fixtures.js'
 
 const TOKEN = 'e2e-health-token'
 // A probe of the healthy replica must not time out on a loaded CI machine (2 cores, many
@@ -36,28 +34,7 @@ const { tb, nats, nc } = await startBed(t, 'health', 2)
 
 let placement: Placement | undefined
 let api = ''
-const components: SubComponentStarter[] = [
-  {
-    name: 'placement',
-    start: async (ctx) => {
-      placement = await startPlacement({ nc: ctx.nc, kv: ctx.kv, log, metrics: ctx.metrics, config: { leaseMs: 3000, debounceMs: 100 } })
-      return placement
-    },
-  },
-  activityComponent,
-  {
-    name: 'lookup',
-    start: async (ctx) => {
-      const l = await startLookup({
-        nc: ctx.nc, kv: { endpoints: ctx.kv.endpoints, hosts: ctx.kv.hosts, services: ctx.kv.services }, log, metrics: ctx.metrics,
-        config: { httpPort: 0, httpHost: '127.0.0.1', dnsPort: 0, dnsHost: '127.0.0.1', apiToken: [TOKEN] },
-        plugins: [serviceRoutes({ kv: ctx.kv, tables: placement?.tables, log })],
-      })
-      api = `http://127.0.0.1:${l.httpPort}`
-      return l
-    },
-  },
-]
+const components = controlPlane({ log, token: TOKEN, activity: true, onPlacement: (p) => { placement = p }, onApi: (url) => { api = url } })
 const registry = createRegistry(resolveRegistryConfig({ httpPort: 0, dnsPort: 0, nats: nats.url, heartbeatInterval: '1s', hostGrace: '5s' }), { nc, log, components })
 await registry.start()
 t.teardown(async () => await registry.close())

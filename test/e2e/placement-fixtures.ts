@@ -1,6 +1,7 @@
 // What the placement, console, health and autoscale end-to-end tests share:
-// the testbed with its nats-server, one agent per testbed host (it runs its
-// assignments, drain timings shortened for tests), an edge (nginx + a
+// the testbed with its nats-server, the registry's sub-components (placement,
+// activity, the lookup API on loopback), one agent per testbed host (it runs
+// its assignments, drain timings shortened for tests), an edge (nginx + a
 // renderer) and the load client.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -12,9 +13,68 @@ import { Testbed, startNats, startNginx, freePort, type NatsServer, type NginxSe
 import type { Logger } from '../../src/core/index.js'
 import { createAgent, resolveAgentConfig, type AgentConfig } from '../../src/agent/index.js'
 import { createRenderer, type Renderer } from '../../src/renderer/index.js'
+import type { FastifyPluginAsync } from 'fastify'
+import type { Registry as PromRegistry } from 'prom-client'
+import type { RegistryContext, SubComponent, SubComponentStarter } from '../../src/registry/index.js'
+import { activityComponent } from '../../src/registry/components.js'
+import { startLookup } from '../../src/registry/lookup/index.js'
+import { startPlacement, serviceRoutes, type Placement, type PlacementConfig } from '../../src/placement/index.js'
 import { exampleHttpBody } from '../integration/renderer-fixtures.js'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
+
+/** The lookup API on loopback (random HTTP and DNS ports) with the given tokens and route plugins; its URL goes to `onApi`. */
+export async function startLoopbackLookup (ctx: RegistryContext, o: {
+  log: Logger, metrics?: PromRegistry, apiToken: string[], apiReadToken?: string[], plugins: FastifyPluginAsync[], onApi: (url: string) => void
+}): Promise<SubComponent> {
+  const l = await startLookup({
+    nc: ctx.nc, kv: { endpoints: ctx.kv.endpoints, hosts: ctx.kv.hosts, services: ctx.kv.services }, log: o.log, metrics: o.metrics ?? ctx.metrics,
+    config: { httpPort: 0, httpHost: '127.0.0.1', dnsPort: 0, dnsHost: '127.0.0.1', apiToken: o.apiToken, ...(o.apiReadToken != null ? { apiReadToken: o.apiReadToken } : {}) },
+    plugins: o.plugins,
+  })
+  o.onApi(`http://127.0.0.1:${l.httpPort}`)
+  return l
+}
+
+export interface ControlPlaneOptions {
+  log: Logger
+  /** The API's write token. */
+  token: string
+  /** On top of the tests' lease 3 s and debounce 100 ms. */
+  placementConfig?: PlacementConfig
+  /** Placement reads the renderers' service load (autoscaling). */
+  load?: boolean
+  /** Runs the activity publisher. */
+  activity?: boolean
+  /** The API's route plugins (default: the service routes). */
+  routes?: (ctx: RegistryContext, placement: Placement | undefined) => FastifyPluginAsync[]
+  onPlacement: (p: Placement) => void
+  onApi: (url: string) => void
+}
+
+/** The registry sub-components the e2e tests run: placement, the activity publisher (optional) and the lookup API. */
+export function controlPlane (o: ControlPlaneOptions): SubComponentStarter[] {
+  let placement: Placement | undefined
+  const placementStarter: SubComponentStarter = {
+    name: 'placement',
+    start: async (ctx) => {
+      placement = await startPlacement({
+        nc: ctx.nc, kv: ctx.kv, log: o.log, metrics: ctx.metrics, ...(o.load === true ? { load: ctx.load } : {}),
+        config: { leaseMs: 3000, debounceMs: 100, ...o.placementConfig },
+      })
+      o.onPlacement(placement)
+      return placement
+    },
+  }
+  const lookup: SubComponentStarter = {
+    name: 'lookup',
+    start: async (ctx) => await startLoopbackLookup(ctx, {
+      log: o.log, apiToken: [o.token], onApi: o.onApi,
+      plugins: o.routes?.(ctx, placement) ?? [serviceRoutes({ kv: ctx.kv, tables: placement?.tables, log: o.log })],
+    }),
+  }
+  return [placementStarter, ...(o.activity === true ? [activityComponent] : []), lookup]
+}
 
 /** One Docker host's driftgate side: the agent, which runs its assignments (reconcile defaults to on). */
 export async function startHost (tb: Testbed, i: number, natsUrl: string, log: Logger, extra: Partial<AgentConfig> = {}): Promise<{ close: () => Promise<void> }> {

@@ -12,15 +12,14 @@ import { join } from 'node:path'
 import Dockerode from 'dockerode'
 import { waitFor, TEST_IMAGE } from '../harness/index.js'
 import { silentLogger } from '../../src/core/index.js'
-import { createRegistry, resolveRegistryConfig, type SubComponentStarter } from '../../src/registry/index.js'
-import { startLookup } from '../../src/registry/lookup/index.js'
-import { startPlacement, serviceRoutes, type Placement } from '../../src/placement/index.js'
+import { createRegistry, resolveRegistryConfig } from '../../src/registry/index.js'
+import { type Placement } from '../../src/placement/index.js'
 import { ApiClient } from '../../src/cli/client.js'
 import { applyFiles } from '../../src/cli/apply.js'
 import { scaleServices } from '../../src/cli/scale.js'
 import { renderStatus } from '../../src/cli/status.js'
 import type { PlacementStatus } from '../../src/placement/status.js'
-import { startEdge, startHost as startHostOf, startLoad as startLoadIn, type Sample, startBed } from './placement-fixtures.js'
+import { controlPlane, startEdge, startHost as startHostOf, startLoad as startLoadIn, type Sample, startBed } from './placement-fixtures.js'
 import { get } from '../integration/renderer-fixtures.js'
 
 const TOKEN = 'e2e-placement-token'
@@ -32,27 +31,7 @@ const { tb, nats, nc } = await startBed(t, 'placement', 3)
 
 let placement: Placement | undefined
 let api = ''
-const components: SubComponentStarter[] = [
-  {
-    name: 'placement',
-    start: async (ctx) => {
-      placement = await startPlacement({ nc: ctx.nc, kv: ctx.kv, log, metrics: ctx.metrics, config: { leaseMs: 3000, debounceMs: 100 } })
-      return placement
-    },
-  },
-  {
-    name: 'lookup',
-    start: async (ctx) => {
-      const l = await startLookup({
-        nc: ctx.nc, kv: { endpoints: ctx.kv.endpoints, hosts: ctx.kv.hosts, services: ctx.kv.services }, log, metrics: ctx.metrics,
-        config: { httpPort: 0, httpHost: '127.0.0.1', dnsPort: 0, dnsHost: '127.0.0.1', apiToken: [TOKEN] },
-        plugins: [serviceRoutes({ kv: ctx.kv, tables: placement?.tables, log })],
-      })
-      api = `http://127.0.0.1:${l.httpPort}`
-      return l
-    },
-  },
-]
+const components = controlPlane({ log, token: TOKEN, onPlacement: (p) => { placement = p }, onApi: (url) => { api = url } })
 const registry = createRegistry(resolveRegistryConfig({ httpPort: 0, dnsPort: 0, nats: nats.url, heartbeatInterval: '1s', hostGrace: HOST_GRACE }), { nc, log, components })
 await registry.start()
 t.teardown(async () => await registry.close())
