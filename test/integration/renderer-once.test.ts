@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from 'nats'
-import { startNats, startNginx, freePort, waitFor } from '../harness/index.js'
+import { startNats, startNginx, freePort } from '../harness/index.js'
 import { ensureBuckets, encodeJson } from '../../src/bus/index.js'
 import { fetchGeneration } from '../../src/renderer/index.js'
 import { ep, svc } from '../unit/renderer-fixtures.js'
@@ -84,10 +84,10 @@ t.test('--reload-cmd reloads an nginx the renderer cannot signal, confirmed by t
   const r = await renderer('--once', '--nginx-pid', join(root, 'nowhere.pid'), '--reload-cmd', `/bin/kill -s HUP ${nginx.pid()}`)
   t.equal(r.code, 0, r.stderr)
   // The renderer confirmed the new generation; an old worker that has not
-  // yet handled its QUIT may still accept a connection or two, so poll.
-  const now = await waitFor(async () => { const g = await fetchGeneration(statusPort); return g != null && g > gen ? g : undefined },
-    { timeoutMs: 5_000, intervalMs: 20, what: `a generation above ${gen}` })
-  t.ok(now > gen, `generation ${gen} → ${now}`)
+  // yet handled its QUIT may still accept a connection or two
+  await nginx.settled()
+  const now = await fetchGeneration(statusPort)
+  t.ok(now != null && now > gen, `generation ${gen} → ${now}`)
   t.ok(existsSync(join(out, 'api.conf')))
 })
 
