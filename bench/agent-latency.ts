@@ -2,7 +2,7 @@
 // one after the other, and for each the time from Docker's event to the
 // upsert reaching a NATS subscriber, and the agent's own share (event
 // received from Docker → message handed to NATS).
-//   node --import=./node_modules/@tapjs/typescript/dist/esm/import.mjs bench/agent-latency.ts
+//   node --import=tsx bench/agent-latency.ts
 //   env: BENCH_N (default 200), AGENT_LOG (default warn). Exit code 1 when the share p99 > 5 ms.
 import PQueue from 'p-queue'
 import { TEST_IMAGE, waitFor } from '../test/harness/index.js'

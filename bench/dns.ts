@@ -4,7 +4,7 @@
 // The machine is noisy: PROCS driftgate processes (identical processes differ
 // for their whole life), rounds alternate the order, and the ratio is also
 // given per round (median driftgate / dnsmasq of that round).
-//   node --import=@tapjs/typescript/import bench/dns.ts
+//   node --import=tsx bench/dns.ts
 //   env: RUNS=4 PROCS=3 SECONDS=3 NAMES=1000
 // Needs dnsperf and dnsmasq (apt-get install dnsperf dnsmasq-base).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'

@@ -1,7 +1,7 @@
 // Ingest throughput and latency of ONE registry instance against a real
 // nats-server, with a scripted publisher: 10,000 events over 1,000 services
 // (3,000 containers on 10 hosts, 80 % upserts, 20 % removals).
-//   node --import=@tapjs/typescript/import bench/ingest.ts
+//   node --import=tsx bench/ingest.ts
 //   env: EVENTS=10000 SERVICES=1000 RATE=5000 (paced run, events/s)
 // 1. backlog: all events are in the stream before the registry starts; events/s
 //    = events / time until every one is applied (the registry's own ceiling).

@@ -7,7 +7,7 @@
 // Side by side in one run: the per-address layout (one compare-and-set per
 // allocation) and the block layout (pools created with a block size: leased
 // blocks, many allocations per compare-and-set).
-// Run: node --import @tapjs/typescript/import bench/ipam.ts
+// Run: node --import tsx bench/ipam.ts
 //   (env: TOTAL, CONCURRENCY, CLUSTER, LAYOUTS=address,blocks, BLOCK=64,
 //    PROCS=1: each allocator in its own process, as registry instances run
 //    (bench/ipam-allocator.mjs on dist/: `npm run build` first);

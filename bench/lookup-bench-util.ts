@@ -46,7 +46,7 @@ export async function pinned (core: number, cmd: string, args: string[], json = 
   return { proc, info: JSON.parse(line) as Record<string, number>, stop }
 }
 
-export const TS_NODE = ['--import=@tapjs/typescript/import']
+export const TS_NODE = ['--import=tsx']
 
 /** `n` copies of `cmd args` pinned to `core`; each joins `children` as soon as it runs, so a later failure still stops it. */
 export async function pinnedMany (n: number, core: number, cmd: string, args: string[], children: Child[]): Promise<Child[]> {

@@ -1,7 +1,7 @@
 // HTTP lookup throughput: wrk on GET /v1/services/web/endpoints against
 // driftgate and against a bare node:http server returning the same body,
 // alternating, same pinning (server on SERVER_CORE, wrk on CLIENT_CORE).
-//   node --import=@tapjs/typescript/import bench/lookup-http.ts
+//   node --import=tsx bench/lookup-http.ts
 //   env: RUNS=4 PROCS=3 SECONDS=2 CONNECTIONS=32 ENDPOINTS=3
 // The machine is noisy (shared cores): short runs, alternating order, several
 // processes per side, medians, and a per-round ratio that slow drift between

@@ -2,7 +2,7 @@
 // issue 20's size, SERVICES=5000 HOSTS=1000, has the goal < 1 s):
 // a cold placement (no assignments) and a steady-state run (everything placed,
 // which is what the leader loop does on most changes). Median of several runs.
-// Run: node --import @tapjs/typescript/import bench/placement.ts  (or npx tsx if present)
+// Run: node --import tsx bench/placement.ts
 import { schedule } from '../src/placement/scheduler.js'
 import type { SpecEntry } from '../src/placement/types.js'
 import { checkServiceSpec, type HostRecord } from '../src/core/index.js'

@@ -1,6 +1,6 @@
 // How long a 3-host testbed takes to come up and to go away: the fixed cost
 // every integration test that needs one pays. Prints each run and the median.
-//   node --import=@tapjs/typescript/import bench/testbed-timing.ts [runs] [hosts]
+//   node --import=tsx bench/testbed-timing.ts [runs] [hosts]
 import { Testbed, testbedLeftovers } from '../test/harness/index.js'
 
 const runs = Number(process.argv[2] ?? 3)

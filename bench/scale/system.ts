@@ -13,7 +13,7 @@ import { exampleHttpBody } from '../../test/integration/renderer-fixtures.js'
 const root = join(import.meta.dirname, '../..')
 const CLI = existsSync(join(root, 'dist/src/cli/main.js'))
   ? [join(root, 'dist/src/cli/main.js')]
-  : ['--import=@tapjs/typescript/import', join(root, 'src/cli/main.ts')]
+  : ['--import=tsx', join(root, 'src/cli/main.ts')]
 const WATCH_PARENT = '--import=data:text/javascript,process.stdin.on("end",()=>process.kill(process.pid,"SIGTERM"));process.stdin.resume()'
 
 /** CPU seconds (utime + stime) and resident memory of a process, from /proc. */

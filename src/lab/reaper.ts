@@ -14,7 +14,7 @@ let reaperPid: number | undefined
 export function tsLoaderArgs(): string[] {
   const self = fileURLToPath(import.meta.url)
   if (extname(self) !== '.ts') return [] // running compiled .js: no loader needed
-  return [`--import=${import.meta.resolve('@tapjs/typescript/import')}`]
+  return [`--import=${import.meta.resolve('tsx')}`]
 }
 
 /** A sibling module of this file, .ts or .js as this file is. */

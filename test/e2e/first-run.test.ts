@@ -17,7 +17,7 @@ import { isAlive } from '../../src/up/procs.js'
 const root = projectRoot()
 // The built CLI when present and DG_FIRST_RUN_SRC is unset is faster; the source is always current.
 const useDist = process.env.DG_FIRST_RUN_SRC === undefined && existsSync(join(root, 'dist/src/cli/main.js'))
-const cliArgs = useDist ? [join(root, 'dist/src/cli/main.js')] : ['--import=@tapjs/typescript/import', join(root, 'src/cli/main.ts')]
+const cliArgs = useDist ? [join(root, 'dist/src/cli/main.js')] : ['--import=tsx', join(root, 'src/cli/main.ts')]
 const env = { ...process.env, NODE_OPTIONS: '', DRIFTGATE_API: undefined, DRIFTGATE_NATS: undefined }
 
 interface Run { code: number | null, out: string }

@@ -23,7 +23,7 @@ import { projectRoot } from '../../src/cli/version.js'
 import { cleanupPrevious } from '../../src/up/index.js'
 
 const root = projectRoot()
-const cli = existsSync(join(root, 'dist/src/cli/main.js')) ? [join(root, 'dist/src/cli/main.js')] : ['--import=@tapjs/typescript/import', join(root, 'src/cli/main.ts')]
+const cli = existsSync(join(root, 'dist/src/cli/main.js')) ? [join(root, 'dist/src/cli/main.js')] : ['--import=tsx', join(root, 'src/cli/main.ts')]
 const env = { ...process.env, NODE_OPTIONS: '', DRIFTGATE_API: undefined, DRIFTGATE_NATS: undefined }
 const OUTSIDE = '192.0.2.123' // TEST-NET-1: only ever an answer, never contacted
 const RESYNC_MS = 2000

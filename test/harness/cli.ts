@@ -1,7 +1,7 @@
 // Command-line entry for the harness (run with the TS loader, e.g.
-//   node --import=@tapjs/typescript/import test/harness/cli.ts cleanup [--all]
-//   node --import=@tapjs/typescript/import test/harness/cli.ts up /tmp/tb.json [hosts]
-//   node --import=@tapjs/typescript/import test/harness/cli.ts down /tmp/tb.json
+//   node --import=tsx test/harness/cli.ts cleanup [--all]
+//   node --import=tsx test/harness/cli.ts up /tmp/tb.json [hosts]
+//   node --import=tsx test/harness/cli.ts down /tmp/tb.json
 // The reaper that removes what a dead test process left is src/lab/reap.ts.
 import { unlinkSync } from 'node:fs'
 import { cleanupAll, Testbed } from '../../src/lab/index.js'

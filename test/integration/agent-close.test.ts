@@ -11,7 +11,7 @@ import { Testbed, startNats, waitFor } from '../harness/index.js'
 const root = join(import.meta.dirname, '../..')
 const cli = existsSync(join(root, 'dist/src/cli/main.js'))
   ? [join(root, 'dist/src/cli/main.js')]
-  : ['--import=@tapjs/typescript/import', join(root, 'src/cli/main.ts')]
+  : ['--import=tsx', join(root, 'src/cli/main.ts')]
 
 t.test('an agent whose NATS and Docker are gone stops within 5 s of SIGTERM', async (t) => {
   const tb = await Testbed.create({ hosts: 1, network: false, name: 'agent-close' })

@@ -162,7 +162,7 @@ t.test('the driftgate agent command runs, serves metrics and stops cleanly on SI
   const snaps: any[] = []
   const sub = fx.nc.subscribe('driftgate.snapshot.h2', { callback: (_e, m) => { snaps.push(JSON.parse(new TextDecoder().decode(m.data))) } })
   const child = spawn(process.execPath, [
-    '--import=./node_modules/@tapjs/typescript/dist/esm/import.mjs', 'src/cli/main.ts', 'agent',
+    '--import=tsx', 'src/cli/main.ts', 'agent',
     '--host-id', 'h2', '--nats', fx.nats.url, '--docker', `unix://${h.socketPath}`, '--network', NET,
     '--host-label', 'rack=r1', '--metrics-port', String(port), '--log-level', 'warn', '--no-ipam-driver',
   ], { stdio: ['ignore', 'ignore', 'inherit'] })

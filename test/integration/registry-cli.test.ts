@@ -19,7 +19,7 @@ t.teardown(() => { for (const c of children) c.kill('SIGKILL') })
 
 async function startCli (): Promise<{ child: ChildProcess, out: () => string, metricsPort: number, httpPort: number }> {
   const [metricsPort, httpPort, dnsPort] = [await freePort(), await freePort(), await freePort()]
-  const child = spawn(process.execPath, ['--import=@tapjs/typescript/import', 'src/cli/main.ts', 'registry',
+  const child = spawn(process.execPath, ['--import=tsx', 'src/cli/main.ts', 'registry',
     '--nats', nats.url, '--http-port', String(httpPort), '--dns-port', String(dnsPort), '--metrics-port', String(metricsPort),
     '--host-grace', '20s', '--api-token', 'test-token'], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DRIFTGATE_HEARTBEAT_INTERVAL: '1s' } })
   children.add(child)
