@@ -81,25 +81,28 @@ const kvSeen = new Map<string, number>()
 // The first record with the agent's verdict `healthy`, and the health of the first running record.
 const kvHealthy = new Map<string, number>()
 const firstHealth = new Map<string, string>()
+/** Tells the running stopwatch that an address may be routed from now on. */
+const routable: { hot: ((ip: string) => void) | null } = { hot: null }
 const kvSub = nc.subscribe('$KV.driftgate_endpoints.conv.>')
 void (async () => {
   for await (const m of kvSub) {
     const d = decodeJson(m.data)
     const e = d.ok ? d.value as EndpointRecord : null
     if (e?.state !== 'running' || e.removed === true) continue
-    if (!kvSeen.has(e.containerId)) { kvSeen.set(e.containerId, now()); firstHealth.set(e.containerId, e.health) }
+    if (!kvSeen.has(e.containerId)) { kvSeen.set(e.containerId, now()); firstHealth.set(e.containerId, e.health); routable.hot?.(e.ip) }
     if (e.health === 'healthy' && !kvHealthy.has(e.containerId)) kvHealthy.set(e.containerId, now())
   }
 })()
 
 /**
  * The stopwatch (bench/first-served.mjs) in its own process: back-to-back
- * keep-alive requests with no sleep, so "first request served" is within one
+ * keep-alive requests with no sleep from the moment this process sees the
+ * endpoint record on NATS (`hot`), so "first request served" is within one
  * request's time (~0.2 ms) of the moment nginx could serve it, not within a
- * polling interval of this busy process.
+ * polling interval of this busy process; one request per 10 ms before that.
  */
 interface Served { at: number, direct: number }
-function stopwatch (port: number): { watch: (ip: string) => Promise<Served>, direct: (ip: string) => void, close: () => void } {
+function stopwatch (port: number): { watch: (ip: string) => Promise<Served>, direct: (ip: string) => void, hot: (ip: string) => void, close: () => void } {
   const child = spawn(process.execPath, [join(here, 'first-served.mjs'), String(port), 'conv', process.env.BENCH_STOPWATCH_CONNS ?? '2'], { stdio: ['pipe', 'pipe', 'inherit'] })
   const waiting = new Map<string, (s: Served) => void>()
   createInterface({ input: child.stdout }).on('line', (line) => {
@@ -112,6 +115,7 @@ function stopwatch (port: number): { watch: (ip: string) => Promise<Served>, dir
       child.stdin.write(`watch ${ip}\n`)
     }),
     direct: (ip) => { child.stdin.write(`direct ${ip}\n`) },
+    hot: (ip) => { child.stdin.write(`hot ${ip}\n`) },
     close: () => { child.stdin.end(); child.kill() },
   }
 }
@@ -217,6 +221,7 @@ async function runMode (mode: 'lua' | 'file', health = false): Promise<string[]>
     const directAfterPush: number[] = []
     const gate = newGateStats()
     const watch = stopwatch(nginx.port)
+    routable.hot = watch.hot
     // event 0 is the service appearing (lua mode reloads for its upstream
     // block); the events after it are endpoint changes only
     for (let i = 0; i < N; i++) {
@@ -264,6 +269,7 @@ async function runMode (mode: 'lua' | 'file', health = false): Promise<string[]>
       await waitFor(async () => (await get(nginx.port, 'conv')).status === 503, { what: 'back to 503', timeoutMs: 30_000, intervalMs: 20 })
     }
     watch.close()
+    routable.hot = null
     if (health) lines.push(...gateLines(row, gate))
     const m = await renderer.metrics()
     const reloads = [...m.matchAll(/^driftgate_renderer_reloads_total\{[^}]*result="ok"[^}]*\} (\S+)$/gm)].reduce((a, x) => a + Number(x[1]), 0)
