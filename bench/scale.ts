@@ -49,7 +49,7 @@ report(r)
 
 function report (r: ScaleResult): void {
   const f = (x: number): string => x.toFixed(0)
-  const line = (name: string, xs: number[]): string => `${name}: p50 ${f(pct(xs, 0.5))} ms, p99 ${f(pct(xs, 0.99))} ms, max ${f(Math.max(...xs))} ms (${xs.length} events)`
+  const line = (name: string, xs: number[]): string => `${name}: p50 ${f(pct(xs, 0.5))} ms, p99 ${f(pct(xs, 0.99))} ms, max ${f(xs.reduce((a, b) => Math.max(a, b), 0))} ms (${xs.length} events)`
   console.log('\n== event published → in nginx shared dict (goal p99 ≤ 500 ms)')
   for (const [id, xs] of r.latency.byRenderer) console.log(`  ${line(id, xs)}`)
   console.log(`  ${line('both', r.latency.all)}; never reached a dict: ${r.latency.never}; measurement loop lag max ${f(r.maxLagMs)} ms`)
@@ -60,7 +60,7 @@ function report (r: ScaleResult): void {
     const over = r.latency.points.filter((p) => p.at >= fault.at && p.ms > 500)
     const last = over.reduce((mx, p) => Math.max(mx, p.at + p.ms), fault.at)
     if (during.length === 0) { console.log(`  fault: ${fault.what}: no event published in it (+10 s) reached a dict by the end`); continue }
-    console.log(`  fault: ${fault.what}: worst ${f(Math.max(0, ...during.map((p) => p.ms)))} ms, p99 ${f(pct(during.map((p) => p.ms), 0.99))} ms during it (+10 s); ` +
+    console.log(`  fault: ${fault.what}: worst ${f(during.reduce((a, p) => Math.max(a, p.ms), 0))} ms, p99 ${f(pct(during.map((p) => p.ms), 0.99))} ms during it (+10 s); ` +
       `${over.length} events over goal; all under goal again ${((last - fault.at) / 1000).toFixed(1)} s after the fault` +
       (fault.until > 0 ? ` (${((last - fault.until) / 1000).toFixed(1)} s after the recovery)` : ''))
   }
