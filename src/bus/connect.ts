@@ -74,7 +74,8 @@ export function connectionOptions (opts: NatsOptions): ConnectionOptions {
     timeout: opts.connectTimeoutMs ?? 10_000,
     // Without this every request (each KV write) builds two Error objects with
     // stacks "just in case": ~30 µs per event, measured in bench/ingest.
-    noAsyncTraces: true,
+    // DRIFTGATE_NATS_TRACES=1 turns them back on, to find where a timeout came from.
+    noAsyncTraces: process.env.DRIFTGATE_NATS_TRACES !== '1',
   }
   if (opts.user != null) { co.user = opts.user; co.pass = opts.pass }
   if (opts.token != null) co.token = opts.token

@@ -143,6 +143,9 @@ export async function buildApi (opts: ApiOptions): Promise<FastifyInstance> {
       return server
     },
     loggerInstance: opts.log as unknown as FastifyBaseLogger,
+    // avvio's default (10 s) exited registries started on a saturated machine
+    // (bench/scale at full size: 12 s event-loop lag) before their routes were in.
+    pluginTimeout: 120_000,
     // Per-request log lines would cost more than the lookups themselves; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
