@@ -15,6 +15,7 @@
 //        RATE=500 CHANGES=30 (s per step) SETTLE=300 (s) CLUSTER=1
 //        BASE=dist-base/src/cli/main.js   the same first with another build, side by side
 //        OPTS="--max-semi-space-size=8"    node options for this build's processes (BASE_OPTS: the base's)
+//        CLI=path LABEL=name               run another build than dist/ as the main one (one build per locked run)
 //        SNAP=dir                          heap snapshots of both processes at the last step
 import { mkdirSync, mkdtempSync } from 'node:fs'
 import { createConnection } from 'node:net'
@@ -25,7 +26,7 @@ import { openBucket, Buckets } from '../src/bus/index.js'
 import { Fleet, nowMs } from './scale/fleet.js'
 import { Measure } from './scale/measure.js'
 import { converge } from './scale/run.js'
-import { procStats, startSystem } from './scale/system.js'
+import { procStats, startSystem, type System } from './scale/system.js'
 
 const env = process.env
 const STEPS = (env.STEPS ?? '10000,25000,50000').split(',').map(Number)
@@ -39,9 +40,9 @@ const PROBE = resolve(import.meta.dirname, 'memory-probe.mjs')
 const MB = 1024 * 1024
 
 interface Probe { rss: number, heapUsed: number, heapTotal: number, external: number, arrayBuffers: number, malloced: number, spaces: Record<string, { used: number, size: number }> }
-interface Point { rssMb: number, heapUsedMb: number, heapTotalMb: number, externalMb: number }
+interface Point { rssMb: number, heapUsedMb: number, heapTotalMb: number, externalMb: number, newSpaceMb: number }
 interface ProcRow { filled: Point, changes: Point, live: Point }
-interface StepRow { endpoints: number, fillS: number, registry: ProcRow, renderer: ProcRow, natsMb: number, natsPeakMb: number }
+interface StepRow { endpoints: number, fillS: number, registry: ProcRow, renderer: ProcRow, natsMb: number, natsPeakMb: number, /** CPU µs per event during the changes */ cpuUs: { registry: number, renderer: number, nats: number } }
 interface Run { label: string, base: { registry: Point, renderer: Point }, steps: StepRow[] }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
@@ -59,9 +60,9 @@ async function ask (dir: string, pid: number, cmd: string): Promise<Probe> {
     sock.setTimeout(120_000, () => sock.destroy(new Error(`probe ${pid} ${cmd}: timeout`)))
   })
 }
-const point = (p: Probe): Point => ({ rssMb: p.rss / MB, heapUsedMb: p.heapUsed / MB, heapTotalMb: p.heapTotal / MB, externalMb: (p.external + p.malloced) / MB })
-const maxPoint = (a: Point, b: Point): Point => ({ rssMb: Math.max(a.rssMb, b.rssMb), heapUsedMb: Math.max(a.heapUsedMb, b.heapUsedMb), heapTotalMb: Math.max(a.heapTotalMb, b.heapTotalMb), externalMb: Math.max(a.externalMb, b.externalMb) })
-const ZERO: Point = { rssMb: 0, heapUsedMb: 0, heapTotalMb: 0, externalMb: 0 }
+const point = (p: Probe): Point => ({ rssMb: p.rss / MB, heapUsedMb: p.heapUsed / MB, heapTotalMb: p.heapTotal / MB, externalMb: (p.external + p.malloced) / MB, newSpaceMb: (p.spaces.new_space?.size ?? 0) / MB })
+const maxPoint = (a: Point, b: Point): Point => Object.fromEntries(Object.keys(a).map((k) => [k, Math.max(a[k as keyof Point], b[k as keyof Point])])) as unknown as Point
+const ZERO: Point = { rssMb: 0, heapUsedMb: 0, heapTotalMb: 0, externalMb: 0, newSpaceMb: 0 }
 const f0 = (x: number): string => x.toFixed(0)
 
 async function runOne (label: string, cli: string | undefined, opts: string): Promise<Run> {
@@ -98,6 +99,7 @@ async function runOne (label: string, cli: string | undefined, opts: string): Pr
       // changes, sampled every second
       let peak = { registry: ZERO, renderer: ZERO }
       let natsMb = 0
+      const cpu0 = { registry: procStats(pids.registry).cpu, renderer: procStats(pids.renderer).cpu, nats: natsCpu(sys) }
       const start = nowMs()
       let events = 0
       let nextSample = start
@@ -113,17 +115,22 @@ async function runOne (label: string, cli: string | undefined, opts: string): Pr
       }
       await f.flush()
       const settled = await converge(sys, m, f, SETTLE_S)
+      const us = (cpu: number): number => cpu * 1e6 / Math.max(1, events)
+      const cpuUs = { registry: us(procStats(pids.registry).cpu - cpu0.registry), renderer: us(procStats(pids.renderer).cpu - cpu0.renderer), nats: us(natsCpu(sys) - cpu0.nats) }
       const live = { registry: await probe('registry', 'gc'), renderer: await probe('renderer', 'gc') }
       const row: StepRow = {
         endpoints: step, fillS: ok === ok ? fillS : NaN,
         registry: { filled: filled.registry, changes: peak.registry, live: live.registry },
         renderer: { filled: filled.renderer, changes: peak.renderer, live: live.renderer },
-        natsMb, natsPeakMb: Math.max(...nats().map((s) => s.peakMb)),
+        natsMb, natsPeakMb: Math.max(...nats().map((s) => s.peakMb)), cpuUs,
       }
       steps.push(row)
-      console.log(`  ${step} endpoints: filled in ${fillS.toFixed(1)} s${ok === ok ? '' : ' (NOT converged)'}; ${events} events in ${CHANGES_S} s, settled ${settled.toFixed(1)} s after; load ${loadavg()[0].toFixed(1)}`)
+      let tombstones = 0
+      for (const r of m.table.values()) if (r.removed === true) tombstones++
+      console.log(`  ${step} endpoints: filled in ${fillS.toFixed(1)} s${ok === ok ? '' : ' (NOT converged)'}; ${events} events in ${CHANGES_S} s, settled ${settled.toFixed(1)} s after; ` +
+        `KV table ${m.table.size} records of which ${tombstones} tombstones; load ${loadavg()[0].toFixed(1)}`)
       for (const p of ['registry', 'renderer'] as const) console.log(`    ${p}: ${procLine(row[p], base[p], step)}`)
-      console.log(`    nats: RSS ${f0(natsMb)} MB during changes (peak ${f0(row.natsPeakMb)} MB)`)
+      console.log(`    nats: RSS ${f0(natsMb)} MB during changes (peak ${f0(row.natsPeakMb)} MB); CPU per event (changes until settled): registry ${f0(cpuUs.registry)} µs, renderer ${f0(cpuUs.renderer)} µs, nats-server ${f0(cpuUs.nats)} µs`)
       if (env.SNAP !== undefined && i === STEPS.length - 1) {
         mkdirSync(env.SNAP, { recursive: true })
         for (const p of ['registry', 'renderer'] as const) {
@@ -142,6 +149,8 @@ async function runOne (label: string, cli: string | undefined, opts: string): Pr
   }
 }
 
+const natsCpu = (sys: System): number => sys.cluster.nodes.reduce((sum, n) => sum + procStats(n.pid).cpu, 0)
+
 async function waitProbe (fn: () => Promise<void>): Promise<void> {
   for (let i = 0; ; i++) {
     try { await fn(); return } catch (err) { if (i > 600) throw err }
@@ -153,24 +162,24 @@ async function waitProbe (fn: () => Promise<void>): Promise<void> {
 function procLine (r: ProcRow, base: Point, n: number): string {
   const per = (x: number, b: number): string => f0((x - b) * MB / n)
   return `RSS ${f0(r.filled.rssMb)} / ${f0(r.changes.rssMb)} / ${f0(r.live.rssMb)} MB, heap used ${f0(r.filled.heapUsedMb)} / ${f0(r.changes.heapUsedMb)} / ${f0(r.live.heapUsedMb)} MB ` +
-    `(total ${f0(r.filled.heapTotalMb)} / ${f0(r.changes.heapTotalMb)} / ${f0(r.live.heapTotalMb)}), external+malloc ${f0(r.live.externalMb)} MB (filled / changes peak / live after GC); ` +
+    `(total ${f0(r.filled.heapTotalMb)} / ${f0(r.changes.heapTotalMb)} / ${f0(r.live.heapTotalMb)}), new space ${f0(r.filled.newSpaceMb)} / ${f0(r.changes.newSpaceMb)} MB, external+malloc ${f0(r.live.externalMb)} MB (filled / changes peak / live after GC); ` +
     `per endpoint: live heap ${per(r.live.heapUsedMb, base.heapUsedMb)} B, RSS ${per(r.live.rssMb, base.rssMb)} B`
 }
 
 console.log(`bench/memory: steps ${STEPS.join(',')}, ${HOSTS} hosts, ${SERVICES} services, ${RATE} events/s for ${CHANGES_S} s per step, ${CLUSTER ? '3-node cluster (R3)' : 'one nats-server'}; load ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores`)
 const runs: Run[] = []
 if (env.BASE !== undefined) runs.push(await runOne('base', env.BASE, env.BASE_OPTS ?? ''))
-runs.push(await runOne('this', undefined, env.OPTS ?? ''))
+runs.push(await runOne(env.LABEL ?? 'this', env.CLI, env.OPTS ?? ''))
 
 console.log('\n== side by side (RSS / heap used, MB: filled, peak during changes, live after GC)')
-console.log('| endpoints | build | registry RSS | registry heap used | renderer RSS | renderer heap used | NATS RSS |')
-console.log('|---|---|---|---|---|---|---|')
+console.log('| endpoints | build | registry RSS | registry heap used | renderer RSS | renderer heap used | NATS RSS | CPU µs/event reg / rend |')
+console.log('|---|---|---|---|---|---|---|---|')
 for (const [i, step] of STEPS.entries()) {
   for (const r of runs) {
     const s = r.steps[i]
     if (s === undefined) continue
     const cell = (p: ProcRow, k: 'rssMb' | 'heapUsedMb'): string => `${f0(p.filled[k])} / ${f0(p.changes[k])} / ${f0(p.live[k])}`
-    console.log(`| ${step} | ${r.label} | ${cell(s.registry, 'rssMb')} | ${cell(s.registry, 'heapUsedMb')} | ${cell(s.renderer, 'rssMb')} | ${cell(s.renderer, 'heapUsedMb')} | ${f0(s.natsMb)} |`)
+    console.log(`| ${step} | ${r.label} | ${cell(s.registry, 'rssMb')} | ${cell(s.registry, 'heapUsedMb')} | ${cell(s.renderer, 'rssMb')} | ${cell(s.renderer, 'heapUsedMb')} | ${f0(s.natsMb)} | ${f0(s.cpuUs.registry)} / ${f0(s.cpuUs.renderer)} |`)
   }
 }
 console.log(`load average now ${loadavg().map((x) => x.toFixed(1)).join(' ')}`)
