@@ -16,6 +16,8 @@
 //        BASE=dist-base/src/cli/main.js   the same first with another build, side by side
 //        OPTS="--max-semi-space-size=8"    node options for this build's processes (BASE_OPTS: the base's)
 //        CLI=path LABEL=name               run another build than dist/ as the main one (one build per locked run)
+//        RUNS="base|dist-base/src/cli/main.js|;semi16||--max-semi-space-size=16"   any list of label|cli|node options
+//             (NAME=value words in the options are environment, e.g. MALLOC_ARENA_MAX=2)
 //        SNAP=dir                          heap snapshots of both processes at the last step
 import { mkdirSync, mkdtempSync } from 'node:fs'
 import { createConnection } from 'node:net'
@@ -67,9 +69,13 @@ const f0 = (x: number): string => x.toFixed(0)
 
 async function runOne (label: string, cli: string | undefined, opts: string): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'dg-mem-'))
-  const childEnv: Record<string, string> = { DG_MEMPROBE_DIR: dir, NODE_OPTIONS: `--import=${PROBE} ${opts}`.trim() }
+  // NAME=value words are environment (e.g. MALLOC_ARENA_MAX=2), the rest node options
+  const words = opts.split(/\s+/).filter((w) => w !== '')
+  const envWords = Object.fromEntries(words.filter((w) => /^[A-Z_]+=/.test(w)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]))
+  const nodeOpts = words.filter((w) => !/^[A-Z_]+=/.test(w)).join(' ')
+  const childEnv: Record<string, string> = { ...envWords, DG_MEMPROBE_DIR: dir, NODE_OPTIONS: `--import=${PROBE} ${nodeOpts}`.trim() }
   if (cli !== undefined) childEnv.DG_CLI = resolve(cli)
-  console.log(`\n== ${label}: ${cli ?? 'dist/'} NODE_OPTIONS="${childEnv.NODE_OPTIONS}"`)
+  console.log(`\n== ${label}: ${cli ?? 'dist/'} NODE_OPTIONS="${childEnv.NODE_OPTIONS}"${Object.keys(envWords).length > 0 ? ` ${JSON.stringify(envWords)}` : ''}`)
   const sys = await startSystem({ registries: 1, renderers: 1, nodes: CLUSTER ? 3 : 1, env: childEnv })
   const conns: NatsConnection[] = []
   let fleet: Fleet | undefined
@@ -167,9 +173,12 @@ function procLine (r: ProcRow, base: Point, n: number): string {
 }
 
 console.log(`bench/memory: steps ${STEPS.join(',')}, ${HOSTS} hosts, ${SERVICES} services, ${RATE} events/s for ${CHANGES_S} s per step, ${CLUSTER ? '3-node cluster (R3)' : 'one nats-server'}; load ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores`)
+// RUNS="label|cli|node options;…" (empty cli = dist/), else BASE (if set) then this build
+const plan = env.RUNS !== undefined
+  ? env.RUNS.split(';').filter((r) => r.trim() !== '').map((r) => { const [label, cli, opts] = r.split('|'); return { label, cli: cli === '' ? undefined : cli, opts: opts ?? '' } })
+  : [...(env.BASE !== undefined ? [{ label: 'base', cli: env.BASE, opts: env.BASE_OPTS ?? '' }] : []), { label: env.LABEL ?? 'this', cli: env.CLI, opts: env.OPTS ?? '' }]
 const runs: Run[] = []
-if (env.BASE !== undefined) runs.push(await runOne('base', env.BASE, env.BASE_OPTS ?? ''))
-runs.push(await runOne(env.LABEL ?? 'this', env.CLI, env.OPTS ?? ''))
+for (const r of plan) runs.push(await runOne(r.label, r.cli, r.opts))
 
 console.log('\n== side by side (RSS / heap used, MB: filled, peak during changes, live after GC)')
 console.log('| endpoints | build | registry RSS | registry heap used | renderer RSS | renderer heap used | NATS RSS | CPU µs/event reg / rend |')
