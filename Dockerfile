@@ -39,6 +39,9 @@ COPY console ./console
 # the renderer in nginx's pid and network namespaces, sharing the generated
 # folder and the main config, so its `nginx -t` is the binary that serves:
 # deploy/compose/edge.yml.
+# V8's young generation grows to 128 MB under load by default: 16 MB semi-spaces
+# bound it (docs/scaling.md "Memory by size"); `docker run -e NODE_OPTIONS=` replaces it.
+ENV NODE_OPTIONS=--max-semi-space-size=16
 USER 10001:10001
 ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
 CMD ["--help"]

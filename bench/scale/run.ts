@@ -73,7 +73,7 @@ async function dictDiffs (sys: System, fleet: Fleet): Promise<Array<{ renderer: 
 }
 
 /** Waits until KV and every dict equal the truth; seconds taken, or NaN on timeout. */
-async function converge (sys: System, m: Measure, fleet: Fleet, timeoutS: number): Promise<number> {
+export async function converge (sys: System, m: Measure, fleet: Fleet, timeoutS: number): Promise<number> {
   const t0 = nowMs()
   while (nowMs() - t0 < timeoutS * 1000) {
     if (tableDiff(m, fleet).length === 0 && (await dictDiffs(sys, fleet)).every((d) => d.diff.length === 0)) return (nowMs() - t0) / 1000

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, type NatsConnection } from 'nats'
-import { startNatsCluster, startNginx, freePort, waitFor, type NatsCluster, type NginxServer } from '../../test/harness/index.js'
+import { startNats, startNatsCluster, startNginx, freePort, waitFor, type NatsCluster, type NginxServer } from '../../test/harness/index.js'
 import { exampleHttpBody } from '../../test/integration/renderer-fixtures.js'
 
 const root = join(import.meta.dirname, '../..')
@@ -85,9 +85,14 @@ export interface System {
 /** Server URLs starting from node i: instances spread over the nodes. */
 const rotated = (urls: string[], i: number): string => [...urls.slice(i % urls.length), ...urls.slice(0, i % urls.length)].join(',')
 
-export async function startSystem (o: { registries: number, renderers: number, logLevel?: string }): Promise<System> {
+/**
+ * `nodes`: 3 (a cluster, R3) or 1 (one nats-server, R1; bench/memory.ts).
+ * `env`: extra environment of every driftgate process (e.g. DG_CLI, NODE_OPTIONS).
+ */
+export async function startSystem (o: { registries: number, renderers: number, logLevel?: string, nodes?: 1 | 3, env?: Record<string, string> }): Promise<System> {
   const logDir = mkdtempSync(join(tmpdir(), 'dg-scale-'))
-  const cluster = await startNatsCluster(3)
+  const cluster = o.nodes === 1 ? await singleNode() : await startNatsCluster(3)
+  const replicas = o.nodes === 1 ? '1' : '3'
   const registries: Child[] = []
   const renderers: Renderer[] = []
   let nc: NatsConnection | undefined
@@ -102,8 +107,8 @@ export async function startSystem (o: { registries: number, renderers: number, l
     const level = o.logLevel ?? 'warn'
     for (let i = 0; i < o.registries; i++) {
       const [http, dns] = [await freePort(), await freePort()]
-      const c = new Child(`registry${i + 1}`, ['registry', '--nats', rotated(cluster.urls, i), '--replicas', '3',
-        '--http-port', String(http), '--dns-port', String(dns), '--log-level', level], join(logDir, `registry${i + 1}.log`))
+      const c = new Child(`registry${i + 1}`, ['registry', '--nats', rotated(cluster.urls, i), '--replicas', replicas,
+        '--http-port', String(http), '--dns-port', String(dns), '--log-level', level], join(logDir, `registry${i + 1}.log`), o.env)
       c.start()
       registries.push(c)
       // the first creates the stream and buckets; the others find them
@@ -116,7 +121,7 @@ export async function startSystem (o: { registries: number, renderers: number, l
       const id = `r${i + 1}`
       const child = new Child(`renderer${i + 1}`, ['renderer', '--out', out, '--nginx-conf', nginx.confPath, '--nginx-prefix', `${nginx.prefix}/`,
         '--nginx-bin', '/usr/sbin/nginx', '--id', id, '--status-port', String(statusPort), '--mode', 'lua',
-        '--nats', rotated(cluster.urls, i + 1), '--log-level', level], join(logDir, `renderer${i + 1}.log`))
+        '--nats', rotated(cluster.urls, i + 1), '--log-level', level], join(logDir, `renderer${i + 1}.log`), o.env)
       child.start()
       renderers.push({ child, nginx, statusPort, id })
     }))
@@ -125,6 +130,13 @@ export async function startSystem (o: { registries: number, renderers: number, l
     throw err
   }
   return { cluster, registries, renderers, logDir, nc, stop }
+}
+
+/** One nats-server in the cluster's shape. */
+async function singleNode (): Promise<NatsCluster> {
+  const s = await startNats()
+  const node = { name: 'n1', url: s.url, port: s.port, monitorPort: s.monitorPort, storeDir: s.storeDir, get pid () { return s.pid }, stop: s.stop, restart: s.restart }
+  return { urls: [s.url], nodes: [node], metaLeader: async () => 'n1', stop: s.stop }
 }
 
 async function streamReady (nc: NatsConnection): Promise<boolean> {

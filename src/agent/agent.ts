@@ -4,7 +4,8 @@
 // assigns to this host (the reconciler, whose planned stops drain through the
 // handler). Subscribes to Docker events before listing containers, so nothing
 // started in between is missed; never exits on a transient failure.
-import Dockerode from 'dockerode'
+import { createRequire } from 'node:module'
+import type Dockerode from 'dockerode'
 import type { NatsConnection } from 'nats'
 import type { Registry } from 'prom-client'
 import { closeInOrder, componentLogger, createLogger, createMetricsRegistry, newInstanceId, type Logger } from '../core/index.js'
@@ -52,6 +53,13 @@ export interface Agent {
 }
 
 const now = (): number => performance.timeOrigin + performance.now()
+/**
+ * dockerode is loaded when an agent is created, not when this module is: every
+ * CLI process imports every command, and dockerode (with ssh2 and its 16 MB
+ * WebAssembly heap) costs a registry or renderer ~20-30 MB RSS it never uses.
+ */
+const loadDockerode = (): typeof Dockerode => createRequire(import.meta.url)('dockerode') as typeof Dockerode
+
 /** SIGTERM to exit: an agent whose NATS and Docker are both gone still stops within 5 s. */
 const CLOSE_BUDGET_MS = 3000
 
@@ -63,7 +71,7 @@ export function createAgent (config: Readonly<ResolvedAgentConfig>, deps: AgentD
     .child({ host: s.hostId, instance })
   const registry = deps.metrics ?? createMetricsRegistry('agent')
   const metrics = createAgentMetrics(registry)
-  const docker = deps.docker ?? new Dockerode(dockerOptions(config.docker))
+  const docker = deps.docker ?? new (loadDockerode())(dockerOptions(config.docker))
   const subj = subjects(s.prefix)
 
   let nc: NatsConnection | undefined = deps.nc

@@ -28,6 +28,7 @@ export { HISTORY_KEEP, type HistoryEntry } from './history.js'
 export { placementStatus, type PlacementStatus } from './status.js'
 export { formatBytes, formatCpus } from './capacity.js'
 export type { ScheduleInput, ScheduleResult, SpecEntry, Unschedulable } from './types.js'
+export type { PlacementTables } from './loop.js'
 export { decideReplacements, REPLACE_DEFAULTS, type Decision, type ReplacePolicy, type ReplicaInput, type ReplicaStatus, type Verdict } from './replace.js'
 export { ReplicaHealth, replicaStatus } from './replica-health.js'
 export { Replacer, replacementDecisions } from './replacer.js'
@@ -73,6 +74,12 @@ export interface PlacementDeps {
   metrics: PromRegistry
   /** Request rates per service (the renderers' counts); the autoscaler's requestsPerReplica target reads it. */
   load?: ServiceLoad
+  /**
+   * Started mirrors of the endpoints and hosts buckets to read instead of
+   * watching them again (the registry's own): one decoded copy of each
+   * record per process. Placement neither starts nor closes them.
+   */
+  tables?: { endpoints: KvTable<EndpointRecord>, hosts: KvTable<HostRecord> }
 }
 
 export interface PlacementOptions extends PlacementDeps {
@@ -139,12 +146,13 @@ async function run (cfg: ResolvedPlacementConfig, opts: PlacementDeps): Promise<
       log.warn({ bucket: name, key, reason }, 'invalid value ignored')
     },
   })
+  const shared = opts.tables
   const tables: PlacementTables = {
     services: table<ServiceRecord>(services, 'services', checkServiceRecord),
-    hosts: table<HostRecord>(hosts, 'hosts', checkHostRecord),
+    hosts: shared?.hosts ?? table<HostRecord>(hosts, 'hosts', checkHostRecord),
     assignments: table<AssignmentRecord>(assignments, 'assignments', checkAssignmentRecord),
   }
-  const endpointTable = table<EndpointRecord>(endpoints, 'endpoints', checkEndpointRecord)
+  const endpointTable = shared?.endpoints ?? table<EndpointRecord>(endpoints, 'endpoints', checkEndpointRecord)
   const replicaHealth = new ReplicaHealth(endpointTable)
   tables.replicaHealth = replicaHealth
   const holder = `${(cfg.name ?? hostname()).replace(/[^a-zA-Z0-9._-]/g, '-').slice(0, 100)}-${newInstanceId()}`
@@ -180,7 +188,8 @@ async function run (cfg: ResolvedPlacementConfig, opts: PlacementDeps): Promise<
     await closing
   }
   try {
-    for (const t of [tables.services, tables.hosts, tables.assignments, endpointTable]) {
+    const own = shared === undefined ? [tables.services, tables.hosts, tables.assignments, endpointTable] : [tables.services, tables.assignments]
+    for (const t of own) {
       await t.start()
       started.push(t)
     }

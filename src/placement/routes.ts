@@ -27,6 +27,8 @@ export interface ServiceRoutesOptions {
   kv: { services: KV, leases: KV, hosts?: KV, assignments?: KV, history?: KV, endpoints?: KV }
   /** Mirrors to answer GET /v1/placement from (e.g. startPlacement's); else the plugin makes its own from kv. */
   tables?: PlacementTables
+  /** Without `tables`: started endpoints/hosts mirrors to read (the registry's) instead of watching those buckets again; not closed here. */
+  mirrors?: { endpoints: KvTable<EndpointRecord>, hosts: KvTable<HostRecord> }
   log: Logger
   now?: () => number
 }
@@ -51,25 +53,29 @@ function installParsers (app: FastifyInstance): void {
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'))
 }
 
-const ownEndpoints = new WeakMap<PlacementTables, KvTable<EndpointRecord>>()
+/** The mirrors ownTables started (closed with the plugin). */
+const ownMirrors = new WeakMap<PlacementTables, Array<KvTable<unknown>>>()
 
 async function ownTables (opts: ServiceRoutesOptions): Promise<PlacementTables> {
   const { hosts, assignments } = opts.kv
   if (hosts === undefined || assignments === undefined) throw new TypeError('serviceRoutes needs tables or kv.hosts and kv.assignments')
   const valid = <T>(check: { problems: (v: unknown) => unknown }) => (v: unknown): T | null => (check.problems(v) === null ? v as T : null)
+  const own: Array<KvTable<unknown>> = []
+  const mine = <T>(table: KvTable<T>): KvTable<T> => { own.push(table as KvTable<unknown>); return table }
   const tables: PlacementTables = {
-    services: new KvTable<ServiceRecord>({ kv: opts.kv.services, log: opts.log, decode: valid(checkServiceRecord) }),
-    hosts: new KvTable<HostRecord>({ kv: hosts, log: opts.log, decode: valid(checkHostRecord) }),
-    assignments: new KvTable<AssignmentRecord>({ kv: assignments, log: opts.log, decode: valid(checkAssignmentRecord) }),
+    services: mine(new KvTable<ServiceRecord>({ kv: opts.kv.services, log: opts.log, decode: valid(checkServiceRecord) })),
+    hosts: opts.mirrors?.hosts ?? mine(new KvTable<HostRecord>({ kv: hosts, log: opts.log, decode: valid(checkHostRecord) })),
+    assignments: mine(new KvTable<AssignmentRecord>({ kv: assignments, log: opts.log, decode: valid(checkAssignmentRecord) })),
   }
-  await Promise.all([tables.services.start(), tables.hosts.start(), tables.assignments.start()])
-  if (opts.kv.endpoints !== undefined) {
-    // Replica health for the replacement verdicts in GET /v1/placement (issue 19).
-    const endpoints = new KvTable<EndpointRecord>({ kv: opts.kv.endpoints, log: opts.log, decode: valid(checkEndpointRecord) })
-    await endpoints.start()
+  // Replica health for the replacement verdicts in GET /v1/placement (issue 19).
+  const endpoints = opts.mirrors?.endpoints ?? (opts.kv.endpoints !== undefined
+    ? mine(new KvTable<EndpointRecord>({ kv: opts.kv.endpoints, log: opts.log, decode: valid(checkEndpointRecord) }))
+    : undefined)
+  ownMirrors.set(tables, own)
+  await Promise.all(own.map(async (t) => { await t.start() }))
+  if (endpoints !== undefined) {
     tables.replicaHealth = new ReplicaHealth(endpoints)
     tables.replicaHealth.attach()
-    ownEndpoints.set(tables, endpoints)
   }
   return tables
 }
@@ -89,7 +95,7 @@ export function serviceRoutes (opts: ServiceRoutesOptions): FastifyPluginAsync {
     if (opts.tables === undefined) {
       app.addHook('onClose', async () => {
         tables.replicaHealth?.detach()
-        await Promise.all([tables.services.close(), tables.hosts.close(), tables.assignments.close(), ownEndpoints.get(tables)?.close()])
+        await Promise.all((ownMirrors.get(tables) ?? []).map(async (t) => { await t.close() }))
       })
     }
     // Mounted outside the registry API (tests), there may be no token check: refuse writes then.

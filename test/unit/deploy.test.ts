@@ -79,6 +79,8 @@ for (const c of units) {
     t.equal(argv[argv.indexOf('--nats-creds') + 1], expandSpecifiers('%d/nats.creds'))
     for (const flag of SECRET_VALUE_FLAGS) t.notOk(argv.includes(flag), `no ${flag} value on the command line`)
     for (const env of u.Service.EnvironmentFile ?? []) t.match(env, /^-\/etc\/driftgate\//, 'optional env file of secrets without a file flag')
+    // issue 20, memory by size: V8's young generation bounded (docs/scaling.md)
+    if (c.role !== 'agent') t.ok((u.Service.Environment ?? []).includes('NODE_OPTIONS=--max-semi-space-size=16'), 'node with 16 MB semi-spaces')
   })
 
   t.test(`${c.file}: ExecStart parses and ${c.example} validates with it`, async (t) => {

@@ -1,0 +1,40 @@
+// Loaded into each driftgate process of bench/memory.ts (NODE_OPTIONS
+// --import): answers what the process's memory is made of, on a unix socket
+// <DG_MEMPROBE_DIR>/<pid>.sock, one command per connection:
+//   stats          → process.memoryUsage() and V8's heap and space statistics
+//   gc             → a full collection first, then stats (what is live)
+//   snap <path>    → a full collection, then a heap snapshot written to <path>
+// The same probe goes into every build compared (the build from before a
+// change has no such endpoint of its own), so the figures are alike. Nothing
+// happens unless the bench asks; the server does not keep the process alive.
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString, writeHeapSnapshot } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+
+const dir = process.env.DG_MEMPROBE_DIR
+if (dir) {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc')
+  const stats = () => {
+    const m = process.memoryUsage()
+    const h = getHeapStatistics()
+    const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { used: s.space_used_size, size: s.space_size }]))
+    return { pid: process.pid, argv: process.argv.slice(2, 3), rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, malloced: h.malloced_memory, spaces }
+  }
+  const server = createServer((sock) => {
+    sock.setEncoding('utf8')
+    sock.once('data', (line) => {
+      const [cmd, arg] = line.trim().split(' ')
+      let out
+      try {
+        if (cmd === 'gc' || cmd === 'snap') gc()
+        if (cmd === 'snap') out = { path: writeHeapSnapshot(arg) }
+        else out = stats()
+      } catch (err) { out = { error: String(err) } }
+      sock.end(JSON.stringify(out))
+    })
+  })
+  server.listen(join(dir, `${process.pid}.sock`))
+  server.unref()
+}
