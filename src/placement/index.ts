@@ -73,6 +73,12 @@ export interface PlacementDeps {
   metrics: PromRegistry
   /** Request rates per service (the renderers' counts); the autoscaler's requestsPerReplica target reads it. */
   load?: ServiceLoad
+  /**
+   * Started mirrors to share instead of watching these buckets again (the
+   * registry's own): each extra watch of the endpoint table costs every
+   * endpoint change a delivery, a JSON parse and a schema check.
+   */
+  tables?: { endpoints?: KvTable<EndpointRecord>, hosts?: KvTable<HostRecord> }
 }
 
 export interface PlacementOptions extends PlacementDeps {
@@ -141,10 +147,11 @@ async function run (cfg: ResolvedPlacementConfig, opts: PlacementDeps): Promise<
   })
   const tables: PlacementTables = {
     services: table<ServiceRecord>(services, 'services', checkServiceRecord),
-    hosts: table<HostRecord>(hosts, 'hosts', checkHostRecord),
+    hosts: opts.tables?.hosts ?? table<HostRecord>(hosts, 'hosts', checkHostRecord),
     assignments: table<AssignmentRecord>(assignments, 'assignments', checkAssignmentRecord),
   }
-  const endpointTable = table<EndpointRecord>(endpoints, 'endpoints', checkEndpointRecord)
+  const endpointTable = opts.tables?.endpoints ?? table<EndpointRecord>(endpoints, 'endpoints', checkEndpointRecord)
+  const shared = new Set<KvTable<unknown>>([opts.tables?.endpoints, opts.tables?.hosts].filter((t) => t !== undefined) as Array<KvTable<unknown>>)
   const replicaHealth = new ReplicaHealth(endpointTable)
   tables.replicaHealth = replicaHealth
   const holder = `${(cfg.name ?? hostname()).replace(/[^a-zA-Z0-9._-]/g, '-').slice(0, 100)}-${newInstanceId()}`
@@ -181,6 +188,7 @@ async function run (cfg: ResolvedPlacementConfig, opts: PlacementDeps): Promise<
   }
   try {
     for (const t of [tables.services, tables.hosts, tables.assignments, endpointTable]) {
+      if (shared.has(t as KvTable<unknown>)) continue // started and closed by its owner
       await t.start()
       started.push(t)
     }

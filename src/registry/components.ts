@@ -12,6 +12,7 @@ import { activityRoutes, startActivityPublisher } from './activity/index.js'
 import { consoleRoutes } from './console/routes.js'
 import { startIpamAllocator, ipamRoutes } from './ipam/index.js'
 import { createPlacement, serviceRoutes, historyRoutes } from '../placement/index.js'
+import type { PlacementTables } from '../placement/loop.js'
 import { statsRoutes, type ServiceLoad } from './stats/index.js'
 import { RemoteSites } from './sites/index.js'
 import { SummaryWriter } from './sites/summary-writer.js'
@@ -36,7 +37,11 @@ export interface RegistryContext {
    */
   tables?: { endpoints: KvTable<EndpointRecord>, hosts: KvTable<HostRecord> }
   /** What one component hands a later one (the same object for all of them). */
-  shared: { sites?: RemoteSites, /** the placement leader loop (sites' standby writes only as leader) */ placement?: { isLeader: () => boolean } }
+  shared: {
+    sites?: RemoteSites
+    /** the placement leader loop (sites' standby writes only as leader); its mirrors serve the service routes */
+    placement?: { isLeader: () => boolean, tables?: PlacementTables }
+  }
 }
 
 export interface SubComponent { close: () => Promise<void> }
@@ -66,7 +71,7 @@ export const placementComponent: SubComponentStarter = {
     if (!ctx.config.placement) return { close: async () => {} }
     const placement = createPlacement({
       name: ctx.config.name, leaseMs: ctx.config.ms.placementLeaseMs, autoscaleIntervalMs: ctx.config.ms.autoscaleIntervalMs, prefix: ctx.config.prefix,
-    }, { nc: ctx.nc, kv: ctx.kv, log: ctx.log, metrics: ctx.metrics, load: ctx.load }) // load: the renderers' request rates (requestsPerReplica)
+    }, { nc: ctx.nc, kv: ctx.kv, log: ctx.log, metrics: ctx.metrics, load: ctx.load, tables: ctx.tables }) // load: the renderers' request rates (requestsPerReplica)
     await placement.start()
     ctx.shared.placement = placement
     return placement
@@ -143,7 +148,7 @@ export const lookupComponent: SubComponentStarter = {
         apiTokenFile: ctx.config.apiTokenFile,
         apiReadToken: ctx.config.apiReadToken,
       },
-      plugins: [ipamRoutes({ kv: ctx.kv.ipam, log: ctx.log }), serviceRoutes({ kv: ctx.kv, log: ctx.log }), historyRoutes({ kv: ctx.kv, log: ctx.log }),
+      plugins: [ipamRoutes({ kv: ctx.kv.ipam, log: ctx.log }), serviceRoutes({ kv: ctx.kv, log: ctx.log, tables: ctx.shared.placement?.tables }), historyRoutes({ kv: ctx.kv, log: ctx.log }),
         activityRoutes({ nc: ctx.nc, log: ctx.log, prefix: ctx.config.prefix }), consoleRoutes(),
         logsRoutes({ nc: ctx.nc, prefix: ctx.config.prefix }),
         statsRoutes({ load: ctx.load })],
