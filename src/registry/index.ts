@@ -84,6 +84,7 @@ export function createRegistry (config: Readonly<ResolvedRegistryConfig>, deps: 
 
       const endpoints = new VersionedStore<EndpointRecord>({
         kv: kv.endpoints,
+        nc,
         log: componentLogger(log, 'endpoints'),
         problems: checkEndpointRecord.problems,
         indexOf: (r) => (r.removed === true ? null : r.host),
@@ -91,6 +92,7 @@ export function createRegistry (config: Readonly<ResolvedRegistryConfig>, deps: 
       })
       const hosts = new VersionedStore<HostRecord>({
         kv: kv.hosts,
+        nc,
         log: componentLogger(log, 'hosts'),
         problems: checkHostRecord.problems,
         onInvalid: (key, reason) => { m.invalidMessages.inc({ reason, type: 'host_record' }) },
