@@ -12,7 +12,7 @@ import { activityRoutes, startActivityPublisher } from './activity/index.js'
 import { consoleRoutes } from './console/routes.js'
 import { startIpamAllocator, ipamRoutes } from './ipam/index.js'
 import { createPlacement, serviceRoutes, historyRoutes } from '../placement/index.js'
-import type { PlacementTables } from '../placement/loop.js'
+import type { JsWriter } from './js-writer.js'
 import { statsRoutes, type ServiceLoad } from './stats/index.js'
 import { RemoteSites } from './sites/index.js'
 import { SummaryWriter } from './sites/summary-writer.js'
@@ -36,11 +36,13 @@ export interface RegistryContext {
    * one decode per change per process; three cost a third of the ingest CPU).
    */
   tables?: { endpoints: KvTable<EndpointRecord>, hosts: KvTable<HostRecord> }
+  /** The registry's pipelined JetStream writer (its KV writes use it too): activity lines go through it. */
+  writer?: JsWriter
   /** What one component hands a later one (the same object for all of them). */
   shared: {
     sites?: RemoteSites
     /** the placement leader loop (sites' standby writes only as leader); its mirrors serve the service routes */
-    placement?: { isLeader: () => boolean, tables?: PlacementTables }
+    placement?: { isLeader: () => boolean, tables?: Parameters<typeof serviceRoutes>[0]['tables'] }
   }
 }
 
@@ -172,7 +174,7 @@ async function sharedTables (ctx: RegistryContext): Promise<KvTable<ServiceRecor
 export const activityComponent: SubComponentStarter = {
   name: 'activity',
   start: async (ctx) => await startActivityPublisher({
-    nc: ctx.nc, kv: ctx.kv, log: ctx.log, prefix: ctx.config.prefix, replicas: ctx.config.replicas, tables: ctx.tables,
+    nc: ctx.nc, kv: ctx.kv, log: ctx.log, prefix: ctx.config.prefix, replicas: ctx.config.replicas, tables: ctx.tables, writer: ctx.writer,
   }),
 }
 

@@ -1,10 +1,11 @@
 // A KV bucket as the registry writes it: an in-memory mirror (bus KvTable)
 // plus the KV revision of every key, so that each write is a compare-and-set
 // against the revision the decision was made on, without a read per write.
-import type { KV, NatsConnection } from 'nats'
+import type { KV } from 'nats'
 import { KvTable, decodeJson, encodeJson } from '../bus/index.js'
 import type { FieldProblem, Logger } from '../core/index.js'
 import { CasWriter } from './cas-writer.js'
+import type { JsWriter } from './js-writer.js'
 
 export interface Versioned<T> { value: T | null, revision: number }
 
@@ -21,8 +22,8 @@ export interface StoreOptions<T> {
   /** Secondary index (e.g. the host of a live endpoint); null = not indexed. */
   indexOf?: (v: T) => string | null
   onInvalid?: (key: string, reason: string) => void
-  /** Writes go through a pipelined CasWriter on this connection (else kv.put()). */
-  nc?: NatsConnection
+  /** Writes go through this pipelined writer (started and closed by its owner; else kv.put()). */
+  writer?: JsWriter
 }
 
 export class VersionedStore<T> {
@@ -39,7 +40,7 @@ export class VersionedStore<T> {
   private readonly writer?: CasWriter
 
   constructor (private readonly opts: StoreOptions<T>) {
-    if (opts.nc != null) this.writer = new CasWriter(opts.nc, opts.kv)
+    if (opts.writer != null) this.writer = new CasWriter(opts.writer, opts.kv)
     this.table = new KvTable<T>({
       kv: opts.kv,
       log: opts.log,
@@ -59,8 +60,8 @@ export class VersionedStore<T> {
     })
   }
 
-  async start (): Promise<void> { this.writer?.start(); await this.table.start() }
-  async close (): Promise<void> { this.writer?.close(); await this.table.close() }
+  async start (): Promise<void> { await this.table.start() }
+  async close (): Promise<void> { await this.table.close() }
 
   get (key: string): Versioned<T> | undefined { return this.map.get(key) }
 
