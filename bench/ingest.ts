@@ -13,7 +13,8 @@
 //    INSTANCES=1,3 runs each count on a fresh server side by side. Once every
 //    instance answers /healthz, all events are sent at once (core publish, the
 //    stream stores them); events/s = events / time until all are applied.
-//    PROF=dir writes each registry's --cpu-prof.
+//    PROF=dir writes each registry's --cpu-prof. BASE=a/main.js[,b/main.js] runs
+//    older builds side by side (before this one), ROUNDS=n interleaves n rounds.
 import { readFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { mkdtempSync } from 'node:fs'
@@ -48,6 +49,16 @@ function procCpu (pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(f[11]) + Number(f[12])) / 100
+}
+/** Write and read syscalls so far, user and system CPU seconds: where a process's CPU goes besides JS. */
+function procIo (pid: number): { syscw: number, syscr: number, user: number, sys: number } {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8')
+    const n = (k: string): number => Number(new RegExp(`${k}: (\\d+)`).exec(io)?.[1] ?? 0)
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return { syscw: n('syscw'), syscr: n('syscr'), user: Number(f[11]) / 100, sys: Number(f[12]) / 100 }
+  } catch { return { syscw: 0, syscr: 0, user: 0, sys: 0 } }
 }
 const selfCpu = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6 }
 function cpuLine (pid: number, from: { nats: number, self: number }): string {
@@ -196,6 +207,7 @@ async function instances (count: number, cluster: boolean, cli?: string): Promis
     // publishes: the stream stores them as fast as it can, no publisher acks.
     const floor = 0
     const cpu0 = children.map((c) => procStats(c.pid).cpu)
+    const io0 = children.map((c) => procIo(c.pid))
     const n0 = server.pids().map((p) => procStats(p).cpu)
     const t0 = performance.now()
     for (const { agent, msg } of events) nc.publish(`driftgate.events.${agent.host}`, encodeJson(msg))
@@ -206,11 +218,14 @@ async function instances (count: number, cluster: boolean, cli?: string): Promis
     const rate = (EVENTS - floor) / secs
     const regCpu = children.map((c, i) => procStats(c.pid).cpu - cpu0[i])
     const natsCpu = server.pids().map((p, i) => procStats(p).cpu - n0[i])
+    const io = children.map((c, i) => { const a = procIo(c.pid); const b = io0[i]; return { w: a.syscw - b.syscw, r: a.syscr - b.syscr, user: a.user - b.user, sys: a.sys - b.sys } })
     const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
     console.log(`${cli != null ? `[${cli}] ` : ''}${count} instance(s), ${cluster ? '3-node R3 cluster' : 'one server'}: ${EVENTS} events sent in ${sent.toFixed(2)} s, ` +
       `all applied in ${secs.toFixed(2)} s = ${Math.round(rate)} events/s; restarts ${sum(children.map((c) => c.restarts))}`)
     console.log(`  cpu: registries ${regCpu.map((x) => x.toFixed(2)).join('+')} s, nats ${natsCpu.map((x) => x.toFixed(2)).join('+')} s ` +
       `= ${((sum(regCpu) + sum(natsCpu)) * 1e6 / (EVENTS - floor)).toFixed(0)} µs per event; load average ${loadavg()[0].toFixed(1)}`)
+    console.log(`  registries: user ${io.map((x) => x.user.toFixed(2)).join('+')} s, system ${io.map((x) => x.sys.toFixed(2)).join('+')} s; ` +
+      `syscalls per event: write ${(sum(io.map((x) => x.w)) / EVENTS).toFixed(2)}, read ${(sum(io.map((x) => x.r)) / EVENTS).toFixed(2)}`)
     const m = await Promise.all(ports.map(scrape))
     const total = (name: string): number => sum(m.map((x) => x.get(name) ?? 0))
     console.log(`  writes ${total('driftgate_registry_events_applied_total')}, lost CAS ${total('driftgate_registry_write_conflicts_total')}, ` +
@@ -228,16 +243,26 @@ const MODE = process.env.MODE ?? 'backlog,paced'
 if (MODE.includes('instances')) {
   const counts = (process.env.INSTANCES ?? '1,3').split(',').map(Number)
   const cluster = process.env.CLUSTER === '1'
-  // BASE=path/to/main.js: the same runs with an older build first, for a before/after ratio.
-  const base = process.env.BASE
-  const rates: number[] = []
-  const before: number[] = []
-  for (const n of counts) {
-    if (base != null) before.push(await instances(n, cluster, base))
-    rates.push(await instances(n, cluster))
+  // BASE=path/to/main.js[,other/main.js]: the same runs with older builds first, for before/after ratios.
+  const bases = (process.env.BASE ?? '').split(',').filter((b) => b !== '')
+  // ROUNDS=n: every build n times, interleaved (A B A B), medians compared: a busy machine drifts.
+  const rounds = Number(process.env.ROUNDS ?? 1)
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+  const runs: number[][][] = counts.map(() => [...bases, ''].map(() => []))
+  for (let r = 0; r < rounds; r++) {
+    for (const [c, n] of counts.entries()) {
+      for (const [b, cli] of [...bases, ''].entries()) runs[c][b].push(await instances(n, cluster, cli === '' ? undefined : cli))
+    }
   }
-  console.log(`side by side: ${counts.map((n, i) => `${n} → ${Math.round(rates[i])}/s (×${(rates[i] / rates[0]).toFixed(2)})`).join(', ')}`)
-  if (base != null) console.log(`before → after: ${counts.map((n, i) => `${n} instance(s) ${Math.round(before[i])} → ${Math.round(rates[i])}/s (×${(rates[i] / before[i]).toFixed(2)})`).join(', ')}`)
+  const rates = runs.map((byBuild) => median(byBuild[bases.length]))
+  console.log(`side by side: ${counts.map((n, i) => `${n} → ${Math.round(rates[i])}/s (×${(rates[i] / rates[0]).toFixed(2)})`).join(', ')}` +
+    (rounds > 1 ? ` (medians of ${rounds} rounds)` : ''))
+  for (const [b, base] of bases.entries()) {
+    console.log(`${base} → this build: ${counts.map((n, c) => {
+      const before = median(runs[c][b])
+      return `${n} instance(s) ${Math.round(before)} → ${Math.round(rates[c])}/s (×${(rates[c] / before).toFixed(2)})`
+    }).join(', ')}`)
+  }
 }
 if (MODE.includes('backlog')) await backlog()
 if (MODE.includes('paced')) await paced()

@@ -12,6 +12,7 @@ import { activityRoutes, startActivityPublisher } from './activity/index.js'
 import { consoleRoutes } from './console/routes.js'
 import { startIpamAllocator, ipamRoutes } from './ipam/index.js'
 import { createPlacement, serviceRoutes, historyRoutes, type PlacementTables } from '../placement/index.js'
+import type { JsWriter } from './js-writer.js'
 import { statsRoutes, type ServiceLoad } from './stats/index.js'
 import { RemoteSites } from './sites/index.js'
 import { SummaryWriter } from './sites/summary-writer.js'
@@ -35,6 +36,8 @@ export interface RegistryContext {
    * one decode per change per process; three cost a third of the ingest CPU).
    */
   tables?: { endpoints: KvTable<EndpointRecord>, hosts: KvTable<HostRecord> }
+  /** The registry's pipelined JetStream writer (its KV writes use it too): activity lines go through it. */
+  writer?: JsWriter
   /** What one component hands a later one (the same object for all of them). */
   shared: { sites?: RemoteSites, /** the placement leader loop (sites' standby writes only as leader; its mirrors serve GET /v1/placement) */ placement?: { isLeader: () => boolean, tables?: PlacementTables } }
 }
@@ -167,7 +170,7 @@ async function sharedTables (ctx: RegistryContext): Promise<KvTable<ServiceRecor
 export const activityComponent: SubComponentStarter = {
   name: 'activity',
   start: async (ctx) => await startActivityPublisher({
-    nc: ctx.nc, kv: ctx.kv, log: ctx.log, prefix: ctx.config.prefix, replicas: ctx.config.replicas, tables: ctx.tables,
+    nc: ctx.nc, kv: ctx.kv, log: ctx.log, prefix: ctx.config.prefix, replicas: ctx.config.replicas, tables: ctx.tables, writer: ctx.writer,
   }),
 }
 

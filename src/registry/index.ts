@@ -16,6 +16,7 @@ import { TombstoneGc } from './gc.js'
 import { defaultComponents, type SubComponent, type SubComponentStarter } from './components.js'
 import { startServiceLoad, type ServiceLoad } from './stats/index.js'
 import { retrying } from './retry.js'
+import { JsWriter } from './js-writer.js'
 
 export { resolveRegistryConfig, registrySchema, type RegistryConfig, type ResolvedRegistryConfig } from './config.js'
 export { decide, endpointKey, fromEvent, fromSnapshot, type IngestEvent, type Decision } from './decide.js'
@@ -82,8 +83,14 @@ export function createRegistry (config: Readonly<ResolvedRegistryConfig>, deps: 
       const kv = await retrying('buckets', async () => await ensureBuckets(nc, { replicas: config.replicas, prefix: config.prefix }), retry)
       self.kv = kv
 
+      // One pipelined JetStream writer for the KV writes and activity lines (js-writer.ts).
+      const writer = new JsWriter(nc)
+      writer.start()
+      closers.push({ name: 'writer', close: async () => { writer.close() } })
+
       const endpoints = new VersionedStore<EndpointRecord>({
         kv: kv.endpoints,
+        writer,
         log: componentLogger(log, 'endpoints'),
         problems: checkEndpointRecord.problems,
         indexOf: (r) => (r.removed === true ? null : r.host),
@@ -91,6 +98,7 @@ export function createRegistry (config: Readonly<ResolvedRegistryConfig>, deps: 
       })
       const hosts = new VersionedStore<HostRecord>({
         kv: kv.hosts,
+        writer,
         log: componentLogger(log, 'hosts'),
         problems: checkHostRecord.problems,
         onInvalid: (key, reason) => { m.invalidMessages.inc({ reason, type: 'host_record' }) },
@@ -129,7 +137,7 @@ export function createRegistry (config: Readonly<ResolvedRegistryConfig>, deps: 
 
       const shared = {}
       for (const c of deps.components ?? defaultComponents) {
-        const started: SubComponent = await c.start({ nc, kv, log: componentLogger(log, c.name), metrics: promRegistry, config, load, shared, tables: { endpoints: endpoints.table, hosts: hosts.table } })
+        const started: SubComponent = await c.start({ nc, kv, log: componentLogger(log, c.name), metrics: promRegistry, config, load, shared, tables: { endpoints: endpoints.table, hosts: hosts.table }, writer })
         closers.push({ name: c.name, close: async () => await started.close() })
       }
       log.info({ replicas: config.replicas, hostGrace: config.hostGrace, components: closers.map((c) => c.name) }, 'registry started')

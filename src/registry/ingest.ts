@@ -3,7 +3,7 @@
 // Messages are parsed, checked and applied; invalid ones are terminated so
 // they are never redelivered; failed applies are nak'ed and come back.
 import { AckPolicy, DeliverPolicy, nanos, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats'
-import { LogOnce, settleWithin, type EndpointRecord, type EventMessage, type Logger, type SnapshotMessage } from '../core/index.js'
+import { LogOnce, settleWithin, type EndpointRecord, type Logger, type SnapshotMessage } from '../core/index.js'
 import { STREAM, type Subjects } from '../bus/index.js'
 import { fromEvent, fromSnapshot } from './decide.js'
 import { parseStreamMessage, type Invalid } from './parse.js'
@@ -53,9 +53,16 @@ export async function ensureConsumer (nc: NatsConnection, opts: { ackWaitMs: num
   }
 }
 
+/** Acks (or naks for a retry in 1 s); on a closed connection the server redelivers after ack wait anyway. */
+function settle (m: JsMsg, how: 'ack' | 'nak'): void {
+  try { if (how === 'ack') m.ack(); else m.nak(1000) } catch { /* connection closed */ }
+}
+
 export class Ingest {
   private messages?: ConsumerMessages
-  private readonly inflight = new Set<Promise<void>>()
+  /** Messages in hand; close() waits (bounded) until it is 0. */
+  private inflight = 0
+  private idle?: () => void
   private readonly once: LogOnce
   private closed = false
 
@@ -83,25 +90,39 @@ export class Ingest {
     }
   }
 
-  /** Never throws: a bad message is counted and terminated, a failed apply is retried later. */
+  /**
+   * Never throws: a bad message is counted and terminated, a failed apply is
+   * retried later. One promise chain per message (no wrapper per step): at
+   * thousands of events per second each extra promise is measurable.
+   */
   private handle (m: JsMsg): void {
     if (this.closed) return
-    let work: Promise<void>
+    let work: Promise<unknown>
+    let sentAt = 0
     try {
       const parsed = parseStreamMessage(m.subject, m.data, this.opts.subjects)
       if (!parsed.ok) { this.reject(m, parsed); return }
       const v = parsed.value
-      work = v.type === 'event' ? this.applyEvent(v.msg) : this.keepAlive(m, this.applySnapshot(v.msg))
+      sentAt = v.msg.sentAt
+      work = v.type === 'event' ? this.opts.applier.apply(fromEvent(v.msg)) : this.keepAlive(m, this.applySnapshot(v.msg))
     } catch (err) {
       work = Promise.reject(err)
     }
-    const done = work.then(() => { m.ack() }, (err: unknown) => {
+    this.inflight++
+    work.then(() => {
+      this.settled()
+      this.observeLatency(sentAt)
+      settle(m, 'ack')
+    }, (err: unknown) => {
+      this.settled()
       if (this.closed) return // closing: the message is redelivered after ack wait
       this.opts.log.warn({ err: (err as Error).message, subject: m.subject, redelivered: m.info.redeliveryCount }, 'apply failed; will retry')
-      m.nak(1000)
+      settle(m, 'nak')
     })
-    this.inflight.add(done)
-    void done.finally(() => this.inflight.delete(done))
+  }
+
+  private settled (): void {
+    if (--this.inflight === 0) this.idle?.()
   }
 
   // A large snapshot may take longer than the ack wait: tell the server we are
@@ -118,11 +139,6 @@ export class Ingest {
     m.term()
   }
 
-  private async applyEvent (msg: EventMessage): Promise<void> {
-    await this.opts.applier.apply(fromEvent(msg))
-    this.observeLatency(msg.sentAt)
-  }
-
   private async applySnapshot (msg: SnapshotMessage): Promise<void> {
     const { store, applier, metrics, log } = this.opts
     // Find the host's keys from an up-to-date mirror, so that a record written
@@ -131,7 +147,6 @@ export class Ingest {
     const changes = fromSnapshot(msg, store.keysFor(msg.host))
     await Promise.all(changes.map(async (c) => await applier.apply(c)))
     metrics.snapshotsApplied.inc()
-    this.observeLatency(msg.sentAt)
     log.debug({ host: msg.host, seq: msg.seq, endpoints: msg.endpoints.length, changes: changes.length }, 'snapshot applied')
   }
 
@@ -144,6 +159,6 @@ export class Ingest {
     if (this.messages == null || this.closed) { this.closed = true; return }
     this.closed = true
     await this.messages.close().catch(() => undefined)
-    await settleWithin(this.inflight, 5000)
+    if (this.inflight > 0) await settleWithin([new Promise<void>((resolve) => { this.idle = resolve })], 5000)
   }
 }

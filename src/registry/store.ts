@@ -4,13 +4,15 @@
 import type { KV } from 'nats'
 import { KvTable, decodeJson, encodeJson } from '../bus/index.js'
 import type { FieldProblem, Logger } from '../core/index.js'
+import { CasWriter } from './cas-writer.js'
+import type { JsWriter } from './js-writer.js'
 
 export interface Versioned<T> { value: T | null, revision: number }
 
 /** True when a CAS write lost: the key changed since the revision we wrote against. */
 export function isCasConflict (err: unknown): boolean {
-  const e = err as { api_error?: { err_code?: number }, message?: string }
-  return e?.api_error?.err_code === 10071 || /wrong last sequence/i.test(e?.message ?? '')
+  const e = err as { api_error?: { err_code?: number }, details?: { err_code?: number }, message?: string }
+  return e?.api_error?.err_code === 10071 || e?.details?.err_code === 10071 || /wrong last sequence/i.test(e?.message ?? '')
 }
 
 export interface StoreOptions<T> {
@@ -20,6 +22,8 @@ export interface StoreOptions<T> {
   /** Secondary index (e.g. the host of a live endpoint); null = not indexed. */
   indexOf?: (v: T) => string | null
   onInvalid?: (key: string, reason: string) => void
+  /** Writes go through this pipelined writer (started and closed by its owner; else kv.put()). */
+  writer?: JsWriter
 }
 
 export class VersionedStore<T> {
@@ -33,8 +37,10 @@ export class VersionedStore<T> {
   /** Writes of ours awaiting the server's answer, by key. */
   private readonly writing = new Map<string, { data: Uint8Array, value: T }>()
   readonly table: KvTable<T>
+  private readonly writer?: CasWriter
 
   constructor (private readonly opts: StoreOptions<T>) {
+    if (opts.writer != null) this.writer = new CasWriter(opts.writer, opts.kv)
     this.table = new KvTable<T>({
       kv: opts.kv,
       log: opts.log,
@@ -116,7 +122,9 @@ export class VersionedStore<T> {
     const w = { data: encodeJson(value), value }
     this.writing.set(key, w)
     try {
-      const rev = await this.opts.kv.put(key, w.data, { previousSeq: revision })
+      const rev = this.writer != null
+        ? await this.writer.put(key, w.data, revision)
+        : await this.opts.kv.put(key, w.data, { previousSeq: revision })
       // Bounded: should the watch skip revisions (re-opened after a fault), forget them all.
       if (this.written.size >= 100_000) this.written.clear()
       if (rev > this.table.revision) this.written.set(rev, { key, value })
