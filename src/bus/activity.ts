@@ -3,7 +3,7 @@
 // on disk for a bounded time and size, never in a process's memory. Every
 // registry instance may publish the same fact: the message id (bucket, key,
 // KV revision) lets JetStream keep one copy.
-import type { JetStreamClient, JetStreamManager } from 'nats'
+import type { JetStreamManager } from 'nats'
 import { DiscardPolicy, RetentionPolicy, StorageType, nanos } from 'nats'
 import { decodeJson, encodeJson } from './codec.js'
 import { DEFAULT_PREFIX } from './subjects.js'
@@ -52,7 +52,12 @@ export async function ensureActivityStream (jsm: JetStreamManager, opts: { repli
   }
 }
 
-export async function publishActivity (js: JetStreamClient, event: ActivityEvent, msgID: string, prefix?: string): Promise<void> {
+/** What publishes to a stream with a message id: a JetStreamClient, or the registry's pipelined JsWriter. */
+export interface StreamPublisher {
+  publish: (subject: string, data: Uint8Array, opts: { msgID: string }) => Promise<unknown>
+}
+
+export async function publishActivity (js: StreamPublisher, event: ActivityEvent, msgID: string, prefix?: string): Promise<void> {
   await js.publish(activitySubject(prefix, event.kind), encodeJson(event), { msgID })
 }
 

@@ -24,6 +24,6 @@ export class CasWriter {
     if (!KEY.test(key)) return Promise.reject(new DriftgateError(ErrorCodes.VALIDATION, `invalid kv key: ${key.slice(0, 100)}`))
     const h = headers()
     h.set(EXPECTED_SEQ, String(previousSeq))
-    return this.writer.publish(this.prefix + key, data, h)
+    return this.writer.publish(this.prefix + key, data, { headers: h })
   }
 }

@@ -6,7 +6,7 @@
 // waiting publish, and one sweep per second fails the publishes that got no
 // answer in time (callers retry them, as they did js.publish()'s timeouts).
 // The registry's KV writes (CasWriter) and activity lines go through one.
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats'
+import { createInbox, headers as newHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats'
 import { DriftgateError, ErrorCodes, TimeoutError } from '../core/index.js'
 
 interface Waiting { resolve: (seq: number) => void, reject: (err: Error) => void, deadline: number }
@@ -38,9 +38,15 @@ export class JsWriter {
     this.sweeper.unref()
   }
 
-  /** Publishes to a stream subject; resolves with the stream sequence it got, rejects with what the stream answered. */
-  publish (subject: string, data: Uint8Array, headers?: MsgHdrs): Promise<number> {
+  /**
+   * Publishes to a stream subject (the options of js.publish() it needs: a
+   * message id, headers); resolves with the stream sequence it got, rejects
+   * with what the stream answered.
+   */
+  publish (subject: string, data: Uint8Array, opts: { msgID?: string, headers?: MsgHdrs } = {}): Promise<number> {
     if (this.sub == null) return Promise.reject(new DriftgateError(ErrorCodes.NATS_UNAVAILABLE, 'jetstream writer is not running'))
+    let headers = opts.headers
+    if (opts.msgID !== undefined) { headers ??= newHeaders(); headers.set('Nats-Msg-Id', opts.msgID) }
     const token = (this.next++).toString(36)
     return new Promise<number>((resolve, reject) => {
       this.waiting.set(token, { resolve, reject, deadline: Date.now() + this.timeoutMs })

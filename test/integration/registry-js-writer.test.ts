@@ -2,7 +2,7 @@
 // against a real nats-server: the same answers as kv.put() / js.publish()
 // (revision, lost CAS, message-id duplicates, no stream, no answer).
 import t from 'tap'
-import { connect, headers } from 'nats'
+import { connect } from 'nats'
 import { startNats } from '../harness/index.js'
 import { ensureBuckets, encodeJson, ensureActivityStream, activitySubject, ACTIVITY_STREAM } from '../../src/bus/index.js'
 import { CasWriter } from '../../src/registry/cas-writer.js'
@@ -94,9 +94,8 @@ t.test('a stream publish with a message id: stored once, the duplicate answered 
   await ensureActivityStream(await nc.jetstreamManager(), {})
   const jsm = await nc.jetstreamManager()
   const before = (await jsm.streams.info(ACTIVITY_STREAM)).state.messages
-  const h = (): ReturnType<typeof headers> => { const x = headers(); x.set('Nats-Msg-Id', 'e:web.c1:7'); return x }
-  const s1 = await js.publish(activitySubject(undefined, 'endpoint'), encodeJson({ n: 1 }), h())
-  const s2 = await js.publish(activitySubject(undefined, 'endpoint'), encodeJson({ n: 1 }), h())
+  const s1 = await js.publish(activitySubject(undefined, 'endpoint'), encodeJson({ n: 1 }), { msgID: 'e:web.c1:7' })
+  const s2 = await js.publish(activitySubject(undefined, 'endpoint'), encodeJson({ n: 1 }), { msgID: 'e:web.c1:7' })
   t.equal(s2, s1, 'the duplicate names the stored message')
   t.equal((await jsm.streams.info(ACTIVITY_STREAM)).state.messages, before + 1, 'stored once')
 })

@@ -3,12 +3,12 @@
 // services buckets, and renderers' applied announcements. Every instance
 // publishes; the message id (bucket, key, revision) makes JetStream keep one
 // copy, so no leader is needed and no instance must be up for a fact to land.
-import { headers, type KV, type NatsConnection, type Subscription } from 'nats'
+import type { KV, NatsConnection, Subscription } from 'nats'
 import {
   checkApplied, checkAssignmentRecord, checkEndpointRecord, checkHostRecord, checkServiceRecord,
   type AppliedMessage, type AssignmentRecord, type EndpointRecord, type HostRecord, type Logger, type ServiceRecord,
 } from '../../core/index.js'
-import { KvTable, activitySubject, decodeJson, encodeJson, ensureActivityStream, publishActivity, subjects, type ActivityEvent, type TableChange } from '../../bus/index.js'
+import { KvTable, decodeJson, ensureActivityStream, publishActivity, subjects, type ActivityEvent, type TableChange } from '../../bus/index.js'
 import type { JsWriter } from '../js-writer.js'
 import { appliedEvent, assignmentEvent, endpointEvent, hostEvent, ipamEvent, specEvent } from './describe.js'
 
@@ -31,21 +31,12 @@ export async function startActivityPublisher (opts: ActivityPublisherOptions): P
   const { nc, log } = opts
   const now = opts.now ?? Date.now
   await ensureActivityStream(await nc.jetstreamManager(), { replicas: opts.replicas, prefix: opts.prefix })
-  const js = nc.jetstream()
+  // The registry's writer skips js.publish()'s per-call machinery (one line per endpoint change is on the ingest path).
+  const sink = opts.writer ?? nc.jetstream()
   let failures = 0
-  // Same subject and message id as publishActivity(); the registry's writer skips js.publish()'s
-  // per-call machinery (one line per endpoint change is on the ingest path).
-  const writer = opts.writer
-  const publish: (event: ActivityEvent, id: string) => Promise<unknown> = writer === undefined
-    ? async (event, id) => { await publishActivity(js, event, id, opts.prefix) }
-    : async (event, id) => {
-      const h = headers()
-      h.set('Nats-Msg-Id', id)
-      return await writer.publish(activitySubject(opts.prefix, event.kind), encodeJson(event), h)
-    }
   const send = (event: ActivityEvent | null, id: string): void => {
     if (event === null) return
-    publish(event, id).catch((err: unknown) => {
+    publishActivity(sink, event, id, opts.prefix).catch((err: unknown) => {
       // The feed is for people: a lost line is logged (once per 100), never retried into a storm.
       if (failures++ % 100 === 0) log.warn({ err, failures }, 'activity event not published')
     })
