@@ -19,7 +19,6 @@ import { SummaryWriter } from './sites/summary-writer.js'
 import { StandbyLoop } from './sites/standby.js'
 import { ExportWriter } from './sites/export-writer.js'
 import { openExportBucket } from '../bus/index.js'
-import { checkEndpointRecord } from '../core/index.js'
 import { newInstanceId } from '../core/index.js'
 
 export interface RegistryContext {
@@ -35,9 +34,9 @@ export interface RegistryContext {
    * components read these instead of watching the buckets again (one watch,
    * one decode per change per process; three cost a third of the ingest CPU).
    */
-  tables?: { endpoints: KvTable<EndpointRecord>, hosts: KvTable<HostRecord> }
+  tables: { endpoints: KvTable<EndpointRecord>, hosts: KvTable<HostRecord> }
   /** The registry's pipelined JetStream writer (its KV writes use it too): activity lines go through it. */
-  writer?: JsWriter
+  writer: JsWriter
   /** What one component hands a later one (the same object for all of them). */
   shared: { sites?: RemoteSites, /** the placement leader loop (sites' standby writes only as leader; its mirrors serve GET /v1/placement) */ placement?: { isLeader: () => boolean, tables?: PlacementTables } }
 }
@@ -92,12 +91,8 @@ export const sitesComponent: SubComponentStarter = {
     })
     await writer.start()
     // The endpoint table for the other sites, plain puts by one registry (the export lease holder).
-    const ownTable = ctx.tables === undefined
-      ? new KvTable<EndpointRecord>({ kv: ctx.kv.endpoints, log: ctx.log, decode: (v) => (checkEndpointRecord.problems(v) === null ? v as EndpointRecord : null) })
-      : undefined
-    await ownTable?.start()
     const exporter = new ExportWriter({
-      endpoints: ctx.tables?.endpoints ?? ownTable!, exportKv: await openExportBucket(ctx.nc, ctx.config.replicas), leases: ctx.kv.leases,
+      endpoints: ctx.tables.endpoints, exportKv: await openExportBucket(ctx.nc, ctx.config.replicas), leases: ctx.kv.leases,
       holder: `${ctx.config.name ?? 'registry'}-${newInstanceId()}`, leaseMs: ctx.config.ms.placementLeaseMs, resyncMs: 30_000, log: ctx.log, metrics: ctx.metrics,
     })
     await exporter.start()
@@ -110,7 +105,7 @@ export const sitesComponent: SubComponentStarter = {
       isLeader: () => ctx.shared.placement?.isLeader() ?? false, intervalMs: 1000, prefix: ctx.config.prefix, log: ctx.log, metrics: ctx.metrics,
     })
     await standby.start()
-    return { close: async () => { ctx.shared.sites = undefined; await standby.close(); await sites.close(); await exporter.close(); await ownTable?.close(); await writer.close() } }
+    return { close: async () => { ctx.shared.sites = undefined; await standby.close(); await sites.close(); await exporter.close(); await writer.close() } }
   },
 }
 
@@ -118,10 +113,10 @@ export const sitesComponent: SubComponentStarter = {
 export const lookupComponent: SubComponentStarter = {
   name: 'lookup',
   start: async (ctx) => {
-    const services = ctx.tables != null ? await sharedTables(ctx) : undefined
+    const services = await sharedTables(ctx)
     const lookup = await startLookup({
       nc: ctx.nc,
-      tables: services != null && ctx.tables != null ? { ...ctx.tables, services } : undefined,
+      tables: { ...ctx.tables, services },
       kv: { endpoints: ctx.kv.endpoints, hosts: ctx.kv.hosts, services: ctx.kv.services },
       log: ctx.log,
       metrics: ctx.metrics,
@@ -152,8 +147,8 @@ export const lookupComponent: SubComponentStarter = {
         statsRoutes({ load: ctx.load })],
       ipam: ctx.kv.ipam, // pool subnets may use DNS forwarding (dnsForwardAllow "pools")
       sites: { local: ctx.config.site, remote: ctx.shared.sites },
-    }).catch(async (err: unknown) => { await services?.close(); throw err })
-    return { close: async () => { await lookup.close(); await services?.close() } }
+    }).catch(async (err: unknown) => { await services.close(); throw err })
+    return { close: async () => { await lookup.close(); await services.close() } }
   },
 }
 
