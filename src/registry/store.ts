@@ -22,8 +22,8 @@ export interface StoreOptions<T> {
   /** Secondary index (e.g. the host of a live endpoint); null = not indexed. */
   indexOf?: (v: T) => string | null
   onInvalid?: (key: string, reason: string) => void
-  /** Writes go through this pipelined writer (started and closed by its owner; else kv.put()). */
-  writer?: JsWriter
+  /** Writes go through this pipelined writer (started and closed by its owner). */
+  writer: JsWriter
 }
 
 export class VersionedStore<T> {
@@ -37,10 +37,10 @@ export class VersionedStore<T> {
   /** Writes of ours awaiting the server's answer, by key. */
   private readonly writing = new Map<string, { data: Uint8Array, value: T }>()
   readonly table: KvTable<T>
-  private readonly writer?: CasWriter
+  private readonly writer: CasWriter
 
   constructor (private readonly opts: StoreOptions<T>) {
-    if (opts.writer != null) this.writer = new CasWriter(opts.writer, opts.kv)
+    this.writer = new CasWriter(opts.writer, opts.kv)
     this.table = new KvTable<T>({
       kv: opts.kv,
       log: opts.log,
@@ -122,9 +122,7 @@ export class VersionedStore<T> {
     const w = { data: encodeJson(value), value }
     this.writing.set(key, w)
     try {
-      const rev = this.writer != null
-        ? await this.writer.put(key, w.data, revision)
-        : await this.opts.kv.put(key, w.data, { previousSeq: revision })
+      const rev = await this.writer.put(key, w.data, revision)
       // Bounded: should the watch skip revisions (re-opened after a fault), forget them all.
       if (this.written.size >= 100_000) this.written.clear()
       if (rev > this.table.revision) this.written.set(rev, { key, value })

@@ -8,6 +8,7 @@ import { connect as natsConnect, type NatsConnection } from 'nats'
 import { Registry } from 'prom-client'
 import { ensureStream, openBucket, Buckets } from '../../src/bus/index.js'
 import { VersionedStore } from '../../src/registry/store.js'
+import { JsWriter } from '../../src/registry/js-writer.js'
 import { EndpointApplier } from '../../src/registry/applier.js'
 import { createRegistryMetrics } from '../../src/registry/metrics.js'
 import { fromEvent } from '../../src/registry/decide.js'
@@ -92,15 +93,20 @@ t.test('two instances racing on the same container end in the newest state', asy
   const appliers: EndpointApplier[] = []
   const conns: NatsConnection[] = []
   // Also when an apply or an assertion throws: a failure must not leave the process hanging.
+  const writers: JsWriter[] = []
   t.teardown(async () => {
     for (const s of stores) await s.close()
+    for (const w of writers) w.close()
     for (const c of conns) await c.close()
   })
   for (let i = 0; i < 2; i++) {
     const c = await natsConnect({ servers: nats.url })
     conns.push(c)
     const kv = await openBucket(c, Buckets.endpoints)
-    const store = new VersionedStore<EndpointRecord>({ kv, log: silentLogger(), problems: checkEndpointRecord.problems, indexOf: (r) => r.host })
+    const writer = new JsWriter(c)
+    writer.start()
+    writers.push(writer)
+    const store = new VersionedStore<EndpointRecord>({ kv, writer, log: silentLogger(), problems: checkEndpointRecord.problems, indexOf: (r) => r.host })
     await store.start()
     stores.push(store)
     appliers.push(new EndpointApplier({ store, metrics: createRegistryMetrics(new Registry()), log: silentLogger() }))
