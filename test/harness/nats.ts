@@ -2,7 +2,7 @@
 // three-node cluster. Each instance gets its own temp dir (stores and logs),
 // registered in a state record so a crashed test cannot leave one behind.
 import { spawn } from 'node:child_process'
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   destroyDaemons, freePorts, isAlive, killAndWait, randomHex, removeRecord, signal, track, untrack, WaitAbort, waitFor, writeRecord,
@@ -44,6 +44,22 @@ class NatsNode {
 
   async stop(): Promise<void> {
     await killAndWait([this.pid], 'SIGTERM', 10_000)
+  }
+
+  /**
+   * SIGSTOP, returning once every thread is stopped: the signal is only sent
+   * when kill() returns, and a thread of nats-server running on the other
+   * core still answered a request published right after it.
+   */
+  async freeze(): Promise<void> {
+    process.kill(this.pid, 'SIGSTOP')
+    const stopped = (): boolean => readdirSync(`/proc/${this.pid}/task`)
+      .every((tid) => / T /.test(readFileSync(`/proc/${this.pid}/task/${tid}/stat`, 'utf8').replace(/^.*\)/, '')))
+    await waitFor(stopped, { timeoutMs: 5000, intervalMs: 1, what: `nats-server ${this.name} stopped` })
+  }
+
+  thaw(): void {
+    process.kill(this.pid, 'SIGCONT')
   }
 
   async monitor(path: string): Promise<any> {
@@ -110,6 +126,9 @@ export interface NatsServer {
   stop(): Promise<void>
   /** Stops and starts again on the same port with the same store. */
   restart(): Promise<void>
+  /** SIGSTOP, resolved once every thread of the server is stopped; thaw() sends SIGCONT. */
+  freeze(): Promise<void>
+  thaw(): void
 }
 
 export async function startNats(opts: NatsOptions = {}): Promise<NatsServer> {
@@ -123,5 +142,7 @@ export async function startNats(opts: NatsOptions = {}): Promise<NatsServer> {
     get pid() { return node.pid },
     stop: () => group.stop(),
     restart: async () => { await node.stop(); await start() },
+    freeze: async () => { await node.freeze() },
+    thaw: () => { node.thaw() },
   }
 }

@@ -65,12 +65,12 @@ t.test('a write to a bucket that does not exist fails at once (no responders)', 
 
 t.test('no answer in time: the write fails with a timeout; a late answer is ignored', async (t) => {
   const w = writers(t, 300).cas
-  process.kill(nats.pid, 'SIGSTOP')
+  await nats.freeze()
   const started = Date.now()
   const p = w.put('late.c1', encodeJson({}), 0)
   await t.rejects(p, { code: 'DG_TIMEOUT' })
   t.ok(Date.now() - started < 2000, 'within the timeout plus one sweep')
-  process.kill(nats.pid, 'SIGCONT')
+  nats.thaw()
   // The frozen server still stores it once it runs again; the writer stays usable.
   const rev = await w.put('late.c2', encodeJson({}), 0)
   t.ok(rev > 0)
@@ -80,11 +80,11 @@ t.test('close fails what is waiting and refuses new writes; idempotent', async (
   const js = new JsWriter(nc)
   js.start()
   const w = new CasWriter(js, kv.endpoints)
-  process.kill(nats.pid, 'SIGSTOP')
+  await nats.freeze()
   const p = w.put('closing.c1', encodeJson({}), 0)
   js.close()
   js.close()
-  process.kill(nats.pid, 'SIGCONT')
+  nats.thaw()
   await t.rejects(p, { code: 'DG_NATS_UNAVAILABLE' })
   await t.rejects(w.put('closing.c2', encodeJson({}), 0), { code: 'DG_NATS_UNAVAILABLE' })
 })

@@ -31,13 +31,13 @@ t.test('start survives a server that stops answering for 6 s', async (t) => {
   t.teardown(async () => { await reg.close() })
 
   // Frozen before the registry's first JetStream request: each one times out (5 s).
-  process.kill(nats.pid, 'SIGSTOP')
+  await nats.freeze()
   const t0 = Date.now()
   let failed: unknown
   const starting = reg.start().catch((err: unknown) => { failed = err; throw err })
   await sleep(6000)
   t.equal(failed, undefined, 'start has not given up while the server is frozen')
-  process.kill(nats.pid, 'SIGCONT')
+  nats.thaw()
   await starting
   t.ok(Date.now() - t0 >= 6000, 'it came up only after the server answered again')
   t.ok(await counter(reg, 'driftgate_registry_start_retries_total') >= 1, 'the retry was counted')
