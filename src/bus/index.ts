@@ -37,3 +37,6 @@ export {
 export {
   EXPORT_ENDPOINTS, MIRROR_ORIGIN, openExportBucket,
 } from './sites.js'
+export {
+  isTransient, retrying, type RetryOptions,
+} from './retry.js'

@@ -8,6 +8,7 @@ import type { KV, KvEntry, QueuedIterator } from 'nats'
 import { Counter, type Registry } from 'prom-client'
 import { decodeJson } from './codec.js'
 import { backoffDelay, type Logger } from '../core/index.js'
+import { retrying } from './retry.js'
 
 export interface TableChange<T> {
   key: string
@@ -80,7 +81,9 @@ export class KvTable<T> extends EventEmitter {
   async start (): Promise<void> {
     let ready!: () => void
     const initialized = new Promise<void>((resolve) => { ready = resolve })
-    this.iter = await this.opts.kv.watch({ key: '>', initializedFn: () => ready() })
+    // Opening the watch is a JetStream request: a busy server's TIMEOUT is retried, not fatal to the caller's start.
+    this.iter = await retrying(`watch ${this.bucket}`, async () => await this.opts.kv.watch({ key: '>', initializedFn: () => ready() }),
+      { log: this.opts.log, closed: () => this.closed })
     this.loop = this.run(this.iter)
     await initialized
     this.emit('ready')

@@ -8,7 +8,7 @@ import {
   checkAssignmentRecord, checkEndpointRecord, checkHostRecord, checkServiceRecord, componentLogger, newInstanceId,
   type AssignmentRecord, type EndpointRecord, type HostRecord, type Logger, type ServiceRecord,
 } from '../core/index.js'
-import { KvTable, openBucket, publishActivity, subjects, Buckets, type BucketName } from '../bus/index.js'
+import { KvTable, openBucket, publishActivity, retrying, subjects, Buckets, type BucketName } from '../bus/index.js'
 import { ReplicaHealth } from './replica-health.js'
 import { Replacer } from './replacer.js'
 import { REPLACE_DEFAULTS, type Decision, type ReplacePolicy } from './replace.js'
@@ -99,8 +99,8 @@ export interface Placement {
   trigger: () => void
 }
 
-async function bucket (nc: NatsConnection, kv: Partial<PlacementBuckets> | undefined, k: keyof PlacementBuckets): Promise<KV> {
-  return kv?.[k] ?? await openBucket(nc, Buckets[k] as BucketName)
+async function bucket (nc: NatsConnection, kv: Partial<PlacementBuckets> | undefined, k: keyof PlacementBuckets, log: Logger): Promise<KV> {
+  return kv?.[k] ?? await retrying(`open ${k}`, async () => await openBucket(nc, Buckets[k] as BucketName), { log })
 }
 
 /** The role contract: `createPlacement(config, deps) → { start(), close() }`. */
@@ -136,7 +136,7 @@ async function run (cfg: ResolvedPlacementConfig, opts: PlacementDeps): Promise<
   const log = componentLogger(opts.log, 'placement')
   const metrics = createPlacementMetrics(opts.metrics)
   const [services, hosts, assignments, leases, endpoints, history] = await Promise.all(
-    (['services', 'hosts', 'assignments', 'leases', 'endpoints', 'history'] as const).map(async (k) => await bucket(opts.nc, opts.kv, k)))
+    (['services', 'hosts', 'assignments', 'leases', 'endpoints', 'history'] as const).map(async (k) => await bucket(opts.nc, opts.kv, k, log)))
   const table = <T>(kv: KV, name: string, check: { problems: (v: unknown) => unknown }): KvTable<T> => new KvTable<T>({
     kv,
     log,

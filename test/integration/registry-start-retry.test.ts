@@ -7,8 +7,9 @@ import { connect } from 'nats'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { startNats } from '../harness/index.js'
 import { ScriptedAgent, waitUntil, counter, endpoint, cid } from './registry-fixtures.js'
-import { isTransient } from '../../src/registry/retry.js'
+import { isTransient } from '../../src/bus/index.js'
 import { createRegistry, resolveRegistryConfig } from '../../src/registry/index.js'
+import { defaultComponents } from '../../src/registry/components.js'
 import { silentLogger } from '../../src/core/index.js'
 
 t.test('transient and permanent JetStream errors are told apart', async (t) => {
@@ -46,4 +47,33 @@ t.test('start survives a server that stops answering for 6 s', async (t) => {
   await h1.upsert(endpoint('web', 1))
   await waitUntil(() => reg.tables?.endpoints.get(`web.${cid(1)}`)?.value?.ip === endpoint('web', 1).ip, 10_000, 'event applied')
   t.pass('ingest works after the stall')
+})
+
+// Found at full size (docs/scaling.md "Found at full size"): a registry started
+// while the cluster was saturated exited on a TIMEOUT from a sub-component's
+// first watch (IPAM mirror, placement, lookup, activity), not from the core
+// steps above. The server freezes right after the core steps, before the
+// sub-components start; each of their JetStream requests times out once.
+t.test('sub-components survive a server that stops answering while they start', async (t) => {
+  const nats = await startNats()
+  t.teardown(async () => { try { process.kill(nats.pid, 'SIGCONT') } catch { /* already gone */ } await nats.stop() })
+  const rnc = await connect({ servers: nats.url, noAsyncTraces: true })
+  t.teardown(async () => { await rnc.close() })
+  let frozenAt = 0
+  const freezer = {
+    name: 'freezer',
+    start: async () => {
+      await nats.freeze()
+      frozenAt = Date.now()
+      const thaw = setTimeout(() => { try { nats.thaw() } catch { /* stopped by teardown */ } }, 6000)
+      t.teardown(() => { clearTimeout(thaw) })
+      return { close: async () => {} }
+    },
+  }
+  const reg = createRegistry(resolveRegistryConfig({ httpPort: 0, dnsPort: 0 }), { nc: rnc, log: silentLogger(), components: [freezer, ...defaultComponents] })
+  t.teardown(async () => { await reg.close() })
+  await reg.start()
+  t.ok(frozenAt > 0, 'the server was frozen during the sub-components\' start')
+  t.ok(Date.now() - frozenAt >= 6000, 'the sub-components came up only after the server answered again')
+  t.ok(reg.tables?.endpoints !== undefined, 'started')
 })

@@ -8,7 +8,7 @@ import {
   checkApplied, checkAssignmentRecord, checkEndpointRecord, checkHostRecord, checkServiceRecord,
   type AppliedMessage, type AssignmentRecord, type EndpointRecord, type HostRecord, type Logger, type ServiceRecord,
 } from '../../core/index.js'
-import { KvTable, decodeJson, ensureActivityStream, publishActivity, subjects, type ActivityEvent, type TableChange } from '../../bus/index.js'
+import { KvTable, decodeJson, ensureActivityStream, publishActivity, retrying, subjects, type ActivityEvent, type TableChange } from '../../bus/index.js'
 import type { JsWriter } from '../js-writer.js'
 import { appliedEvent, assignmentEvent, endpointEvent, hostEvent, ipamEvent, specEvent } from './describe.js'
 
@@ -30,7 +30,7 @@ const valid = <T>(check: { problems: (v: unknown) => unknown }) => (v: unknown):
 export async function startActivityPublisher (opts: ActivityPublisherOptions): Promise<{ close: () => Promise<void> }> {
   const { nc, log } = opts
   const now = opts.now ?? Date.now
-  await ensureActivityStream(await nc.jetstreamManager(), { replicas: opts.replicas, prefix: opts.prefix })
+  await retrying('activity_stream', async () => { await ensureActivityStream(await nc.jetstreamManager(), { replicas: opts.replicas, prefix: opts.prefix }) }, { log })
   // The registry's writer skips js.publish()'s per-call machinery (one line per endpoint change is on the ingest path).
   const sink = opts.writer ?? nc.jetstream()
   let failures = 0

@@ -4,7 +4,7 @@
 // compare-and-set writes, so a mirror a few milliseconds behind is harmless.
 import type { KV, KvEntry, QueuedIterator } from 'nats'
 import { addressKey, backoffDelay, checkAllocationRecord, checkBlockEnvelope, parseBlockKey, type AllocationRecord, type BlockRecord, type Logger, type PoolRecord } from '../../core/index.js'
-import { decodeJson } from '../../bus/index.js'
+import { decodeJson, retrying } from '../../bus/index.js'
 import { decodeAllocation, decodePool, type Versioned } from './store.js'
 import { viewPool, type PoolView } from './pool.js'
 
@@ -77,11 +77,12 @@ export class IpamMirror {
     let sawLast = false
     let ready!: () => void
     const loaded = new Promise<void>((resolve) => { ready = resolve })
-    const iter = await this.kv.watch({
+    // A busy server's TIMEOUT on opening the watch is retried (bus/retry.ts), not fatal to the registry's start.
+    const iter = await retrying('watch ipam', async () => await this.kv.watch({
       key: '>',
       // May run inside watch() itself, before `iter` exists (empty bucket).
       initializedFn: () => { initialized = true; if (sawLast) ready() },
-    })
+    }), { log: this.log, closed: () => this.closed })
     this.iter = iter
     if (initialized && iter.getReceived() === 0) ready()
     this.loop = (async () => {

@@ -8,7 +8,7 @@
 // everyone; only forwarding is restricted.
 import type { KV, KvEntry, QueuedIterator } from 'nats'
 import { checkPoolRecord, ConfigError, isIPv4, type FieldProblem, type Logger } from '../../../core/index.js'
-import { decodeJson } from '../../../bus/index.js'
+import { decodeJson, retrying } from '../../../bus/index.js'
 
 export const DEFAULT_FORWARD_ALLOW = ['loopback', 'pools']
 
@@ -52,7 +52,8 @@ export class ForwardAllow {
     if (!this.usePools || this.ipam === undefined || this.iter !== undefined) return
     let ready!: () => void
     const loaded = new Promise<void>((resolve) => { ready = resolve })
-    const iter = await this.ipam.watch({ key: 'pool.>', initializedFn: () => ready() })
+    const ipam = this.ipam
+    const iter = await retrying('watch ipam pools', async () => await ipam.watch({ key: 'pool.>', initializedFn: () => ready() }), { log: this.log })
     this.iter = iter
     void (async () => {
       try {
