@@ -3,17 +3,14 @@
 // so RSS and CPU are each process's own), each renderer with its own nginx.
 // A child whose parent dies sees its stdin close and stops (SIGTERM itself).
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs'
+import { mkdtempSync, openSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, type NatsConnection } from 'nats'
-import { startNats, startNatsCluster, startNginx, freePort, waitFor, type NatsCluster, type NginxServer } from '../../test/harness/index.js'
+import { cliArgs, startNats, startNatsCluster, startNginx, freePort, waitFor, type NatsCluster, type NginxServer } from '../../test/harness/index.js'
 import { exampleHttpBody } from '../../test/integration/renderer-fixtures.js'
 
-const root = join(import.meta.dirname, '../..')
-const CLI = existsSync(join(root, 'dist/src/cli/main.js'))
-  ? [join(root, 'dist/src/cli/main.js')]
-  : ['--import=tsx', join(root, 'src/cli/main.ts')]
+const CLI = cliArgs()
 const WATCH_PARENT = '--import=data:text/javascript,process.stdin.on("end",()=>process.kill(process.pid,"SIGTERM"));process.stdin.resume()'
 
 /** CPU seconds (utime + stime) and resident memory of a process, from /proc. */

@@ -12,6 +12,7 @@ export { freePort, freePorts, canConnect } from './ports.js'
 export { waitFor, sleep, run, tryRun, withTimeout, WaitAbort, type RunOptions, type RunResult, type WaitOptions } from './exec.js'
 export { track, untrack, teardownAll, type LiveObject } from './hooks.js'
 export { tsLoaderArgs } from './reaper.js'
+export { cliArgs } from './cli.js'
 export { removeHarnessDir } from './mounts.js'
 export { isAlive, killAndWait, pidsMatching, childrenOf, signal, waitDead } from './procs.js'
 export {

@@ -10,12 +10,11 @@
 import t from 'tap'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import Dockerode from 'dockerode'
 import { chromium, type Page } from 'playwright-core'
 import { Registry as PromRegistry } from 'prom-client'
-import { waitFor, TEST_IMAGE } from '../harness/index.js'
+import { cliArgs, waitFor, TEST_IMAGE } from '../harness/index.js'
 import { silentLogger } from '../../src/core/index.js'
 import { createRegistry, resolveRegistryConfig, type SubComponentStarter } from '../../src/registry/index.js'
 import { activityRoutes } from '../../src/registry/activity/index.js'
@@ -29,7 +28,6 @@ import { startLoopbackLookup, controlPlane, startEdge, startHost as startHostOf,
 const TOKEN = 'e2e-console-token'
 const READ_TOKEN = 'e2e-console-read-token'
 const HOST_GRACE = '5s'
-const here = dirname(fileURLToPath(import.meta.url))
 const log = silentLogger()
 const shots = mkdtempSync(join(tmpdir(), 'dg-console-shots-'))
 t.comment(`screenshots in ${shots}`)
@@ -250,7 +248,7 @@ t.test('CLI: rollback --to 3 --wait follows the rollout to the end, 0 failed req
   await new Promise((resolve) => setTimeout(resolve, 2000))
   const { execFile } = await import('node:child_process')
   const out = await new Promise<string>((resolve, reject) => {
-    execFile(process.execPath, [join(here, '../../dist/src/cli/main.js'), 'rollback', 'web', '--to', '3', '--wait', '--timeout', '180s', '--api', api, '--token', TOKEN],
+    execFile(process.execPath, [...cliArgs(), 'rollback', 'web', '--to', '3', '--wait', '--timeout', '180s', '--api', api, '--token', TOKEN],
       { timeout: 200_000 }, (err, stdout, stderr) => { if (err !== null) reject(new Error(`${err.message}\n${stdout}${stderr}`)); else resolve(stdout) })
   })
   t.match(out, /web: version 3 applied again as version 5 \(was 4\)/)

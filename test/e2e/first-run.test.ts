@@ -9,22 +9,21 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, s
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from 'nats'
-import { Testbed, freePort, waitFor, testbedLeftovers } from '../harness/index.js'
+import { Testbed, cliArgs, freePort, waitFor, testbedLeftovers } from '../harness/index.js'
 import { projectRoot } from '../../src/cli/version.js'
 import { getVia, servingContainers } from '../../src/demo/index.js'
 import { isAlive } from '../../src/up/procs.js'
 
 const root = projectRoot()
 // The built CLI when present and DG_FIRST_RUN_SRC is unset is faster; the source is always current.
-const useDist = process.env.DG_FIRST_RUN_SRC === undefined && existsSync(join(root, 'dist/src/cli/main.js'))
-const cliArgs = useDist ? [join(root, 'dist/src/cli/main.js')] : ['--import=tsx', join(root, 'src/cli/main.ts')]
+const cliCmd = cliArgs({ source: process.env.DG_FIRST_RUN_SRC !== undefined })
 const env = { ...process.env, NODE_OPTIONS: '', DRIFTGATE_API: undefined, DRIFTGATE_NATS: undefined }
 
 interface Run { code: number | null, out: string }
 
 function cli (args: string[], timeoutMs = 240_000): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...cliArgs, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [...cliCmd, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     child.stdout.on('data', (c: Buffer) => { out += c.toString() })
     child.stderr.on('data', (c: Buffer) => { out += c.toString() })
@@ -147,7 +146,7 @@ t.test('driftgate up on a testbed host: routes a labelled container; SIGINT leav
   t.teardown(() => rmSync(data, { recursive: true, force: true }))
   const driver = `dg-up-${tb.id}`
   const ports = { nginx: await freePort(), http: await freePort(), dns: await freePort(), nats: await freePort() }
-  const child: ChildProcess = spawn(process.execPath, [...cliArgs, 'up', '--data', data, '--docker', tb.hosts[0].socketPath,
+  const child: ChildProcess = spawn(process.execPath, [...cliCmd, 'up', '--data', data, '--docker', tb.hosts[0].socketPath,
     '--network', 'mv0', '--ipam-driver-name', driver, '--port', String(ports.nginx), '--http-port', String(ports.http),
     '--dns-port', String(ports.dns), '--nats-port', String(ports.nats), '--host-id', 'h1'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''

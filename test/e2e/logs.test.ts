@@ -13,19 +13,14 @@
 //  - a container flooding on h2 does not delay another's lines by 1 s.
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import { connect, type JsMsg } from 'nats'
-import { Testbed, startNats, freePort, waitFor } from '../harness/index.js'
+import { Testbed, cliArgs, startNats, freePort, waitFor } from '../harness/index.js'
 import { silentLogger } from '../../src/core/index.js'
 import { decodeJson, openLogReader } from '../../src/bus/index.js'
 import { createRegistry, resolveRegistryConfig } from '../../src/registry/index.js'
-import { projectRoot } from '../../src/paths.js'
 import { killAndWait } from '../../src/lab/index.js'
 
-const root = projectRoot()
-const main = join(root, 'dist/src/cli/main.js')
-if (!existsSync(main)) throw new Error('run `npm run build` first (this test spawns dist/src/cli/main.js)')
+const main = cliArgs()
 const env = { ...process.env, NODE_OPTIONS: '', DRIFTGATE_API: undefined, DRIFTGATE_NATS: undefined, DRIFTGATE_TOKEN: undefined }
 
 const tb = await Testbed.create({ hosts: 3, name: 'logs' })
@@ -47,7 +42,7 @@ const agents = new Map<string, ChildProcess>()
 function startAgent (i: number, extraEnv: Record<string, string> = {}): ChildProcess {
   const h = tb.hosts[i]
   // setpriv --pdeathsig: an agent never outlives this test process, even a SIGKILLed one.
-  const child = spawn('setpriv', ['--pdeathsig', 'SIGTERM', process.execPath, main, 'agent', '--host-id', h.name, '--docker', h.socketPath,
+  const child = spawn('setpriv', ['--pdeathsig', 'SIGTERM', process.execPath, ...main, 'agent', '--host-id', h.name, '--docker', h.socketPath,
     '--nats', nats.url, '--no-ipam-driver', '--no-reconcile', '--network', 'mv0', '--heartbeat-interval', '500ms', '--log-level', 'warn'],
   { env: { ...env, ...extraEnv }, stdio: ['ignore', 'ignore', 'inherit'] })
   agents.set(h.name, child)
@@ -80,7 +75,7 @@ async function stored (filter: string): Promise<Line[]> {
 
 function cli (args: string[], timeoutMs = 30_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [main, ...args, '--api', api], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [...main, ...args, '--api', api], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     child.stdout.on('data', (c: Buffer) => { out += c.toString() })
@@ -137,7 +132,7 @@ t.test('three replicas on three hosts: merged by timestamp, prefixed, -f within 
   t.match(await cli(['logs', 'web', '--since', '1m', '--host', 'h2']), /^(web\.2@h2 +\| .*\n)+$/, '--host h2: only web.2@h2')
 
   // -f: a new request's line within 1 s of Docker's timestamp.
-  const f = spawn(process.execPath, [main, 'logs', 'web', '-f', '--json', '--tail', '1', '--api', api], { env, stdio: ['ignore', 'pipe', 'inherit'] })
+  const f = spawn(process.execPath, [...main, 'logs', 'web', '-f', '--json', '--tail', '1', '--api', api], { env, stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => { f.kill('SIGINT') })
   let buf = ''
   const arrived = new Map<string, number>()

@@ -18,12 +18,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import dnsPacket from 'dns-packet'
-import { Testbed, TEST_IMAGE, waitFor } from '../harness/index.js'
+import { Testbed, TEST_IMAGE, cliArgs, waitFor } from '../harness/index.js'
 import { projectRoot } from '../../src/cli/version.js'
 import { cleanupPrevious } from '../../src/up/index.js'
 
 const root = projectRoot()
-const cli = existsSync(join(root, 'dist/src/cli/main.js')) ? [join(root, 'dist/src/cli/main.js')] : ['--import=tsx', join(root, 'src/cli/main.ts')]
+const cli = cliArgs()
 const env = { ...process.env, NODE_OPTIONS: '', DRIFTGATE_API: undefined, DRIFTGATE_NATS: undefined }
 const OUTSIDE = '192.0.2.123' // TEST-NET-1: only ever an answer, never contacted
 const RESYNC_MS = 2000

@@ -13,6 +13,6 @@ export {
   testbedLeftovers, dirLeftovers,
   freePort, canConnect,
   waitFor, sleep, run, tryRun,
-  teardownAll, tsLoaderArgs,
+  teardownAll, tsLoaderArgs, cliArgs,
 } from '../../src/lab/index.js'
 export { startNatsSites, type NatsSites, type SiteLink } from './nats-sites.js'

@@ -3,15 +3,12 @@
 // signal). Real agent process, real nats-server, real dockerd.
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Testbed, startNats, waitFor } from '../harness/index.js'
+import { Testbed, cliArgs, startNats, waitFor } from '../harness/index.js'
 
-const root = join(import.meta.dirname, '../..')
-const cli = existsSync(join(root, 'dist/src/cli/main.js'))
-  ? [join(root, 'dist/src/cli/main.js')]
-  : ['--import=tsx', join(root, 'src/cli/main.ts')]
+const cli = cliArgs()
 
 t.test('an agent whose NATS and Docker are gone stops within 5 s of SIGTERM', async (t) => {
   const tb = await Testbed.create({ hosts: 1, network: false, name: 'agent-close' })

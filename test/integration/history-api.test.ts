@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { connect } from 'nats'
-import { startNats, freePort } from '../harness/index.js'
+import { cliArgs, startNats, freePort } from '../harness/index.js'
 import { ScriptedAgent, endpoint, cid } from './registry-fixtures.js'
 import { createRegistry, resolveRegistryConfig } from '../../src/registry/index.js'
 import { silentLogger, specHash, checkServiceSpec } from '../../src/core/index.js'
@@ -30,7 +30,7 @@ const anon = new ApiClient({ api })
 const dir = mkdtempSync(join(tmpdir(), 'dg-history-'))
 const v1 = { name: 'web', image: 'web:1', replicas: 3, port: 80, network: 'mv0', env: { SECRET: 's3cret' } }
 const cli = async (...args: string[]): Promise<string> =>
-  (await run(process.execPath, ['dist/src/cli/main.js', ...args, '--api', api, '--token', TOKEN], { timeout: 30_000 })).stdout
+  (await run(process.execPath, [...cliArgs(), ...args, '--api', api, '--token', TOKEN], { timeout: 30_000 })).stdout
 
 t.test('every write is a version with who and why; env only for the write token', async (t) => {
   await client.put('/v1/services/web', v1)
@@ -101,7 +101,7 @@ t.test('activity feed: in the stream, blocking query wakes on the next event', a
 
 t.test('status --watch redraws on a change (blocking query, not polling)', async (t) => {
   const { spawn } = await import('node:child_process')
-  const child = spawn(process.execPath, ['dist/src/cli/main.js', 'status', '--watch', '--api', api, '--token', TOKEN], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...cliArgs(), 'status', '--watch', '--api', api, '--token', TOKEN], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { child.kill('SIGKILL') })
   let out = ''
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect } from 'nats'
-import { startNats, startNginx, freePort } from '../harness/index.js'
+import { cliArgs, startNats, startNginx, freePort } from '../harness/index.js'
 import { ensureBuckets, encodeJson } from '../../src/bus/index.js'
 import { fetchGeneration } from '../../src/renderer/index.js'
 import { ep, svc } from '../unit/renderer-fixtures.js'
@@ -30,7 +30,7 @@ t.teardown(async () => {
 
 interface Run { code: number, stdout: string, stderr: string }
 const renderer = (...args: string[]): Promise<Run> => new Promise((resolve) => {
-  execFile(process.execPath, ['dist/src/cli/main.js', 'renderer', '--nats', nats.url, '--out', out, '--nginx-conf', nginx.confPath,
+  execFile(process.execPath, [...cliArgs(), 'renderer', '--nats', nats.url, '--out', out, '--nginx-conf', nginx.confPath,
     '--nginx-prefix', `${nginx.prefix}/`, '--status-port', String(statusPort), '--mode', 'file', '--id', 'once1', ...args],
   { timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err == null ? 0 : Number((err as { code?: number }).code ?? -1), stdout, stderr }))
 })
