@@ -12,7 +12,12 @@
 //    PROCS=1: each allocator in its own process, as registry instances run
 //    (bench/ipam-allocator.mjs on dist/: `npm run build` first);
 //    VIA=nats: requests straight from the agent's IPAM client of HOSTS=100
-//    simulated hosts instead of through one Docker plugin socket)
+//    simulated hosts instead of through one Docker plugin socket;
+//    INSTANCES=1,3: the allocator counts to run;
+//    BASE=dist-base (PROCS=1): every run also with the allocators of an older
+//    build, interleaved, for before/after ratios in one run;
+//    ALLOC_PROF=<dir>: each allocator process writes a CPU profile of its
+//    measured window there)
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -48,8 +53,16 @@ const VIA = process.env.VIA ?? 'socket'
 const HOSTS = Number(process.env.HOSTS ?? 100)
 /** Rounds of all runs, interleaved, so a load swing on a shared machine hits every layout alike; medians at the end. */
 const ROUNDS = Math.max(1, Math.min(8, Number(process.env.ROUNDS ?? 1)))
+const INSTANCES = (process.env.INSTANCES ?? '1,3').split(',').map(Number)
+const BASE = process.env.BASE ?? ''
+if (BASE !== '' && !PROCS) throw new Error('BASE needs PROCS=1: the older build runs in the allocator processes')
+const BUILDS = BASE !== '' ? [{ name: 'base', dist: BASE }, { name: 'new', dist: 'dist' }] : [{ name: '', dist: 'dist' }]
 
-interface Stats { writes: number, ops: number, conflicts: number, cpuMs: number, sysMs: number }
+/** One allocator process's counters over the measured window (an older build has only some of them). */
+interface Stats {
+  writes: number, ops: number, conflicts: number, cpuMs: number, sysMs: number
+  deliveries?: number, applyMs?: number, overflow?: number, full?: number, leased?: number, gaveUp?: number
+}
 interface Running { mark: () => void, stop: () => Promise<Stats> }
 
 /** An allocator in this process (its CPU counts as the bench's node CPU). */
@@ -59,8 +72,8 @@ async function inProcess (url: string): Promise<Running> {
 }
 
 /** An allocator in a child process, as a registry instance runs it. */
-async function child (url: string, id: string): Promise<Running> {
-  const p = spawn(process.execPath, ['bench/ipam-allocator.mjs', url, id], { stdio: ['pipe', 'pipe', 'inherit'] })
+async function child (url: string, id: string, dist: string): Promise<Running> {
+  const p = spawn(process.execPath, ['bench/ipam-allocator.mjs', url, id], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ALLOC_DIST: dist } })
   const lines = createInterface({ input: p.stdout })[Symbol.asyncIterator]()
   if ((await lines.next()).value !== 'ready') throw new Error('allocator process did not start')
   return {
@@ -79,6 +92,7 @@ const nats = CLUSTER
   ? await startNatsCluster(3).then((c) => ({ urls: c.urls, pids: () => c.nodes.map((n) => n.pid), stop: async () => { await c.stop() } }))
   : await startNats().then((s) => ({ urls: [s.url], pids: () => [s.pid], stop: async () => { await s.stop() } }))
 const natsCpuMs = (): number => nats.pids().reduce((sum, pid) => sum + serverCpuMs(pid), 0)
+const nodeCpuMs = (): number[] => nats.pids().map(serverCpuMs)
 const dir = mkdtempSync(join(tmpdir(), 'dg-ipam-bench-'))
 try {
   const nc = await connect({ servers: nats.urls })
@@ -88,8 +102,9 @@ try {
   const driver = await startIpamDriver({ nc, host: 'bench', name: 'dgbench', socketDir: dir, log: silentLogger(), metrics: new Registry() })
   const via = VIA === 'nats' ? `the agent IPAM client of ${HOSTS} hosts` : driver.socketPath
   console.log(`ipam bench: ${TOTAL} allocations, ${CONCURRENCY} in flight, through ${via}, ${CLUSTER ? '3-node cluster, R3 buckets' : 'one nats-server'}, allocators ${PROCS ? 'in their own processes' : 'in the bench process'}`)
-  console.log(`layout   allocators  allocs/s  p50 ms  p99 ms  max ms  errors  duplicates  cpu ms/alloc (bench${PROCS ? ' + allocators' : ''} + nats-server)`)
+  console.log(`layout   ${BASE !== '' ? 'build ' : ''}allocators  allocs/s  p50 ms  p99 ms  max ms  errors  duplicates  cpu ms/alloc (bench${PROCS ? ' + allocators' : ''} + nats-server)`)
   const clients = new Map<string, IpamCall>()
+  let retries = 0
   const ask = async (pool: string, i: number, n: number): Promise<{ ip?: string, err?: string }> => {
     if (VIA !== 'nats') {
       const r = await pluginCall(driver.socketPath, 'IpamDriver.RequestAddress', { PoolID: pool, Address: '', Options: { 'com.docker.network.endpoint.macaddress': mac(i, n) } })
@@ -97,17 +112,17 @@ try {
     }
     const host = `h${i % HOSTS}`
     let call = clients.get(host)
-    if (call == null) clients.set(host, call = ipamClient(nc, host))
+    if (call == null) clients.set(host, call = ipamClient(nc, host, undefined, undefined, () => { retries++ }))
     try { return { ip: (await call('allocate', { v: 1, pool, host, mac: mac(i, n) })).ip } } catch (err) { return { err: (err as Error).message } }
   }
-  const runs = Array.from({ length: ROUNDS }, () => LAYOUTS.flatMap((layout) => [1, 3].map((instances) => ({ layout, instances })))).flat()
+  const runs = Array.from({ length: ROUNDS }, () => LAYOUTS.flatMap((layout) => INSTANCES.flatMap((instances) => BUILDS.map((build) => ({ layout, instances, build }))))).flat()
   const results = new Map<string, Array<{ rate: number, p50: number, p99: number, cpu: number }>>()
-  for (const [n, { layout, instances }] of runs.entries()) {
+  for (const [n, { layout, instances, build }] of runs.entries()) {
     const pool = `bench${n}`
     // Inside 10.240.0.0/13 (test subnets), a /18 per run.
     await addPool(kv, pool, { subnet: `10.${240 + (n % 8)}.${Math.floor(n / 8) * 64}.0/18`, blockSize: layout === 'blocks' ? BLOCK : undefined })
     const allocs = await Promise.all(Array.from({ length: instances }, async (_, i) =>
-      PROCS ? await child(nats.urls[i % nats.urls.length], `bench-${n}-${i}`) : await inProcess(nats.urls[i % nats.urls.length])))
+      PROCS ? await child(nats.urls[i % nats.urls.length], `bench-${n}-${i}`, build.dist) : await inProcess(nats.urls[i % nats.urls.length])))
     // Warm-up: connections, JIT, the pool in every mirror.
     for (let i = 0; i < 50; i++) await ask(pool, 10_000_000 + i, n)
     const lat: number[] = []
@@ -118,6 +133,8 @@ try {
     const started = performance.now()
     const cpu0 = process.cpuUsage()
     const srv0 = natsCpuMs()
+    const nodes0 = nodeCpuMs()
+    const retries0 = retries
     await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
       while (next < TOTAL) {
         const i = next++
@@ -131,22 +148,32 @@ try {
     const cpu = process.cpuUsage(cpu0)
     const nodeMs = (cpu.user + cpu.system) / 1000 / TOTAL
     const srvMs = (natsCpuMs() - srv0) / TOTAL
+    const perNode = nodeCpuMs().map((ms, i) => (ms - nodes0[i]) / TOTAL)
     const stats = await Promise.all(allocs.map(async (a) => await a.stop())) // child CPU: from the mark to here
-    const st = stats.reduce((x, y) => ({ writes: x.writes + y.writes, ops: x.ops + y.ops, conflicts: x.conflicts + y.conflicts, cpuMs: x.cpuMs + y.cpuMs, sysMs: x.sysMs + y.sysMs }))
+    const sum = (k: keyof Stats): number => stats.reduce((t, x) => t + (x[k] ?? 0), 0)
+    const st = { writes: sum('writes'), ops: sum('ops'), conflicts: sum('conflicts'), cpuMs: sum('cpuMs'), sysMs: sum('sysMs') }
     lat.sort((a, b) => a - b)
     const recs = await allocations(kv, pool)
     const dupAnswers = got.length - new Set(got).size
     const owners = new Map<string, number>()
     for (const r of recs.values()) owners.set(r.owner.mac, (owners.get(r.owner.mac) ?? 0) + 1)
     const dupOwners = [...owners.values()].filter((c) => c > 1).length
-    console.log([layout.padEnd(7), String(instances).padEnd(10), (TOTAL / secs).toFixed(0).padStart(8), pct(lat, 0.5).toFixed(1).padStart(6),
+    console.log([layout.padEnd(7), ...(BASE !== '' ? [build.name.padEnd(5)] : []), String(instances).padEnd(10), (TOTAL / secs).toFixed(0).padStart(8), pct(lat, 0.5).toFixed(1).padStart(6),
       pct(lat, 0.99).toFixed(1).padStart(6), lat[lat.length - 1].toFixed(1).padStart(6), String(errors).padStart(6),
       String(dupAnswers + dupOwners).padStart(11), `${nodeMs.toFixed(2)} + ${PROCS ? `${(st.cpuMs / TOTAL).toFixed(2)} + ` : ''}${srvMs.toFixed(2)}`.padStart(13)].join('  '))
-    const row = `${layout} ${instances}`
+    const row = `${layout} ${instances}${build.name !== '' ? ` ${build.name}` : ''}`
     if (!results.has(row)) results.set(row, [])
     results.get(row)?.push({ rate: TOTAL / secs, p50: pct(lat, 0.5), p99: pct(lat, 0.99), cpu: nodeMs + st.cpuMs / TOTAL + srvMs })
-    if (PROCS) console.log(`  allocator processes: ${(st.cpuMs / TOTAL).toFixed(3)} ms CPU per allocation, of which kernel ${(st.sysMs / TOTAL).toFixed(3)}`)
+    if (PROCS) {
+      console.log(`  allocator processes: ${(st.cpuMs / TOTAL).toFixed(3)} ms CPU per allocation, of which kernel ${(st.sysMs / TOTAL).toFixed(3)}; each: ${stats.map((x) => (x.cpuMs / TOTAL).toFixed(3)).join(' / ')}`)
+      console.log(`  nats-servers: ${perNode.map((x) => x.toFixed(3)).join(' / ')} ms CPU per allocation; agent client retries: ${retries - retries0}`)
+    }
     if (st.ops > 0) console.log(`  block writes: ${st.writes} for ${st.ops} ops (${(st.ops / Math.max(1, st.writes)).toFixed(1)} per write), ${st.conflicts} lost races`)
+    if (stats[0].deliveries != null) {
+      const d = sum('deliveries')
+      console.log(`  mirrors: ${d} watch deliveries (${(d / TOTAL).toFixed(2)} per allocation), ${(sum('applyMs') / Math.max(1, d) * 1000).toFixed(0)} µs each to apply; ` +
+        `picker: ${sum('overflow')} overflow allocations, refused ${sum('full')} full / ${sum('leased')} leased / ${sum('gaveUp')} fought over`)
+    }
     if (recs.size !== TOTAL + 50) console.log(`  note: ${recs.size} KV records for ${TOTAL + 50} allocations`)
   }
   if (ROUNDS > 1) {

@@ -19,6 +19,8 @@ export class BlockAllocator {
   private readonly current = new Map<string, number>()
   /** Allocations queued on a block and not yet written: counted as taken, so a burst spills over instead of bouncing. */
   private readonly pending = new Map<string, number>()
+  /** Allocations sent into a peer's leased block (overflow), and ops that came back refused: block full, leased, fought over. */
+  readonly stats = { overflow: 0, full: 0, leased: 0, gaveUp: 0 }
   constructor (private readonly d: BlockAllocatorDeps) {}
 
   async onBlock<T> (p: PoolView, ip: string, op: BlockOp<T>): Promise<T> {
@@ -46,12 +48,14 @@ export class BlockAllocator {
       if (pick == null) return null // exhausted
       const key = blockKey(p.record.name, pick.index)
       this.pending.set(key, (this.pending.get(key) ?? 0) + 1)
+      if (pick.overflow) this.stats.overflow++
       try {
         return await this.d.writer.run(p.record.name, pick.index, key,
           allocateInBlock(p, { owner, holder: this.d.holder, leaseMs: this.d.leaseMs, overflow: pick.overflow }))
       } catch (err) {
         // Full, leased by a live peer, or fought over too long: another block will do.
         if (!(err instanceof BlockUnavailable) && (err as { code?: string }).code !== ErrorCodes.CONFLICT) throw err
+        if (err instanceof BlockUnavailable) this.stats[err.why]++; else this.stats.gaveUp++
         tried.add(pick.index)
         if (this.current.get(p.record.name) === pick.index) this.current.delete(p.record.name)
       } finally {
