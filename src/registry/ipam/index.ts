@@ -43,10 +43,13 @@ export interface IpamAllocatorOptions {
   config?: IpamAllocatorConfig
 }
 
+/** Block-layout counters for the bench: the writer's and the block picker's. */
+export type IpamAllocatorStats = BlockWriterStats & BlockAllocator['stats']
+
 export interface IpamAllocator {
   close: () => Promise<void>
-  /** Block-layout writes: batched writes, ops they carried, lost races (bench and tests). */
-  blockStats: () => BlockWriterStats
+  /** Block-layout writes: batched writes, ops they carried, lost races, picker refusals (bench and tests). */
+  blockStats: () => IpamAllocatorStats
 }
 
 export async function startIpamAllocator (opts: IpamAllocatorOptions): Promise<IpamAllocator> {
@@ -91,7 +94,7 @@ export async function startIpamAllocator (opts: IpamAllocatorOptions): Promise<I
 
   let closing: Promise<void> | undefined
   return {
-    blockStats: () => ({ ...writer.stats }),
+    blockStats: () => ({ ...writer.stats, ...blocks.stats }),
     close: async () => {
       closing ??= (async () => {
         clearInterval(timer)
