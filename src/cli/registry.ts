@@ -1,6 +1,7 @@
 // `driftgate registry`: the control plane (src/registry/). Any number of
 // instances (1–3) may run at once; they share all state through NATS.
 import type { Command } from 'commander'
+import { descriptionOf } from './command-names.js'
 import { createLogger, createMetricsRegistry } from '../core/index.js'
 import { createRegistry, registrySchema, resolveRegistryConfig, type RegistryConfig } from '../registry/index.js'
 import { addRoleOptions, explicitFlags, runUntilSignal } from './common.js'
@@ -8,7 +9,7 @@ import { serveMetrics } from './metrics-server.js'
 
 export function register (program: Command): void {
   const cmd = program.command('registry')
-    .description('control plane: endpoint table from agent events, host liveness, IPAM, HTTP API and DNS')
+    .description(descriptionOf('registry'))
   addRoleOptions(cmd, registrySchema)
   cmd.addHelpText('after', `
 Run one to three instances, all equal: they share one durable consumer and

@@ -1,5 +1,6 @@
 // `driftgate renderer`: one per nginx. See src/renderer/.
 import type { Command } from 'commander'
+import { descriptionOf } from './command-names.js'
 import type { Renderer } from '../renderer/index.js'
 import { createLogger } from '../core/index.js'
 import { serveMetrics } from './metrics-server.js'
@@ -10,7 +11,7 @@ import {
 
 export function register (program: Command): void {
   const cmd = program.command('renderer')
-    .description('render nginx upstreams from the endpoint table, validate with nginx -t, reload gracefully')
+    .description(descriptionOf('renderer'))
   addRoleOptions(cmd, rendererSchema)
   cmd
     .addHelpText('after', `
