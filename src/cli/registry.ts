@@ -6,6 +6,7 @@ import { createLogger, createMetricsRegistry } from '../core/index.js'
 import { createRegistry, registrySchema, resolveRegistryConfig, type RegistryConfig } from '../registry/index.js'
 import { addRoleOptions, explicitFlags, runUntilSignal } from './common.js'
 import { serveMetrics } from './metrics-server.js'
+import { setHeapGrowing } from './v8-heap.js'
 
 export function register (program: Command): void {
   const cmd = program.command('registry')
@@ -27,6 +28,7 @@ Examples:
   dig @127.0.0.1 -p 8600 web.service.driftgate`)
   cmd.action(async (opts: Record<string, unknown>, self: Command) => {
     const cfg = resolveRegistryConfig(explicitFlags(self) as Partial<RegistryConfig>, process.env, opts.config as string | undefined)
+    setHeapGrowing(cfg.heapGrowingPercent) // the registry's old generation: docs/scaling.md "Memory by size"
     const log = createLogger({ role: 'registry', level: cfg.logLevel })
     const metrics = createMetricsRegistry('registry', { defaults: true })
     const registry = createRegistry(cfg, { log, metrics })
