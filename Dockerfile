@@ -41,6 +41,7 @@ COPY console ./console
 # deploy/compose/edge.yml.
 # V8's young generation grows to 128 MB under load by default: 16 MB semi-spaces
 # bound it (docs/scaling.md "Memory by size"); `docker run -e NODE_OPTIONS=` replaces it.
+# The registry and renderer bound their old generation themselves (heapGrowingPercent).
 ENV NODE_OPTIONS=--max-semi-space-size=16
 USER 10001:10001
 ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]

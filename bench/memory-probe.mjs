@@ -7,12 +7,16 @@
 // The same probe goes into every build compared (the build from before a
 // change has no such endpoint of its own), so the figures are alike. Nothing
 // happens unless the bench asks; the server does not keep the process alive.
+// DG_MEMPROBE_V8="--flag,--flag=n": V8 flags set in the process at start
+// (v8.setFlagsFromString), for flags NODE_OPTIONS does not take, e.g.
+// --heap-growing-percent, on a build that cannot set them itself.
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString, writeHeapSnapshot } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 
 const dir = process.env.DG_MEMPROBE_DIR
+for (const flag of (process.env.DG_MEMPROBE_V8 ?? '').split(',').filter((f) => f !== '')) setFlagsFromString(flag)
 if (dir) {
   setFlagsFromString('--expose-gc')
   const gc = runInNewContext('gc')

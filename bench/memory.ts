@@ -71,8 +71,8 @@ async function runOne (label: string, cli: string | undefined, opts: string): Pr
   const dir = mkdtempSync(join(tmpdir(), 'dg-mem-'))
   // NAME=value words are environment (e.g. MALLOC_ARENA_MAX=2), the rest node options
   const words = opts.split(/\s+/).filter((w) => w !== '')
-  const envWords = Object.fromEntries(words.filter((w) => /^[A-Z_]+=/.test(w)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]))
-  const nodeOpts = words.filter((w) => !/^[A-Z_]+=/.test(w)).join(' ')
+  const envWords = Object.fromEntries(words.filter((w) => /^[A-Z][A-Z0-9_]*=/.test(w)).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]))
+  const nodeOpts = words.filter((w) => !/^[A-Z][A-Z0-9_]*=/.test(w)).join(' ')
   const childEnv: Record<string, string> = { ...envWords, DG_MEMPROBE_DIR: dir, NODE_OPTIONS: `--import=${PROBE} ${nodeOpts}`.trim() }
   if (cli !== undefined) childEnv.DG_CLI = resolve(cli)
   console.log(`\n== ${label}: ${cli ?? 'dist/'} NODE_OPTIONS="${childEnv.NODE_OPTIONS}"${Object.keys(envWords).length > 0 ? ` ${JSON.stringify(envWords)}` : ''}`)

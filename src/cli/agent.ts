@@ -2,6 +2,7 @@
 // their MacVLAN IPs to NATS, serves the Docker IPAM driver and runs the
 // replicas placement assigns to the host. The work is in src/agent/.
 import type { Command } from 'commander'
+import { descriptionOf } from './command-names.js'
 import { createAgent, agentSchema, resolveAgentConfig, type AgentConfig } from '../agent/index.js'
 import { createLogger, createMetricsRegistry } from '../core/index.js'
 import { addRoleOptions, explicitFlags, runUntilSignal } from './common.js'
@@ -9,7 +10,7 @@ import { serveMetrics } from './metrics-server.js'
 
 export function register (program: Command): void {
   const cmd = program.command('agent')
-    .description('Watch one Docker host and publish every labelled container with its MacVLAN IP to NATS')
+    .description(descriptionOf('agent'))
   addRoleOptions(cmd, agentSchema)
   cmd.addHelpText('after', `
 Containers are registered when they carry the label driftgate.service=<name>

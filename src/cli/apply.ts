@@ -1,6 +1,7 @@
 // `driftgate apply -f web.yaml`: PUT each spec (YAML or JSON; several YAML
 // documents in one file are several services) to /v1/services/<name>.
 import type { Command } from 'commander'
+import { descriptionOf } from './command-names.js'
 import { readFileSync } from 'node:fs'
 import { DriftgateError, ErrorCodes, ValidationError } from '../core/index.js'
 import { applyFiles, hasChanges, lineDiff, normaliseSpec, specYaml, specsFromText } from '../client/index.js'
@@ -11,7 +12,7 @@ export { applyFiles, specsFromText, describeWrite } from '../client/index.js'
 
 export function register (program: Command): void {
   const cmd = program.command('apply')
-    .description('create or update services from spec files (YAML or JSON)')
+    .description(descriptionOf('apply'))
     .requiredOption('-f, --file <path>', 'spec file, - for stdin (repeatable; a YAML file may hold several specs separated by ---)', collect)
     .option('--dry-run', 'print the difference against the current spec of each service; apply nothing')
   addClientOptions(cmd)

@@ -1,5 +1,6 @@
-// Every subcommand, one file each. A command file exports `register(program)`.
-import type { Command } from 'commander'
+// Every subcommand, one file each, all loaded (program.ts, for tests). A
+// command file exports `register(program)`; names, descriptions and the
+// order of help are in command-list.ts (main.ts loads one command from there).
 import { register as agent } from './agent.js'
 import { register as registry } from './registry.js'
 import { register as renderer } from './renderer.js'
@@ -14,7 +15,8 @@ import { register as ps } from './ps.js'
 import { register as logs } from './logs.js'
 import { register as up } from './up.js'
 import { register as demo } from './demo.js'
+import type { Register } from './command-list.js'
 
-export type Register = (program: Command) => void
+export type { Register }
 
 export const commands: Register[] = [up, demo, agent, registry, renderer, ipam, apply, scale, status, ps, history, rollback, logs, rm]

@@ -1,6 +1,7 @@
 // `driftgate demo`: a local 3-host lab with the whole control plane and a
 // demo service; `demo down` removes it. The work is in src/demo/.
 import type { Command } from 'commander'
+import { descriptionOf } from './command-names.js'
 import { relative } from 'node:path'
 import { int } from './common.js'
 import { which } from '../up/index.js'
@@ -17,7 +18,7 @@ function cliName (): string {
 
 export function register (program: Command): void {
   const demo = program.command('demo')
-    .description('a local 3-host lab (namespaces + dockerd each) with the control plane and a 3-replica web service behind nginx')
+    .description(descriptionOf('demo'))
     .option('--dir <dir>', 'state, logs and data of the demo', DIR)
     .option('--port <port>', 'nginx port', int, 8080)
     .option('--http-port <port>', 'registry API port', int, 7070)

@@ -1,5 +1,6 @@
 // `driftgate history web`: every kept version of a service's spec, newest first.
 import type { Command } from 'commander'
+import { descriptionOf } from './command-names.js'
 import { isDnsLabel, ValidationError } from '../core/index.js'
 import { ApiClient, addClientOptions, formatTable, type ClientOptions } from './client.js'
 
@@ -22,7 +23,7 @@ export function serviceArg (name: string): string {
 
 export function register (program: Command): void {
   const cmd = program.command('history')
-    .description('versions of a service\'s spec: when, by whom, why (* marks the current one)')
+    .description(descriptionOf('history'))
     .argument('<service>')
     .option('--json', 'print JSON')
   addClientOptions(cmd)

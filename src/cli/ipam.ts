@@ -4,6 +4,7 @@
 //   driftgate ipam pool rm <name>
 //   driftgate ipam ls <pool>
 import type { Command } from 'commander'
+import { descriptionOf } from './command-names.js'
 import { DriftgateError, ErrorCodes, assertDnsLabel, type AllocationRecord, type PoolRecord } from '../core/index.js'
 
 interface ApiOpts { api?: string, token?: string, json?: boolean }
@@ -63,7 +64,7 @@ export function addressesTable (list: AllocationRecord[], now = Date.now()): str
 const collect = (v: string, prev: string[] = []): string[] => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)]
 
 export function register (program: Command): void {
-  const ipam = program.command('ipam').description('shared MacVLAN address pools (the Docker IPAM driver allocates from these)')
+  const ipam = program.command('ipam').description(descriptionOf('ipam'))
     .addHelpText('after', `
 Examples:
   driftgate ipam pool add mv0 --subnet 10.0.8.0/22 --range 10.0.9.0-10.0.11.250 --token "$DRIFTGATE_TOKEN"

@@ -2,6 +2,7 @@
 // timestamp and prefixed `web.2@h1 | ` as `docker service logs` does; `-f`
 // follows until Ctrl-C.
 import { Option, type Command } from 'commander'
+import { descriptionOf } from './command-names.js'
 import { assertDnsLabel, formatEntry, ValidationError, type LogEntry } from '../core/index.js'
 import { readLogs, type LogsRequest } from '../client/index.js'
 import { ApiClient, addClientOptions, type ClientOptions } from './client.js'
@@ -43,7 +44,7 @@ export function printer (out: (s: string) => void, json: boolean): (e: LogEntry)
 
 export function register (program: Command): void {
   const cmd = program.command('logs')
-    .description('a service\'s output from every replica on every host, merged by timestamp (kept after containers are removed)')
+    .description(descriptionOf('logs'))
     .argument('<service>', 'service name')
     .option('-f, --follow', 'keep printing new lines until Ctrl-C')
     .option('--since <when>', 'lines since a duration ago (10m) or an RFC3339 time')

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // The only place that exits the process.
-import { buildProgram } from './program.js'
+import { buildProgramFor } from './program-lazy.js'
 import { DriftgateError } from '../core/index.js'
 
 async function main (): Promise<void> {
-  const program = buildProgram()
-  program.exitOverride()
   try {
+    // only the command being run is loaded (its modules and packages)
+    const program = await buildProgramFor(process.argv.slice(2))
+    program.exitOverride()
     await program.parseAsync(process.argv)
   } catch (err) {
     const e = err as { code?: string, exitCode?: number }

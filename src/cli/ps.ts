@@ -1,6 +1,7 @@
 // `driftgate ps web`: each replica with host, container, IP, state, health,
 // since and spec version, like `docker service ps`.
 import type { Command } from 'commander'
+import { descriptionOf } from './command-names.js'
 import { ApiClient, addClientOptions, formatTable, type ClientOptions } from './client.js'
 import { serviceArg } from './history.js'
 
@@ -26,7 +27,7 @@ export function renderPs (p: PsAnswer, now = Date.now()): string {
 
 export function register (program: Command): void {
   const cmd = program.command('ps')
-    .description('the replicas of a service: host, container, IP, state, health, since, spec version')
+    .description(descriptionOf('ps'))
     .argument('<service>')
     .option('--json', 'print JSON')
   addClientOptions(cmd)

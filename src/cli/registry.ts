@@ -1,14 +1,16 @@
 // `driftgate registry`: the control plane (src/registry/). Any number of
 // instances (1–3) may run at once; they share all state through NATS.
 import type { Command } from 'commander'
+import { descriptionOf } from './command-names.js'
 import { createLogger, createMetricsRegistry } from '../core/index.js'
 import { createRegistry, registrySchema, resolveRegistryConfig, type RegistryConfig } from '../registry/index.js'
 import { addRoleOptions, explicitFlags, runUntilSignal } from './common.js'
 import { serveMetrics } from './metrics-server.js'
+import { setHeapGrowing } from './v8-heap.js'
 
 export function register (program: Command): void {
   const cmd = program.command('registry')
-    .description('control plane: endpoint table from agent events, host liveness, IPAM, HTTP API and DNS')
+    .description(descriptionOf('registry'))
   addRoleOptions(cmd, registrySchema)
   cmd.addHelpText('after', `
 Run one to three instances, all equal: they share one durable consumer and
@@ -26,6 +28,7 @@ Examples:
   dig @127.0.0.1 -p 8600 web.service.driftgate`)
   cmd.action(async (opts: Record<string, unknown>, self: Command) => {
     const cfg = resolveRegistryConfig(explicitFlags(self) as Partial<RegistryConfig>, process.env, opts.config as string | undefined)
+    setHeapGrowing(cfg.heapGrowingPercent) // the registry's old generation: docs/scaling.md "Memory by size"
     const log = createLogger({ role: 'registry', level: cfg.logLevel })
     const metrics = createMetricsRegistry('registry', { defaults: true })
     const registry = createRegistry(cfg, { log, metrics })

@@ -1,8 +1,10 @@
 // `driftgate renderer`: one per nginx. See src/renderer/.
 import type { Command } from 'commander'
+import { descriptionOf } from './command-names.js'
 import type { Renderer } from '../renderer/index.js'
 import { createLogger } from '../core/index.js'
 import { serveMetrics } from './metrics-server.js'
+import { setHeapGrowing } from './v8-heap.js'
 import { addRoleOptions, explicitFlags, natsOptionsFrom, runUntilSignal } from './common.js'
 import {
   createRenderer, rendererSchema, resolveRendererConfig, loadRendererConfig, type RendererFileConfig,
@@ -10,7 +12,7 @@ import {
 
 export function register (program: Command): void {
   const cmd = program.command('renderer')
-    .description('render nginx upstreams from the endpoint table, validate with nginx -t, reload gracefully')
+    .description(descriptionOf('renderer'))
   addRoleOptions(cmd, rendererSchema)
   cmd
     .addHelpText('after', `
@@ -28,6 +30,7 @@ Example:
   driftgate renderer ... --certs /etc/letsencrypt --https-listen 443`)
   cmd.action(async (opts: Record<string, unknown>, self: Command) => {
     const file = loadRendererConfig(explicitFlags(self) as Partial<RendererFileConfig>, process.env, opts.config as string | undefined)
+    setHeapGrowing(file.heapGrowingPercent) // old generation: docs/scaling.md "Memory by size"
     // --dry-run prints the diff on stdout: logs go to stderr then
     const log = createLogger({ role: 'renderer', level: file.logLevel, ...(file.dryRun ? { destination: process.stderr } : {}) })
     const renderer = createRenderer(resolveRendererConfig(file), { log, natsOptions: natsOptionsFrom(file, `driftgate-renderer-${file.id}`) })

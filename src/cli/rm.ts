@@ -1,5 +1,6 @@
 // `driftgate rm web`: delete services; their replicas drain and stop.
 import type { Command } from 'commander'
+import { descriptionOf } from './command-names.js'
 import { assertDnsLabel } from '../core/index.js'
 import { ApiClient, addClientOptions, type ClientOptions } from './client.js'
 
@@ -13,7 +14,7 @@ export async function removeServices (client: ApiClient, names: string[], out: (
 
 export function register (program: Command): void {
   const cmd = program.command('rm')
-    .description('delete services: every replica is drained from nginx and stopped')
+    .description(descriptionOf('rm'))
     .argument('<service...>', 'service names')
   addClientOptions(cmd)
   cmd.addHelpText('after', `

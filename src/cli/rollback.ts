@@ -3,6 +3,7 @@
 // rollout on the activity feed (blocking queries) until every replica runs
 // the new version and is healthy.
 import type { Command } from 'commander'
+import { descriptionOf } from './command-names.js'
 import { TimeoutError, parseDuration } from '../core/index.js'
 import { ApiClient, addClientOptions, type ClientOptions } from './client.js'
 import { serviceArg } from './history.js'
@@ -35,7 +36,7 @@ export async function followRollout (client: ApiClient, service: string, timeout
 
 export function register (program: Command): void {
   const cmd = program.command('rollback')
-    .description('apply an earlier version of a service\'s spec again, as a new version (default: the previous one)')
+    .description(descriptionOf('rollback'))
     .argument('<service>')
     .option('--to <version>', 'the version to go back to (see driftgate history)')
     .option('--wait', 'follow the rollout until every replica runs it and is healthy')

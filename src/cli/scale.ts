@@ -1,6 +1,7 @@
 // `driftgate scale web=5 [--wait] [--timeout 120s]`: PATCH the replica count;
 // with --wait, show running/healthy replicas until they match or time runs out.
 import type { Command } from 'commander'
+import { descriptionOf } from './command-names.js'
 import { DriftgateError, ErrorCodes, TimeoutError, ValidationError, isDnsLabel, parseDuration } from '../core/index.js'
 import { ApiClient, addClientOptions, type ClientOptions } from './client.js'
 
@@ -98,7 +99,7 @@ export async function scaleServices (client: ApiClient, targets: Target[], o: Sc
 
 export function register (program: Command): void {
   const cmd = program.command('scale')
-    .description('set the replica count of services, or the autoscale range (min..max) of autoscaled ones')
+    .description(descriptionOf('scale'))
     .argument('<service=replicas...>', 'e.g. web=5, or web=2..10 for an autoscaled service')
     .option('--wait', 'show progress until every replica runs and is healthy')
     .option('--timeout <duration>', 'give up waiting after', '120s')

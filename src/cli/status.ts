@@ -2,6 +2,7 @@
 // (capacity and use), unschedulable replicas with the reason, unhealthy
 // replicas with what placement does about them.
 import type { Command } from 'commander'
+import { descriptionOf } from './command-names.js'
 import { ApiClient, addClientOptions, formatTable, type ClientOptions } from './client.js'
 import { formatBytes, formatCpus, type AutoscaleView, type PlacementStatus } from '../placement/index.js'
 import { renderSites, type SitesStatus } from './status-sites.js'
@@ -71,7 +72,7 @@ export function renderAutoscale (views: AutoscaleView[], now = Date.now()): stri
 
 export function register (program: Command): void {
   const cmd = program.command('status')
-    .description('services with desired/running/healthy replicas, hosts with capacity and use, unschedulable replicas')
+    .description(descriptionOf('status'))
     .option('--json', 'print the placement status as JSON')
     .option('--watch', 'redraw whenever something changes (blocking queries on the activity feed, not polling); Ctrl-C stops')
   addClientOptions(cmd)

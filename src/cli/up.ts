@@ -1,12 +1,13 @@
 // `driftgate up`: everything on one Docker host, in one command, until Ctrl-C.
 // The work is in src/up/.
 import type { Command } from 'commander'
+import { descriptionOf } from './command-names.js'
 import { loadConfig } from '../core/index.js'
 import { collect, explicitFlags, int } from './common.js'
 
 export function register (program: Command): void {
   const cmd = program.command('up')
-    .description('run everything on this Docker host: embedded nats-server, registry, agent, renderer and an nginx on :8080')
+    .description(descriptionOf('up'))
     .option('--config <file>', 'YAML file of options (flags and DRIFTGATE_* env override it)')
     .option('--data <dir>', 'JetStream store, nginx prefix, logs and API token (default ./.driftgate)')
     .option('--nats <urls>', 'use this NATS (JetStream) instead of starting nats-server [env DRIFTGATE_NATS]')
