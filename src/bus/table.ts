@@ -9,6 +9,7 @@ import { Counter, type Registry } from 'prom-client'
 import { decodeJson } from './codec.js'
 import { backoffDelay, type Logger } from '../core/index.js'
 import { retrying } from './retry.js'
+import { openHedged } from './hedged.js'
 
 export interface TableChange<T> {
   key: string
@@ -110,7 +111,6 @@ export class KvTable<T> extends EventEmitter {
       for await (const s of statuses) {
         if (s.type !== 'reconnect' || this.closed || this.iter === undefined) continue
         this.reopen = true
-        this.opts.log.debug({ bucket: this.bucket }, 'DBG reconnect: stopping watch')
         this.iter.stop()
       }
     })().catch(() => { /* the connection closed: nothing to follow */ })
@@ -131,10 +131,10 @@ export class KvTable<T> extends EventEmitter {
         if (!reopen) this.fault('watch', new Error('kv watch ended'))
         if (applied || reopen) attempt = 0
       }
-      this.opts.log.debug({ bucket: this.bucket, reopen }, 'DBG watch ended')
       if (!reopen) await this.pause(backoffDelay(++attempt, backoff))
       if (this.closed) return
-      iter = await this.opts.kv.watch({ key: '>', resumeFromRevision: this.revision + 1 })
+      const from = this.revision + 1
+      iter = await openHedged(async () => await this.opts.kv.watch({ key: '>', resumeFromRevision: from }), { everyMs: 1000, maxTries: 30, closed: () => this.closed })
         .catch((err: unknown) => { this.fault('watch', err); return undefined })
       if (this.closed) iter?.stop()
       else this.iter = iter
