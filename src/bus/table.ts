@@ -39,6 +39,13 @@ export interface KvTableOptions<T> {
 }
 
 type ErrorKind = 'listener' | 'watch'
+
+/** This client moved to another server, or the cluster told it a server left (an INFO update with deleted URLs). */
+function nodeGone (s: Status): boolean {
+  if (s.type === 'reconnect') return true
+  const deleted = (s.data as { deleted?: unknown } | undefined)?.deleted
+  return s.type === 'update' && Array.isArray(deleted) && deleted.length > 0
+}
 const ERRORS_METRIC = 'driftgate_kv_table_errors_total'
 const MAX_REWATCH_DELAY_MS = 5000
 
@@ -64,6 +71,8 @@ export class KvTable<T> extends EventEmitter {
   revision = 0
   /** Faults survived so far, also counted in the metric when a registry is given. */
   readonly errors: Record<ErrorKind, number> = { listener: 0, watch: 0 }
+  /** Watches reopened because the connection moved or a server left the cluster (followReconnects). */
+  reopens = 0
   private iter?: QueuedIterator<KvEntry>
   private loop?: Promise<void>
   private closed = false
@@ -95,11 +104,12 @@ export class KvTable<T> extends EventEmitter {
   }
 
   /**
-   * After a reconnect the watch is opened again from the next revision. A
-   * watch is an ordered consumer on one server: when that server dies (not a
-   * clean shutdown), nats.js notices only after two missed idle heartbeats
-   * (5 s each) and the table stood still for 10-13 s (measured on a 3-node
-   * cluster, node SIGKILLed); reopened, it is current again within ms.
+   * After a reconnect, or when the cluster says a server left, the watch is
+   * opened again from the next revision. A watch is an ordered consumer on
+   * one server, not always the one this client talks to: when that server
+   * dies (not a clean shutdown), nats.js notices only after two missed idle
+   * heartbeats (5 s each) and the table stood still 10-30 s (3-node cluster,
+   * node SIGKILLed); reopened, it is current again within ms of the cluster.
    */
   private followReconnects (): void {
     // The KV interface does not declare it; nats.js's Bucket holds its JetStream client, which holds the connection.
@@ -109,8 +119,9 @@ export class KvTable<T> extends EventEmitter {
     this.statuses = statuses
     void (async () => {
       for await (const s of statuses) {
-        if (s.type !== 'reconnect' || this.closed || this.iter === undefined) continue
+        if (!nodeGone(s) || this.closed || this.iter === undefined) continue
         this.reopen = true
+        this.reopens++
         this.iter.stop()
       }
     })().catch(() => { /* the connection closed: nothing to follow */ })
