@@ -40,11 +40,15 @@ export interface KvTableOptions<T> {
 
 type ErrorKind = 'listener' | 'watch'
 
-/** This client moved to another server, or the cluster told it a server left (an INFO update with deleted URLs). */
+/**
+ * This client moved to another server, or the cluster's membership changed
+ * (an INFO update). nats.js lists only servers it learned from the cluster
+ * as added/deleted, so a departure of a server given in the URL list comes
+ * as an update with empty lists: any update counts (a server coming back
+ * costs one needless reopen).
+ */
 function nodeGone (s: Status): boolean {
-  if (s.type === 'reconnect') return true
-  const deleted = (s.data as { deleted?: unknown } | undefined)?.deleted
-  return s.type === 'update' && Array.isArray(deleted) && deleted.length > 0
+  return s.type === 'reconnect' || s.type === 'update'
 }
 const ERRORS_METRIC = 'driftgate_kv_table_errors_total'
 const MAX_REWATCH_DELAY_MS = 5000
