@@ -40,3 +40,6 @@ export {
 export {
   isTransient, retrying, type RetryOptions,
 } from './retry.js'
+export {
+  followNodeChanges, nodeChanged,
+} from './node-changes.js'

@@ -4,12 +4,13 @@
 // 'change' listener is caught and counted, and a watch that ends while the
 // table is open is opened again from the next revision.
 import { EventEmitter } from 'node:events'
-import type { KV, KvEntry, NatsConnection, QueuedIterator, Status } from 'nats'
+import type { KV, KvEntry, QueuedIterator } from 'nats'
 import { Counter, type Registry } from 'prom-client'
 import { decodeJson } from './codec.js'
 import { backoffDelay, type Logger } from '../core/index.js'
 import { retrying } from './retry.js'
 import { openHedged } from './hedged.js'
+import { followNodeChanges } from './node-changes.js'
 
 export interface TableChange<T> {
   key: string
@@ -40,16 +41,6 @@ export interface KvTableOptions<T> {
 
 type ErrorKind = 'listener' | 'watch'
 
-/**
- * This client moved to another server, or the cluster's membership changed
- * (an INFO update). nats.js lists only servers it learned from the cluster
- * as added/deleted, so a departure of a server given in the URL list comes
- * as an update with empty lists: any update counts (a server coming back
- * costs one needless reopen).
- */
-function nodeGone (s: Status): boolean {
-  return s.type === 'reconnect' || s.type === 'update'
-}
 const ERRORS_METRIC = 'driftgate_kv_table_errors_total'
 const MAX_REWATCH_DELAY_MS = 5000
 
@@ -83,7 +74,7 @@ export class KvTable<T> extends EventEmitter {
   private wake?: () => void
   /** Set when the table stopped its own watch after a reconnect: the next watch opens at once, no fault. */
   private reopen = false
-  private statuses?: AsyncIterable<Status> & { stop?: () => void }
+  private statuses?: { stop: () => void }
   private readonly counter?: Counter<'bucket' | 'kind'>
   private readonly logged = new Set<ErrorKind>()
   // The KV interface does not declare it; nats.js's Bucket has it.
@@ -107,28 +98,15 @@ export class KvTable<T> extends EventEmitter {
     this.emit('ready')
   }
 
-  /**
-   * After a reconnect, or when the cluster says a server left, the watch is
-   * opened again from the next revision. A watch is an ordered consumer on
-   * one server, not always the one this client talks to: when that server
-   * dies (not a clean shutdown), nats.js notices only after two missed idle
-   * heartbeats (5 s each) and the table stood still 10-30 s (3-node cluster,
-   * node SIGKILLed); reopened, it is current again within ms of the cluster.
-   */
+  /** After a reconnect or a membership change the watch is opened again from the next revision (node-changes.ts). */
   private followReconnects (): void {
-    // The KV interface does not declare it; nats.js's Bucket holds its JetStream client, which holds the connection.
-    const nc = (this.opts.kv as unknown as { js?: { nc?: NatsConnection } }).js?.nc
-    if (nc === undefined || this.closed) return
-    const statuses = nc.status()
-    this.statuses = statuses
-    void (async () => {
-      for await (const s of statuses) {
-        if (!nodeGone(s) || this.closed || this.iter === undefined) continue
-        this.reopen = true
-        this.reopens++
-        this.iter.stop()
-      }
-    })().catch(() => { /* the connection closed: nothing to follow */ })
+    if (this.closed) return
+    this.statuses = followNodeChanges(this.opts.kv, () => {
+      if (this.closed || this.iter === undefined) return
+      this.reopen = true
+      this.reopens++
+      this.iter.stop()
+    })
   }
 
   /** Consumes the watch; when it ends while open, waits and opens it again after the last revision seen. */
@@ -219,7 +197,7 @@ export class KvTable<T> extends EventEmitter {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
-    this.statuses?.stop?.()
+    this.statuses?.stop()
     this.iter?.stop()
     this.wake?.()
     await this.loop

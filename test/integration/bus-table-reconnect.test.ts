@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { startNatsCluster } from '../harness/index.js'
 import { KvTable, encodeJson } from '../../src/bus/index.js'
 import { silentLogger } from '../../src/core/index.js'
+import { IpamMirror } from '../../src/registry/ipam/mirror.js'
 
 const KILLED = 1
 
@@ -31,10 +32,17 @@ async function scenario (t: Test, readerNode: number): Promise<void> {
   await table.start()
   await kv.put('before', encodeJson(1))
   await waitKey(table, 'before', 5000)
+  // The IPAM mirror has its own watch loop (a reload from the start of the bucket) and follows the same signals.
+  const ipamKv = await writer.jetstream().views.kv('t_reconnect_ipam', { replicas: 3, history: 1 })
+  await ipamKv.put('pool.p', pool('10.244.1.0/24'))
+  const mirror = new IpamMirror(await reader.jetstream().views.kv('t_reconnect_ipam'), silentLogger())
+  t.teardown(async () => { await mirror.close() })
+  await mirror.start()
 
   const jsm = await writer.jetstreamManager({ timeout: 1000 })
   process.kill(cluster.nodes[KILLED].pid, 'SIGKILL')
   const ackedAt = await untilOk(async () => { await kv.put('after', encodeJson(2)) }) // a stream leader election may run
+  const ipamAckedAt = await untilOk(async () => { await ipamKv.put('pool.p', pool('10.244.2.0/24')) })
   // A watch is a consumer, and creating one needs the meta leader, which may still be electing after the put's ack.
   const apiAt = await untilOk(async () => {
     const ci = await jsm.consumers.add('KV_t_reconnect', { inactive_threshold: 5_000_000_000 })
@@ -45,6 +53,16 @@ async function scenario (t: Test, readerNode: number): Promise<void> {
   t.ok(seenAt - from < 3000, `the table had the change ${seenAt - from} ms after the put's ack and JetStream creating consumers again (${apiAt - ackedAt} ms after the ack)`)
   t.ok(table.reopens >= 1, `the watch was reopened (${table.reopens})`)
   t.equal(table.errors.watch, 0, 'a reopen is not counted as a watch fault')
+  const end = Date.now() + 30_000
+  while (mirror.pools.get('p')?.record.subnet !== '10.244.2.0/24' && Date.now() < end) await sleep(20)
+  const ipamFrom = Math.max(ipamAckedAt, apiAt)
+  t.ok(Date.now() - ipamFrom < 3000, `the IPAM mirror had the pool change ${Date.now() - ipamFrom} ms after its ack and JetStream creating consumers again`)
+  t.ok(mirror.faults.rewatches >= 1, `the IPAM mirror re-watched (${mirror.faults.rewatches})`)
+}
+
+function pool (subnet: string): Uint8Array {
+  const base = subnet.replace(/0\/24$/, '')
+  return encodeJson({ v: 1, name: 'p', subnet, start: `${base}10`, end: `${base}200`, gateway: `${base}1`, reserved: [], createdAt: Date.now() })
 }
 
 t.test('the table\'s client was on the killed server', async (t) => { await scenario(t, KILLED) })

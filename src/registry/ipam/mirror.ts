@@ -4,7 +4,7 @@
 // compare-and-set writes, so a mirror a few milliseconds behind is harmless.
 import type { KV, KvEntry, QueuedIterator } from 'nats'
 import { addressKey, backoffDelay, checkAllocationRecord, checkBlockEnvelope, parseBlockKey, type AllocationRecord, type BlockRecord, type Logger, type PoolRecord } from '../../core/index.js'
-import { decodeJson, retrying } from '../../bus/index.js'
+import { decodeJson, followNodeChanges, retrying } from '../../bus/index.js'
 import { decodeAllocation, decodePool, type Versioned } from './store.js'
 import { viewPool, type PoolView } from './pool.js'
 
@@ -55,6 +55,7 @@ export class IpamMirror {
   private iter?: QueuedIterator<KvEntry>
   private loop?: Promise<void>
   private closed = false
+  private changes?: { stop: () => void }
 
   constructor (private readonly kv: KV, private readonly log: Logger, private readonly onInvalid?: (key: string) => void) {}
 
@@ -64,6 +65,8 @@ export class IpamMirror {
   /** Resolves once the bucket's current content is loaded. */
   async start (): Promise<void> {
     await this.watchFrom(0)
+    // A killed server can hold the watch's consumer: reopen on a reconnect or membership change (bus/node-changes.ts).
+    if (!this.closed) this.changes = followNodeChanges(this.kv, () => { this.iter?.stop() })
   }
 
   /**
@@ -195,6 +198,7 @@ export class IpamMirror {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.changes?.stop()
     this.iter?.stop()
     await this.loop
   }
