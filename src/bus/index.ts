@@ -43,3 +43,6 @@ export {
 export {
   followNodeChanges, nodeChanged,
 } from './node-changes.js'
+export {
+  openHedged, type HedgeOptions, type Stoppable,
+} from './hedged.js'
