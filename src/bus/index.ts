@@ -43,6 +43,3 @@ export {
 export {
   followNodeChanges, nodeChanged,
 } from './node-changes.js'
-export {
-  openHedged, type HedgeOptions, type Stoppable,
-} from './hedged.js'

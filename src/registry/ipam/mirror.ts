@@ -4,7 +4,7 @@
 // compare-and-set writes, so a mirror a few milliseconds behind is harmless.
 import type { KV, KvEntry, QueuedIterator } from 'nats'
 import { addressKey, backoffDelay, checkAllocationRecord, checkBlockEnvelope, parseBlockKey, type AllocationRecord, type BlockRecord, type Logger, type PoolRecord } from '../../core/index.js'
-import { decodeJson, followNodeChanges, openHedged, retrying } from '../../bus/index.js'
+import { decodeJson, followNodeChanges, retrying } from '../../bus/index.js'
 import { decodeAllocation, decodePool, type Versioned } from './store.js'
 import { viewPool, type PoolView } from './pool.js'
 
@@ -80,16 +80,12 @@ export class IpamMirror {
     let sawLast = false
     let ready!: () => void
     const loaded = new Promise<void>((resolve) => { ready = resolve })
-    const open = async (): Promise<QueuedIterator<KvEntry>> => await this.kv.watch({
+    // A busy server's TIMEOUT on opening the watch is retried (bus/retry.ts), not fatal to the registry's start.
+    const iter = await retrying('watch ipam', async () => await this.kv.watch({
       key: '>',
       // May run inside watch() itself, before `iter` exists (empty bucket).
       initializedFn: () => { initialized = true; if (sawLast) ready() },
-    })
-    // A busy server's TIMEOUT on opening the watch is retried (bus/retry.ts), not fatal to the registry's start;
-    // a re-watch (often right after a server was killed: the meta leader may be electing) is hedged (bus/hedged.ts).
-    const iter = await retrying('watch ipam', async () => attempt === 0 ? await open() : await openHedged(open, { everyMs: 1000, maxTries: 30, closed: () => this.closed }),
-      { log: this.log, closed: () => this.closed })
-    if (iter === undefined) return // closed while asking
+    }), { log: this.log, closed: () => this.closed })
     this.iter = iter
     if (initialized && iter.getReceived() === 0) ready()
     this.loop = (async () => {
