@@ -59,7 +59,7 @@ export {
   leaseRecordSchema, parseAssignmentKey, type AssignmentRecord, type LeaseRecord,
 } from './placement.js'
 export {
-  commonRoleProperties, type CommonRoleConfig,
+  commonRoleProperties, heapGrowingProperty, type CommonRoleConfig,
 } from './role-config.js'
 export {
   Sleeper, backoffDelay, type BackoffOptions,

@@ -24,6 +24,15 @@ export const commonRoleProperties: Record<string, SchemaProp> = {
   site: { type: 'string', pattern: SITE_PATTERN, maxLength: 63, default: 'local', arg: '<name>', description: "this site's name (a DNS label; the NATS JetStream domain when sites are joined by leaf nodes)" },
 }
 
+/**
+ * The long-running roles with big tables (registry, renderer) bound V8's
+ * old-generation growth in the process at start (src/cli/v8-heap.ts; issue
+ * 20, docs/scaling.md "Memory by size"). One definition for both schemas.
+ */
+export const heapGrowingProperty: Record<'heapGrowingPercent', SchemaProp> = {
+  heapGrowingPercent: { type: 'integer', minimum: 0, maximum: 400, default: 20, cli: false, description: 'V8 lets the old generation grow by this percent of what survived a full GC before the next one (0: V8\'s own choice, up to 300 %); lower keeps RSS near the live data at some GC CPU, and never caps the heap' },
+}
+
 export interface CommonRoleConfig {
   nats: string
   natsUser?: string

@@ -1,6 +1,6 @@
 // The registry's configuration: its JSON schema (flags > env > YAML, see
 // core/config.ts) and the durations resolved once into milliseconds.
-import { loadConfig, parseDuration, DURATION_PATTERN, type RoleSchema, type SchemaProp, commonRoleProperties, type CommonRoleConfig, SITE_PATTERN, ConfigError } from '../core/index.js'
+import { loadConfig, parseDuration, DURATION_PATTERN, type RoleSchema, type SchemaProp, commonRoleProperties, heapGrowingProperty, type CommonRoleConfig, SITE_PATTERN, ConfigError } from '../core/index.js'
 import { createAuth } from './lookup/index.js'
 
 const duration = (def: string, description: string, extra: Partial<SchemaProp> = {}): SchemaProp =>
@@ -61,8 +61,7 @@ export const registrySchema: RoleSchema = {
     standbyGrace: duration('60s', 'another site is lost (its standby services taken over here) when no summary of it arrived for this long, or most of its hosts were not up for this long (judged by this site\'s clock only)'),
     standbyHold: duration('30s', 'a service taken over goes back to its standby count once the other site has served it again for this long'),
     standbyCooldown: duration('5m', 'after a scale-back, no new takeover of that service for this long (a flapping link cannot cause a storm)'),
-    // Memory (issue 20, docs/scaling.md "Memory by size"): set in the process by `driftgate registry` at start (src/cli/v8-heap.ts).
-    heapGrowingPercent: { type: 'integer', minimum: 0, maximum: 400, default: 20, cli: false, description: 'V8 lets the old generation grow by this percent of what survived a full GC before the next one (0: V8\'s own choice, up to 300 %); lower keeps RSS near the live data at some GC CPU, and never caps the heap' },
+    ...heapGrowingProperty, // set in the process by `driftgate registry` at start (src/cli/v8-heap.ts)
   },
 }
 

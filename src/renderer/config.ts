@@ -2,7 +2,7 @@
 // resolved form the component uses.
 import { hostname } from 'node:os'
 import { shellWords } from './shell-words.js'
-import { ConfigError, DNS_LABEL_PATTERN, DURATION_PATTERN, loadConfig, parseDuration, type RoleSchema, type SchemaProp, commonRoleProperties, type CommonRoleConfig } from '../core/index.js'
+import { ConfigError, DNS_LABEL_PATTERN, DURATION_PATTERN, loadConfig, parseDuration, type RoleSchema, type SchemaProp, commonRoleProperties, heapGrowingProperty, type CommonRoleConfig } from '../core/index.js'
 
 // string first: an environment variable arrives as text ("50ms"); a YAML file may give a number of ms.
 const duration = (def: string, description: string): SchemaProp =>
@@ -46,8 +46,7 @@ export const rendererSchema: RoleSchema = {
     once: { type: 'boolean', default: false, description: 'render, validate, apply once and exit: 0 when applied, 1 with the reason' },
     dryRun: { type: 'boolean', default: false, description: 'print the diff of what would change in --out and exit; writes nothing, validates nothing with nginx, reloads nothing' },
     reloadCmd: { type: 'string', minLength: 1, arg: '<command>', description: 'reload nginx with this command instead of SIGHUP to its master (split into words like a shell, run without one); still confirmed through the status listener' },
-    // Memory (issue 20, docs/scaling.md "Memory by size"): set in the process by `driftgate renderer` at start (src/cli/v8-heap.ts).
-    heapGrowingPercent: { type: 'integer', minimum: 0, maximum: 400, default: 20, cli: false, description: 'V8 lets the old generation grow by this percent of what survived a full GC before the next one (0: V8\'s own choice, up to 300 %); lower keeps RSS near the live data at some GC CPU, and never caps the heap' },
+    ...heapGrowingProperty, // set in the process by `driftgate renderer` at start (src/cli/v8-heap.ts)
   },
 }
 
