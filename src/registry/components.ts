@@ -4,7 +4,7 @@
 // after ingest and liveness, and closed (in reverse order) before them.
 import type { KV, NatsConnection } from 'nats'
 import type { Registry as PromRegistry } from 'prom-client'
-import { KvTable, type Buckets } from '../bus/index.js'
+import { KvTable, retrying, type Buckets } from '../bus/index.js'
 import { checkServiceRecord, type EndpointRecord, type HostRecord, type Logger, type ServiceRecord } from '../core/index.js'
 import type { ResolvedRegistryConfig } from './config.js'
 import { logsRoutes, startLookup } from './lookup/index.js'
@@ -92,7 +92,7 @@ export const sitesComponent: SubComponentStarter = {
     await writer.start()
     // The endpoint table for the other sites, plain puts by one registry (the export lease holder).
     const exporter = new ExportWriter({
-      endpoints: ctx.tables.endpoints, exportKv: await openExportBucket(ctx.nc, ctx.config.replicas), leases: ctx.kv.leases,
+      endpoints: ctx.tables.endpoints, exportKv: await retrying('export_bucket', async () => await openExportBucket(ctx.nc, ctx.config.replicas), { log: ctx.log }), leases: ctx.kv.leases,
       holder: `${ctx.config.name ?? 'registry'}-${newInstanceId()}`, leaseMs: ctx.config.ms.placementLeaseMs, resyncMs: 30_000, log: ctx.log, metrics: ctx.metrics,
     })
     await exporter.start()

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events'
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { NatsConnection } from 'nats'
 import type { EndpointRecord, Logger } from '../../core/index.js'
-import type { TableChange } from '../../bus/index.js'
+import { retrying, type TableChange } from '../../bus/index.js'
 import { RemoteSite } from './remote-site.js'
 import { isRoutable, siteStatus, type LinkState, type SiteStatus } from './link.js'
 
@@ -50,7 +50,7 @@ export class RemoteSites extends EventEmitter {
 
   async start (): Promise<void> {
     const o = this.opts
-    const jsm = await o.nc.jetstreamManager()
+    const jsm = await retrying('sites_jsm', async () => await o.nc.jetstreamManager(), { log: o.log })
     for (const site of o.sites) {
       const r = new RemoteSite({
         nc: o.nc, jsm, local: o.local, site, prefix: o.prefix, replicas: o.replicas, log: o.log,

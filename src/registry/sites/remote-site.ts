@@ -4,7 +4,7 @@
 // writes to one anyway), so nothing of another site can change local state.
 import type { JetStreamManager, NatsConnection } from 'nats'
 import { checkEndpointRecord, checkSiteSummary, type EndpointRecord, type Logger, type SiteSummary } from '../../core/index.js'
-import { KvTable, REMOTE_TABLES, mirrorState, openRemoteMirror, type MirrorState, type RemoteTable, type TableChange } from '../../bus/index.js'
+import { KvTable, REMOTE_TABLES, mirrorState, openRemoteMirror, retrying, type MirrorState, type RemoteTable, type TableChange } from '../../bus/index.js'
 import { freshest, type HeardSummary } from './summary.js'
 
 export interface RemoteSiteOptions {
@@ -38,7 +38,10 @@ export class RemoteSite {
     const o = this.opts
     // Creating a mirror is local: it works while the link is down, and
     // JetStream starts copying once the other site answers.
-    const [ekv, skv] = await Promise.all(REMOTE_TABLES.map(async (t) => await openRemoteMirror(o.nc, o.local, o.site, t, { prefix: o.prefix, replicas: o.replicas })))
+    // Retried like the registry's own start steps: under a saturated cluster
+    // the stream create times out, and one TIMEOUT must not exit the registry.
+    const [ekv, skv] = await Promise.all(REMOTE_TABLES.map(async (t) => await retrying(`mirror ${o.site} ${t}`,
+      async () => await openRemoteMirror(o.nc, o.local, o.site, t, { prefix: o.prefix, replicas: o.replicas }), { log: o.log })))
     this.endpoints = new KvTable<EndpointRecord>({ kv: ekv, log: o.log, decode: valid(checkEndpointRecord), onInvalid: (_k, r) => o.onInvalid('endpoints', r) })
     this.summaries = new KvTable<SiteSummary>({ kv: skv, log: o.log, decode: valid(checkSiteSummary), onInvalid: (_k, r) => o.onInvalid('site', r) })
     // A summary that changes while we watch was just written there. The ones
