@@ -40,9 +40,10 @@ export class Measure {
   /** Writes seen on driftgate_endpoints since `countFrom` (steady-state write rate). */
   writes = 0
   /** Events not yet seen written, by key. */
-  private readonly sent = new Map<string, Array<Sent & { rev?: number }>>()
-  private readonly events: Array<Sent & { rev?: number }> = []
-  private readonly announced = new Map<string, Array<{ gen: number, rev: number }>>()
+  private readonly sent = new Map<string, Array<Sent & { rev?: number, kvAt?: number }>>()
+  private readonly events: Array<Sent & { rev?: number, kvAt?: number }> = []
+  /** Per renderer: generation, the endpoints revision it was built from, and when the renderer had it in nginx (its clock: same machine). */
+  private readonly announced = new Map<string, Array<{ gen: number, rev: number, at: number }>>()
   private readonly seen = new Map<number, Seen[]>()
   private sub?: Subscription
   private watchStop?: () => void
@@ -72,7 +73,7 @@ export class Measure {
         let list = this.announced.get(a.renderer)
         if (list === undefined) this.announced.set(a.renderer, list = [])
         const last = list[list.length - 1]
-        if (last === undefined || a.generation > last.gen) list.push({ gen: a.generation, rev: a.endpointsRevision })
+        if (last === undefined || a.generation > last.gen) list.push({ gen: a.generation, rev: a.endpointsRevision, at: a.appliedAt })
       },
     })
     for (const port of statusPorts) {
@@ -101,9 +102,10 @@ export class Measure {
   private resolve (key: string, rec: EndpointRecord, revision: number): void {
     const list = this.sent.get(key)
     if (list === undefined) return
+    const at = nowMs()
     const rest = list.filter((s) => {
       const covered = s.instance < rec.instance || (s.instance === rec.instance && s.seq <= rec.seq)
-      if (covered) s.rev = revision
+      if (covered) { s.rev = revision; s.kvAt = at }
       return !covered
     })
     if (rest.length === 0) this.sent.delete(key); else this.sent.set(key, rest)
@@ -140,6 +142,28 @@ export class Measure {
       byRenderer.set(r.id, out)
     }
     return { all, byRenderer, never, points }
+  }
+
+  /**
+   * Where the time goes, without this process's poll lag: published → seen
+   * written in KV (stream, registry, KV write; this process's watch), and
+   * published → in nginx by the renderer's own clock (`appliedAt` of the
+   * first generation built from a revision ≥ the event's).
+   */
+  stages (renderers: Array<{ id: string }>, tag?: (s: Sent) => boolean): { toKv: number[], toApplied: number[] } {
+    const toKv: number[] = []
+    const toApplied: number[] = []
+    for (const e of this.events) {
+      if ((tag !== undefined && !tag(e)) || e.rev === undefined || e.kvAt === undefined) continue
+      toKv.push(Math.max(0, e.kvAt - e.at))
+      for (const r of renderers) {
+        const ann = this.announced.get(r.id) ?? []
+        const rev = e.rev
+        const g = ann[lowerBound(ann.length, (i) => ann[i].rev >= rev)]
+        if (g !== undefined) toApplied.push(Math.max(0, g.at - e.at))
+      }
+    }
+    return { toKv, toApplied }
   }
 
   /** Per renderer: announcements kept, dict generations seen (last of each), for the report. */

@@ -38,6 +38,7 @@ export interface ScaleResult {
   events: number
   achievedRate: number
   latency: ReturnType<Measure['latencies']>
+  stages: ReturnType<Measure['stages']>
   procs: ProcSample[]
   nats: ProcSample[]
   faults: Array<{ what: string, at: number, until: number }>
@@ -185,9 +186,10 @@ export async function runScale (o: ScaleOptions): Promise<ScaleResult> {
     o.log(`changes: ${events} events in ${changeS.toFixed(1)} s; settled ${settleS.toFixed(1)} s after the last`)
     o.log(`measured: ${m.coverage(sys.renderers)}`)
     const latency = m.latencies(sys.renderers, (s) => s.tag === 'change')
+    const stages = m.stages(sys.renderers, (s) => s.tag === 'change')
     await o.onSettled?.({ nc: sys.nc, renderers: sys.renderers.map((r) => r.id), truth: f.truth() })
     return {
-      fillS, memory, quiet, events, achievedRate: events / changeS, latency, procs, nats, faults, settleS,
+      fillS, memory, quiet, events, achievedRate: events / changeS, latency, stages, procs, nats, faults, settleS,
       tableDiff: tableDiff(m, f), dictDiffs: await dictDiffs(sys, f), publishFailures: f.failures, maxLagMs: m.maxLagMs,
       unwritten: m.unwritten(), coverage: m.coverage(sys.renderers),
       restarts: [...sys.registries, ...sys.renderers.map((r) => r.child)].map((c) => ({ name: c.name, restarts: c.restarts })),
