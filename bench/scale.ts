@@ -53,6 +53,7 @@ function report (r: ScaleResult): void {
   console.log('\n== event published → in nginx shared dict (goal p99 ≤ 500 ms)')
   for (const [id, xs] of r.latency.byRenderer) console.log(`  ${line(id, xs)}`)
   console.log(`  ${line('both', r.latency.all)}; never reached a dict: ${r.latency.never}; measurement loop lag max ${f(r.maxLagMs)} ms`)
+  console.log(`  stages without this process's poll lag: published → seen in KV ${line('', r.stages.toKv).slice(2)}; published → in nginx by the renderer's clock ${line('', r.stages.toApplied).slice(2)}`)
   console.log(`  ${r.events} events at ${r.achievedRate.toFixed(0)}/s achieved; publish failures (retried): ${r.publishFailures}; events no KV write holds: ${r.unwritten}`)
   console.log(`  measured: ${r.coverage}`)
   for (const fault of r.faults) {
