@@ -10,6 +10,7 @@ import { parseStreamMessage, type Invalid } from './parse.js'
 import type { EndpointApplier } from './applier.js'
 import type { VersionedStore } from './store.js'
 import type { RegistryMetrics } from './metrics.js'
+import { SnapshotGate } from './snapshot-gate.js'
 
 export const CONSUMER = 'registry'
 
@@ -65,6 +66,8 @@ export class Ingest {
   private idle?: () => void
   private readonly once: LogOnce
   private closed = false
+  /** Bounds the snapshot endpoints applied at once (a fill's burst; snapshot-gate.ts). */
+  readonly snapshots = new SnapshotGate()
 
   constructor (private readonly opts: IngestOptions) {
     this.once = new LogOnce(opts.log)
@@ -104,7 +107,7 @@ export class Ingest {
       if (!parsed.ok) { this.reject(m, parsed); return }
       const v = parsed.value
       sentAt = v.msg.sentAt
-      work = v.type === 'event' ? this.opts.applier.apply(fromEvent(v.msg)) : this.keepAlive(m, this.applySnapshot(v.msg))
+      work = v.type === 'event' ? this.opts.applier.apply(fromEvent(v.msg)) : this.keepAlive(m, this.snapshots.run(v.msg.endpoints.length, async () => { await this.applySnapshot(v.msg) }))
     } catch (err) {
       work = Promise.reject(err)
     }
