@@ -108,13 +108,14 @@ async function runOne (label: string, cli: string | undefined, opts: string): Pr
       // the fill's own peak, sampled every second while it converges
       let fillPeak = { registry: ZERO, renderer: ZERO }
       let sampling = true
+      let fillSnap = last && env.FILLSNAP !== undefined
       const sampler = (async () => {
         while (sampling) {
           try { fillPeak = { registry: maxPoint(fillPeak.registry, await probe('registry')), renderer: maxPoint(fillPeak.renderer, await probe('renderer')) } } catch { /* busy: next second */ }
-          if (last && env.FILLSNAP !== undefined && nowMs() - t0 >= Number(env.FILLSNAP) * 1000) {
+          if (fillSnap && nowMs() - t0 >= Number(env.FILLSNAP) * 1000) {
+            fillSnap = false
             const out = resolve(env.SNAP ?? tmpdir(), `${label}-registry-fill-${step}.heapsnapshot`)
             mkdirSync(env.SNAP ?? tmpdir(), { recursive: true })
-            env.FILLSNAP = undefined
             await ask(dir, pids.registry, `snap ${out}`)
             console.log(`    heap snapshot during the fill (${((nowMs() - t0) / 1000).toFixed(1)} s in): ${out}`)
           }
