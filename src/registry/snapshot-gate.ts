@@ -1,22 +1,25 @@
-// How many snapshot endpoints the registry applies at once. A fill (every
+// How much snapshot the registry decodes and applies at once. A fill (every
 // host sending its snapshot at once: 1,000 × 50 endpoints) used to start all
 // of them together: 50,000 decisions, records, encoded bytes, CAS requests
 // and their answers alive at the same moment. That burst, not the table, set
 // the registry's RSS (docs/scaling.md "Memory by size, session 8"). A few
 // thousand writes in flight keep the KV pipeline full; the rest wait here as
-// the messages they arrived in (acked later, kept alive by Nats-Ack working).
-// A weighted FIFO semaphore: a snapshot weighs its endpoint count; one larger
-// than the whole capacity runs alone rather than never.
+// the raw messages they arrived in, not yet decoded (acked later, kept alive
+// by Nats-Ack working meanwhile).
+// A weighted FIFO semaphore: a snapshot weighs its size in bytes (known
+// before it is decoded; ~300 B per endpoint as the agent sends them, so the
+// default is ~2,000 endpoints); one larger than the whole capacity runs
+// alone rather than never.
 
-export const SNAPSHOT_ENDPOINTS_IN_FLIGHT = 2000
+export const SNAPSHOT_BYTES_IN_FLIGHT = 600 * 1024
 
 export class SnapshotGate {
   private used = 0
   private readonly queue: Array<{ weight: number, start: () => void }> = []
 
-  constructor (readonly capacity = SNAPSHOT_ENDPOINTS_IN_FLIGHT) {}
+  constructor (readonly capacity = SNAPSHOT_BYTES_IN_FLIGHT) {}
 
-  /** Endpoints of the snapshots running now. */
+  /** Weight (bytes) of the snapshots running now. */
   get inFlight (): number { return this.used }
   /** Snapshots waiting for room. */
   get waiting (): number { return this.queue.length }
