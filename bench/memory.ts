@@ -19,6 +19,11 @@
 //        RUNS="base|dist-base/src/cli/main.js|;semi16||--max-semi-space-size=16"   any list of label|cli|node options
 //             (NAME=value words in the options are environment, e.g. MALLOC_ARENA_MAX=2)
 //        SNAP=dir                          heap snapshots of both processes at the last step
+//        FILLPROF=dir                      the registry's allocations during the last step's fill (sampling heap
+//                                          profile, dead objects counted): bench/heap-prof-summary.mjs reads it
+//        FILLSNAP=s                        a heap snapshot of the registry s seconds into the last fill (into SNAP or /tmp)
+// The fill is sampled every second too (its peak heap used), and each process's
+// peak RSS (VmHWM, the kernel's high-water mark) is reported: the fill sets it.
 import { mkdirSync, mkdtempSync } from 'node:fs'
 import { createConnection } from 'node:net'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -44,7 +49,7 @@ const MB = 1024 * 1024
 interface Probe { rss: number, heapUsed: number, heapTotal: number, external: number, arrayBuffers: number, malloced: number, spaces: Record<string, { used: number, size: number }> }
 interface Point { rssMb: number, heapUsedMb: number, heapTotalMb: number, externalMb: number, newSpaceMb: number }
 interface ProcRow { filled: Point, changes: Point, live: Point }
-interface StepRow { endpoints: number, fillS: number, registry: ProcRow, renderer: ProcRow, natsMb: number, natsPeakMb: number, /** CPU µs per event during the changes */ cpuUs: { registry: number, renderer: number, nats: number } }
+interface StepRow { endpoints: number, fillS: number, fillPeak: { registry: Point, renderer: Point }, hwmMb: { registry: number, renderer: number }, registry: ProcRow, renderer: ProcRow, natsMb: number, natsPeakMb: number, /** CPU µs per event during the changes */ cpuUs: { registry: number, renderer: number, nats: number } }
 interface Run { label: string, base: { registry: Point, renderer: Point }, steps: StepRow[] }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
@@ -96,10 +101,37 @@ async function runOne (label: string, cli: string | undefined, opts: string): Pr
     for (const [i, step] of STEPS.entries()) {
       const t0 = nowMs()
       f.populate(step - have); have = step
+      const last = i === STEPS.length - 1
+      if (last && env.FILLPROF !== undefined) await ask(dir, pids.registry, 'hpstart')
       f.announceAll()
       if (i === 0) f.startTimers()
+      // the fill's own peak, sampled every second while it converges
+      let fillPeak = { registry: ZERO, renderer: ZERO }
+      let sampling = true
+      let fillSnap = last && env.FILLSNAP !== undefined
+      const sampler = (async () => {
+        while (sampling) {
+          try { fillPeak = { registry: maxPoint(fillPeak.registry, await probe('registry')), renderer: maxPoint(fillPeak.renderer, await probe('renderer')) } } catch { /* busy: next second */ }
+          if (fillSnap && nowMs() - t0 >= Number(env.FILLSNAP) * 1000) {
+            fillSnap = false
+            const out = resolve(env.SNAP ?? tmpdir(), `${label}-registry-fill-${step}.heapsnapshot`)
+            mkdirSync(env.SNAP ?? tmpdir(), { recursive: true })
+            await ask(dir, pids.registry, `snap ${out}`)
+            console.log(`    heap snapshot during the fill (${((nowMs() - t0) / 1000).toFixed(1)} s in): ${out}`)
+          }
+          await sleep(1000)
+        }
+      })()
       const ok = await converge(sys, m, f, SETTLE_S)
       const fillS = (nowMs() - t0) / 1000
+      sampling = false
+      await sampler
+      if (last && env.FILLPROF !== undefined) {
+        mkdirSync(env.FILLPROF, { recursive: true })
+        const out = resolve(env.FILLPROF, `${label}-registry-fill-${step}.heapprofile`)
+        await ask(dir, pids.registry, `hpstop ${out}`)
+        console.log(`    allocation profile of the fill: ${out} (node bench/heap-prof-summary.mjs ${out} 25 ${step - (STEPS[i - 1] ?? 0)})`)
+      }
       const filled = { registry: await probe('registry'), renderer: await probe('renderer') }
       const nats = () => sys.cluster.nodes.map((n) => procStats(n.pid))
       // changes, sampled every second
@@ -125,7 +157,8 @@ async function runOne (label: string, cli: string | undefined, opts: string): Pr
       const cpuUs = { registry: us(procStats(pids.registry).cpu - cpu0.registry), renderer: us(procStats(pids.renderer).cpu - cpu0.renderer), nats: us(natsCpu(sys) - cpu0.nats) }
       const live = { registry: await probe('registry', 'gc'), renderer: await probe('renderer', 'gc') }
       const row: StepRow = {
-        endpoints: step, fillS: ok === ok ? fillS : NaN,
+        endpoints: step, fillS: ok === ok ? fillS : NaN, fillPeak,
+        hwmMb: { registry: procStats(pids.registry).peakMb, renderer: procStats(pids.renderer).peakMb },
         registry: { filled: filled.registry, changes: peak.registry, live: live.registry },
         renderer: { filled: filled.renderer, changes: peak.renderer, live: live.renderer },
         natsMb, natsPeakMb: Math.max(...nats().map((s) => s.peakMb)), cpuUs,
@@ -135,7 +168,7 @@ async function runOne (label: string, cli: string | undefined, opts: string): Pr
       for (const r of m.table.values()) if (r.removed === true) tombstones++
       console.log(`  ${step} endpoints: filled in ${fillS.toFixed(1)} s${ok === ok ? '' : ' (NOT converged)'}; ${events} events in ${CHANGES_S} s, settled ${settled.toFixed(1)} s after; ` +
         `KV table ${m.table.size} records of which ${tombstones} tombstones; load ${loadavg()[0].toFixed(1)}`)
-      for (const p of ['registry', 'renderer'] as const) console.log(`    ${p}: ${procLine(row[p], base[p], step)}`)
+      for (const p of ['registry', 'renderer'] as const) console.log(`    ${p}: ${procLine(row[p], base[p], step)}; during the fill: RSS ≤ ${f0(fillPeak[p].rssMb)} MB, heap used ≤ ${f0(fillPeak[p].heapUsedMb)} MB; peak RSS (VmHWM) ${f0(row.hwmMb[p])} MB`)
       console.log(`    nats: RSS ${f0(natsMb)} MB during changes (peak ${f0(row.natsPeakMb)} MB); CPU per event (changes until settled): registry ${f0(cpuUs.registry)} µs, renderer ${f0(cpuUs.renderer)} µs, nats-server ${f0(cpuUs.nats)} µs`)
       if (env.SNAP !== undefined && i === STEPS.length - 1) {
         mkdirSync(env.SNAP, { recursive: true })
@@ -181,14 +214,14 @@ const runs: Run[] = []
 for (const r of plan) runs.push(await runOne(r.label, r.cli, r.opts))
 
 console.log('\n== side by side (RSS / heap used, MB: filled, peak during changes, live after GC)')
-console.log('| endpoints | build | registry RSS | registry heap used | renderer RSS | renderer heap used | NATS RSS | CPU µs/event reg / rend |')
-console.log('|---|---|---|---|---|---|---|---|')
+console.log('| endpoints | build | registry RSS | registry heap used | reg. fill heap peak | reg. peak RSS (HWM) | renderer RSS | renderer heap used | rend. peak RSS (HWM) | NATS RSS | CPU µs/event reg / rend | fill s |')
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|')
 for (const [i, step] of STEPS.entries()) {
   for (const r of runs) {
     const s = r.steps[i]
     if (s === undefined) continue
     const cell = (p: ProcRow, k: 'rssMb' | 'heapUsedMb'): string => `${f0(p.filled[k])} / ${f0(p.changes[k])} / ${f0(p.live[k])}`
-    console.log(`| ${step} | ${r.label} | ${cell(s.registry, 'rssMb')} | ${cell(s.registry, 'heapUsedMb')} | ${cell(s.renderer, 'rssMb')} | ${cell(s.renderer, 'heapUsedMb')} | ${f0(s.natsMb)} | ${f0(s.cpuUs.registry)} / ${f0(s.cpuUs.renderer)} |`)
+    console.log(`| ${step} | ${r.label} | ${cell(s.registry, 'rssMb')} | ${cell(s.registry, 'heapUsedMb')} | ${f0(s.fillPeak.registry.heapUsedMb)} | ${f0(s.hwmMb.registry)} | ${cell(s.renderer, 'rssMb')} | ${cell(s.renderer, 'heapUsedMb')} | ${f0(s.hwmMb.renderer)} | ${f0(s.natsMb)} | ${f0(s.cpuUs.registry)} / ${f0(s.cpuUs.renderer)} | ${s.fillS.toFixed(1)} |`)
   }
 }
 console.log(`load average now ${loadavg().map((x) => x.toFixed(1)).join(' ')}`)

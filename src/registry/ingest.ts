@@ -10,6 +10,7 @@ import { parseStreamMessage, type Invalid } from './parse.js'
 import type { EndpointApplier } from './applier.js'
 import type { VersionedStore } from './store.js'
 import type { RegistryMetrics } from './metrics.js'
+import { SnapshotGate } from './snapshot-gate.js'
 
 export const CONSUMER = 'registry'
 
@@ -65,9 +66,13 @@ export class Ingest {
   private idle?: () => void
   private readonly once: LogOnce
   private closed = false
+  /** Bounds the snapshot bytes decoded and applied at once (a fill's burst; snapshot-gate.ts). */
+  readonly snapshots = new SnapshotGate()
+  private readonly snapshotPrefix: string
 
   constructor (private readonly opts: IngestOptions) {
     this.once = new LogOnce(opts.log)
+    this.snapshotPrefix = `${opts.subjects.prefix}.snapshot.`
   }
 
   async start (): Promise<void> {
@@ -92,24 +97,31 @@ export class Ingest {
 
   /**
    * Never throws: a bad message is counted and terminated, a failed apply is
-   * retried later. One promise chain per message (no wrapper per step): at
-   * thousands of events per second each extra promise is measurable.
+   * retried later. A snapshot first waits for room, still undecoded
+   * (snapshot-gate.ts: a fill's burst), kept alive meanwhile.
    */
   private handle (m: JsMsg): void {
     if (this.closed) return
+    if (!m.subject.startsWith(this.snapshotPrefix)) { void this.process(m); return }
+    void this.keepAlive(m, this.snapshots.run(m.data.length, async () => { await this.process(m) }))
+  }
+
+  /** One promise chain per message (no wrapper per step): at thousands of events per second each extra promise is measurable. Settles once acked or nak'ed. */
+  private process (m: JsMsg): Promise<void> {
+    if (this.closed) return Promise.resolve()
     let work: Promise<unknown>
     let sentAt = 0
     try {
       const parsed = parseStreamMessage(m.subject, m.data, this.opts.subjects)
-      if (!parsed.ok) { this.reject(m, parsed); return }
+      if (!parsed.ok) { this.reject(m, parsed); return Promise.resolve() }
       const v = parsed.value
       sentAt = v.msg.sentAt
-      work = v.type === 'event' ? this.opts.applier.apply(fromEvent(v.msg)) : this.keepAlive(m, this.applySnapshot(v.msg))
+      work = v.type === 'event' ? this.opts.applier.apply(fromEvent(v.msg)) : this.applySnapshot(v.msg)
     } catch (err) {
       work = Promise.reject(err)
     }
     this.inflight++
-    work.then(() => {
+    return work.then(() => {
       this.settled()
       this.observeLatency(sentAt)
       settle(m, 'ack')
