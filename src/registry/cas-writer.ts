@@ -4,7 +4,7 @@
 import type { KV } from 'nats'
 import { DriftgateError, ErrorCodes } from '../core/index.js'
 import type { JsWriter } from './js-writer.js'
-import { oneHeader } from './wire.js'
+import { oneHeader } from './one-header.js'
 
 // nats.js's own key rule (kv validateKey): a bad key must not become a wildcard subject.
 const KEY = /^[-/=\w]+(\.[-/=\w]+)*$/

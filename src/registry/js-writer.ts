@@ -8,7 +8,7 @@
 // The registry's KV writes (CasWriter) and activity lines go through one.
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats'
 import { DriftgateError, ErrorCodes, TimeoutError } from '../core/index.js'
-import { oneHeader } from './wire.js'
+import { oneHeader } from './one-header.js'
 
 interface Waiting { resolve: (seq: number) => void, reject: (err: Error) => void, deadline: number }
 

@@ -2,10 +2,9 @@
 // plus the KV revision of every key, so that each write is a compare-and-set
 // against the revision the decision was made on, without a read per write.
 import type { KV } from 'nats'
-import { KvTable, decodeJson } from '../bus/index.js'
+import { KvTable, decodeJson, encodeJson } from '../bus/index.js'
 import type { FieldProblem, Logger } from '../core/index.js'
 import { CasWriter } from './cas-writer.js'
-import { jsonBytes } from './wire.js'
 import type { JsWriter } from './js-writer.js'
 
 export interface Versioned<T> { value: T | null, revision: number }
@@ -120,7 +119,7 @@ export class VersionedStore<T> {
 
   /** CAS write against `revision` (0 = key must not exist); throws on conflict (see isCasConflict). */
   async write (key: string, value: T, revision: number): Promise<number> {
-    const w = { data: jsonBytes(value), value }
+    const w = { data: encodeJson(value), value }
     this.writing.set(key, w)
     try {
       const rev = await this.writer.put(key, w.data, revision)

@@ -8,9 +8,8 @@ import {
   checkApplied, checkAssignmentRecord, checkEndpointRecord, checkHostRecord, checkServiceRecord,
   type AppliedMessage, type AssignmentRecord, type EndpointRecord, type HostRecord, type Logger, type ServiceRecord,
 } from '../../core/index.js'
-import { KvTable, activitySubject, decodeJson, ensureActivityStream, publishActivity, retrying, subjects, type ActivityEvent, type TableChange } from '../../bus/index.js'
+import { KvTable, activitySubject, decodeJson, encodeJson, ensureActivityStream, publishActivity, retrying, subjects, type ActivityEvent, type TableChange } from '../../bus/index.js'
 import type { JsWriter } from '../js-writer.js'
-import { jsonBytes } from '../wire.js'
 import { appliedEvent, assignmentEvent, endpointEvent, hostEvent, ipamEvent, specEvent } from './describe.js'
 
 export interface ActivityPublisherOptions {
@@ -50,7 +49,7 @@ export async function startActivityPublisher (opts: ActivityPublisherOptions): P
     // that many lines); the others are published without a reply: one
     // message fewer per endpoint change for the registry and nats-server.
     if (opts.writer != null && (lines++ % ANSWER_EVERY) !== 0) {
-      try { opts.writer.fire(activitySubject(opts.prefix, event.kind), jsonBytes(event), { msgID: id }) } catch (err) { failed(err) }
+      try { opts.writer.fire(activitySubject(opts.prefix, event.kind), encodeJson(event), { msgID: id }) } catch (err) { failed(err) }
       return
     }
     publishActivity(sink, event, id, opts.prefix).catch(failed)
