@@ -33,6 +33,8 @@ export interface KvTableOptions<T> {
   /**
    * The value of `key` at `revision` (stored as `data`) when the caller already
    * holds it (it wrote it itself): the table then skips decoding and checking it.
+   * Asked before the entry's operation is read: answer only for a PUT of yours
+   * (a match by revision, or by non-empty bytes; a delete has none).
    */
   known?: (key: string, revision: number, data: Uint8Array) => T | undefined
   /** First delay before a watch that ended is opened again (doubles up to 5 s). */
@@ -169,8 +171,10 @@ export class KvTable<T> extends EventEmitter {
     const previous = this.entries.get(e.key)
     let value: T | undefined
     let own = false
-    if (e.operation === 'PUT') {
-      const known = this.opts.known?.(e.key, e.revision, e.value)
+    // `known` first: a write of ours is a PUT, so its operation (a header
+    // decode per entry in nats.js) need not be read (docs/architecture.md).
+    const known = this.opts.known?.(e.key, e.revision, e.value)
+    if (known !== undefined || e.operation === 'PUT') {
       own = known !== undefined
       const typed = known ?? this.decodeEntry(e)
       if (typed == null) return

@@ -1,9 +1,10 @@
 // Compare-and-set puts to one KV bucket through a pipelined JsWriter: the
 // same subject, header and answers as kv.put(key, data, { previousSeq }),
 // without its per-write promise and timer machinery (js-writer.ts).
-import { headers, type KV } from 'nats'
+import type { KV } from 'nats'
 import { DriftgateError, ErrorCodes } from '../core/index.js'
 import type { JsWriter } from './js-writer.js'
+import { oneHeader } from './one-header.js'
 
 // nats.js's own key rule (kv validateKey): a bad key must not become a wildcard subject.
 const KEY = /^[-/=\w]+(\.[-/=\w]+)*$/
@@ -22,8 +23,6 @@ export class CasWriter {
   /** Writes `data` at `key` if the key's last revision is `previousSeq` (0: must not exist); resolves with the new revision. */
   put (key: string, data: Uint8Array, previousSeq: number): Promise<number> {
     if (!KEY.test(key)) return Promise.reject(new DriftgateError(ErrorCodes.VALIDATION, `invalid kv key: ${key.slice(0, 100)}`))
-    const h = headers()
-    h.set(EXPECTED_SEQ, String(previousSeq))
-    return this.writer.publish(this.prefix + key, data, { headers: h })
+    return this.writer.publish(this.prefix + key, data, { headers: oneHeader(EXPECTED_SEQ, String(previousSeq)) })
   }
 }

@@ -6,8 +6,9 @@
 // waiting publish, and one sweep per second fails the publishes that got no
 // answer in time (callers retry them, as they did js.publish()'s timeouts).
 // The registry's KV writes (CasWriter) and activity lines go through one.
-import { createInbox, headers as newHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats'
+import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats'
 import { DriftgateError, ErrorCodes, TimeoutError } from '../core/index.js'
+import { oneHeader } from './one-header.js'
 
 interface Waiting { resolve: (seq: number) => void, reject: (err: Error) => void, deadline: number }
 
@@ -17,6 +18,36 @@ interface PubAck { seq?: number, error?: { code: number, err_code?: number, desc
 /** An error JetStream answered; `details` is its API error ({ code, err_code, description }). */
 function apiError (e: NonNullable<PubAck['error']>): DriftgateError {
   return new DriftgateError(e.err_code === 10071 ? ErrorCodes.CONFLICT : ErrorCodes.NATS_UNAVAILABLE, e.description, e)
+}
+
+/** Headers with the message id added; one id alone skips building a MsgHdrs (one-header.ts). */
+function withMsgId (headers: MsgHdrs | undefined, msgID: string | undefined): MsgHdrs | undefined {
+  if (msgID === undefined) return headers
+  if (headers === undefined) return oneHeader('Nats-Msg-Id', msgID)
+  headers.set('Nats-Msg-Id', msgID)
+  return headers
+}
+
+const SEQ = Buffer.from('"seq":')
+const ERROR = Buffer.from('"error"')
+
+/**
+ * A PubAck, `{"stream":…,"seq":N…}`: the sequence is read from the bytes
+ * without JSON.parse when the answer has no error (one per KV write); anything
+ * else goes through JSON.parse.
+ */
+export function readPubAck (data: Uint8Array): PubAck {
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  const at = b.indexOf(SEQ)
+  if (at >= 0 && b.indexOf(ERROR) < 0) {
+    let seq = 0
+    let i = at + SEQ.length
+    const start = i
+    for (; i < b.length && b[i] >= 48 && b[i] <= 57; i++) seq = seq * 10 + b[i] - 48
+    const end = b[i]
+    if (i > start && i - start <= 15 && (end === 44 || end === 125)) return { seq } // followed by , or }
+  }
+  return JSON.parse(b.toString('utf8')) as PubAck
 }
 
 export class JsWriter {
@@ -45,8 +76,7 @@ export class JsWriter {
    */
   publish (subject: string, data: Uint8Array, opts: { msgID?: string, headers?: MsgHdrs } = {}): Promise<number> {
     if (this.sub == null) return Promise.reject(new DriftgateError(ErrorCodes.NATS_UNAVAILABLE, 'jetstream writer is not running'))
-    let headers = opts.headers
-    if (opts.msgID !== undefined) { headers ??= newHeaders(); headers.set('Nats-Msg-Id', opts.msgID) }
+    const headers = withMsgId(opts.headers, opts.msgID)
     const token = (this.next++).toString(36)
     return new Promise<number>((resolve, reject) => {
       this.waiting.set(token, { resolve, reject, deadline: Date.now() + this.timeoutMs })
@@ -57,6 +87,15 @@ export class JsWriter {
         reject(err as Error)
       }
     })
+  }
+
+  /**
+   * Publishes to a stream subject without asking for the stream's answer (no
+   * reply subject, no waiting, nothing parsed back): for messages whose loss
+   * is only counted, never retried (activity lines). Throws on a closed connection.
+   */
+  fire (subject: string, data: Uint8Array, opts: { msgID?: string } = {}): void {
+    this.nc.publish(subject, data, { headers: withMsgId(undefined, opts.msgID) })
   }
 
   private answer (err: Error | null, msg: Msg): void {
@@ -73,7 +112,7 @@ export class JsWriter {
     }
     let ack: PubAck
     try {
-      ack = JSON.parse(Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength).toString('utf8')) as PubAck
+      ack = readPubAck(msg.data)
     } catch {
       w.reject(new DriftgateError(ErrorCodes.NATS_UNAVAILABLE, 'jetstream publish: unreadable answer'))
       return

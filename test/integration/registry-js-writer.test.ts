@@ -99,3 +99,24 @@ t.test('a stream publish with a message id: stored once, the duplicate answered 
   t.equal(s2, s1, 'the duplicate names the stored message')
   t.equal((await jsm.streams.info(ACTIVITY_STREAM)).state.messages, before + 1, 'stored once')
 })
+
+t.test('fire(): stored without an answer, de-duplicated by its message id; refused once closed', async (t) => {
+  const { js } = writers(t)
+  await ensureActivityStream(await nc.jetstreamManager(), {})
+  const jsm = await nc.jetstreamManager()
+  const before = (await jsm.streams.info(ACTIVITY_STREAM)).state.messages
+  js.fire(activitySubject(undefined, 'endpoint'), encodeJson({ n: 2 }), { msgID: 'e:web.c2:9' })
+  js.fire(activitySubject(undefined, 'endpoint'), encodeJson({ n: 2 }), { msgID: 'e:web.c2:9' })
+  js.fire(activitySubject(undefined, 'endpoint'), encodeJson({ n: 3 }), { msgID: 'e:web.c3:10' })
+  // An answered publish after them on the same connection: they are stored by then.
+  const last = await js.publish(activitySubject(undefined, 'endpoint'), encodeJson({ n: 4 }), { msgID: 'e:web.c4:11' })
+  t.equal((await jsm.streams.info(ACTIVITY_STREAM)).state.messages, before + 3, 'two fired lines stored once each, then the answered one')
+  const m = await jsm.streams.getMessage(ACTIVITY_STREAM, { seq: last - 1 })
+  t.equal(m.header.get('Nats-Msg-Id'), 'e:web.c3:10', 'the message id header as nats.js would send it')
+  const c = await connect({ servers: nats.url })
+  const w = new JsWriter(c)
+  w.start()
+  await c.close()
+  t.throws(() => { w.fire(activitySubject(undefined, 'endpoint'), encodeJson({}), { msgID: 'x' }) }, 'a closed connection throws at once')
+  w.close()
+})

@@ -8,7 +8,7 @@ import {
   checkApplied, checkAssignmentRecord, checkEndpointRecord, checkHostRecord, checkServiceRecord,
   type AppliedMessage, type AssignmentRecord, type EndpointRecord, type HostRecord, type Logger, type ServiceRecord,
 } from '../../core/index.js'
-import { KvTable, decodeJson, ensureActivityStream, publishActivity, retrying, subjects, type ActivityEvent, type TableChange } from '../../bus/index.js'
+import { KvTable, activitySubject, decodeJson, encodeJson, ensureActivityStream, publishActivity, retrying, subjects, type ActivityEvent, type TableChange } from '../../bus/index.js'
 import type { JsWriter } from '../js-writer.js'
 import { appliedEvent, assignmentEvent, endpointEvent, hostEvent, ipamEvent, specEvent } from './describe.js'
 
@@ -25,6 +25,9 @@ export interface ActivityPublisherOptions {
   writer?: JsWriter
 }
 
+/** One activity line in this many, through the registry's writer, waits for the stream's answer. */
+export const ANSWER_EVERY = 64
+
 const valid = <T>(check: { problems: (v: unknown) => unknown }) => (v: unknown): T | null => (check.problems(v) === null ? v as T : null)
 
 export async function startActivityPublisher (opts: ActivityPublisherOptions): Promise<{ close: () => Promise<void> }> {
@@ -34,12 +37,22 @@ export async function startActivityPublisher (opts: ActivityPublisherOptions): P
   // The registry's writer skips js.publish()'s per-call machinery (one line per endpoint change is on the ingest path).
   const sink = opts.writer ?? nc.jetstream()
   let failures = 0
+  let lines = 0
+  const failed = (err: unknown): void => {
+    // The feed is for people: a lost line is logged (once per 100), never retried into a storm.
+    if (failures++ % 100 === 0) log.warn({ err, failures }, 'activity event not published')
+  }
   const send = (event: ActivityEvent | null, id: string): void => {
     if (event === null) return
-    publishActivity(sink, event, id, opts.prefix).catch((err: unknown) => {
-      // The feed is for people: a lost line is logged (once per 100), never retried into a storm.
-      if (failures++ % 100 === 0) log.warn({ err, failures }, 'activity event not published')
-    })
+    // Through the registry's writer, only one line in ANSWER_EVERY waits for
+    // the stream's answer (a missing or failing stream is still logged within
+    // that many lines); the others are published without a reply: one
+    // message fewer per endpoint change for the registry and nats-server.
+    if (opts.writer != null && (lines++ % ANSWER_EVERY) !== 0) {
+      try { opts.writer.fire(activitySubject(opts.prefix, event.kind), encodeJson(event), { msgID: id }) } catch (err) { failed(err) }
+      return
+    }
+    publishActivity(sink, event, id, opts.prefix).catch(failed)
   }
   const own = {
     ...(opts.tables == null
