@@ -4,7 +4,7 @@ import { SnapshotGate } from '../../src/registry/snapshot-gate.js'
 // A task that runs until released, recording when it started.
 function held (log: string[], name: string): { task: () => Promise<string>, release: (fail?: boolean) => void } {
   let release!: (fail?: boolean) => void
-  const done = new Promise<void>((resolve, reject) => { release = (fail) => { fail === true ? reject(new Error(name)) : resolve() } })
+  const done = new Promise<void>((resolve, reject) => { release = (fail) => { if (fail === true) reject(new Error(name)); else resolve() } })
   return { task: async () => { log.push(name); await done; return name }, release }
 }
 const turn = async (): Promise<void> => await new Promise((resolve) => setImmediate(resolve))
