@@ -115,6 +115,7 @@ export function createRegistry (config: Readonly<ResolvedRegistryConfig>, deps: 
         nc, store: endpoints, applier, metrics: m, log: componentLogger(log, 'ingest'), subjects: subs,
         ackWaitMs: t.ackWaitMs, maxAckPending: config.maxAckPending,
       })
+      m.setSnapshotSource(() => ingest.snapshots)
       await retrying('ingest_consumer', async () => { await ingest.start() }, retry)
       closers.push({ name: 'ingest', close: async () => await ingest.close() })
 

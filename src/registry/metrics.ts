@@ -16,13 +16,19 @@ export interface RegistryMetrics {
   heartbeatsCoalesced: Counter
   /** Where `hosts{status}` reads from at scrape time. */
   setHostSource: (source: () => Iterable<HostRecord>) => void
+  /** Where `snapshots_waiting` and `snapshot_bytes_in_flight` read from at scrape time (the ingest's snapshot gate). */
+  setSnapshotSource: (source: () => SnapshotLoad) => void
 }
+
+/** What the snapshot gate holds (snapshot-gate.ts): a fill shows here as a queue that drains. */
+export interface SnapshotLoad { waiting: number, inFlight: number }
 
 const STATUSES: HostStatus[] = ['up', 'suspect', 'down']
 
 export function createRegistryMetrics (register: Registry): RegistryMetrics {
   const p = 'driftgate_registry_'
   let hostSource: () => Iterable<HostRecord> = () => []
+  let snapshotSource: () => SnapshotLoad = () => ({ waiting: 0, inFlight: 0 })
   const m: RegistryMetrics = {
     eventsApplied: new Counter({ name: `${p}events_applied_total`, help: 'Container changes written to the endpoint table', labelNames: ['kind', 'source'], registers: [register] }),
     staleEvents: new Counter({ name: `${p}stale_events_total`, help: 'Changes ignored because the table already holds newer (or the same) state', labelNames: ['reason'], registers: [register] }),
@@ -40,7 +46,20 @@ export function createRegistryMetrics (register: Registry): RegistryMetrics {
     coalescedEvents: new Counter({ name: `${p}coalesced_events_total`, help: 'Changes of one container folded into a later write of the same key instead of a write of their own', registers: [register] }),
     heartbeatsCoalesced: new Counter({ name: `${p}heartbeats_unwritten_total`, help: 'Heartbeats of an up host that changed nothing but a recent lastSeen, so not written', registers: [register] }),
     setHostSource: (s) => { hostSource = s },
+    setSnapshotSource: (s) => { snapshotSource = s },
   }
+  new Gauge({
+    name: `${p}snapshots_waiting`,
+    help: 'Host snapshots received and not yet decoded: waiting for room in the snapshot gate (a fill, or many agents reconnecting)',
+    registers: [register],
+    collect () { this.set(snapshotSource().waiting) },
+  })
+  new Gauge({
+    name: `${p}snapshot_bytes_in_flight`,
+    help: 'Bytes of host snapshots being decoded and applied now (bounded by the snapshot gate)',
+    registers: [register],
+    collect () { this.set(snapshotSource().inFlight) },
+  })
   new Gauge({
     name: `${p}hosts`,
     help: 'Known hosts by liveness status',

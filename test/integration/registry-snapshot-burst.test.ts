@@ -34,7 +34,16 @@ t.test('a burst of snapshots larger than the gate: every one applied, in order p
 
   const r = await startRegistry(nats.url)
   t.teardown(async () => { await r.close() })
-  await waitUntil(async () => await counter(r.reg, 'driftgate_registry_snapshots_applied_total') >= 2 * HOSTS, 60_000, 'every snapshot applied')
+  // The gate's gauges, sampled while the burst drains: some snapshots wait, the bytes in work stay within the gate.
+  let maxWaiting = 0
+  let maxBytes = 0
+  await waitUntil(async () => {
+    maxWaiting = Math.max(maxWaiting, await counter(r.reg, 'driftgate_registry_snapshots_waiting'))
+    maxBytes = Math.max(maxBytes, await counter(r.reg, 'driftgate_registry_snapshot_bytes_in_flight'))
+    return await counter(r.reg, 'driftgate_registry_snapshots_applied_total') >= 2 * HOSTS
+  }, 60_000, 'every snapshot applied')
+  t.ok(maxWaiting > 0, `snapshots waited for room (snapshots_waiting reached ${maxWaiting})`)
+  t.ok(maxBytes > 0 && maxBytes <= SNAPSHOT_BYTES_IN_FLIGHT, `bytes in work ${maxBytes} within the gate`)
   const jsm = await nc.jetstreamManager()
   await waitUntil(async () => {
     const info = await jsm.consumers.info('DRIFTGATE_EVENTS', 'registry')
@@ -48,4 +57,6 @@ t.test('a burst of snapshots larger than the gate: every one applied, in order p
   t.same(got.filter((k) => !want.has(k)), [], 'nothing of the first snapshots left that the second dropped')
   t.equal(live.get(`b0.${cid(100_000 + 10)}`)?.host, 'burst0', 'a record holds its own host')
   t.equal(await counter(r.reg, 'driftgate_registry_snapshots_applied_total'), 2 * HOSTS, 'each snapshot applied once (no timeout, no redelivery)')
+  t.equal(await counter(r.reg, 'driftgate_registry_snapshots_waiting'), 0, 'none waiting once drained')
+  t.equal(await counter(r.reg, 'driftgate_registry_snapshot_bytes_in_flight'), 0, 'no bytes in work once drained')
 })
