@@ -119,7 +119,9 @@ export class LuaPusher {
         if (state.boot !== this.boot && state.boot !== this.notified) {
           this.notified = state.boot
           this.needFull = true
-          this.log.warn({ boot: state.boot, was: this.boot }, 'nginx restarted: its shared dict is empty, pushing the full state')
+          // Before our first push completes there is no earlier boot to compare: not a restart.
+          if (this.boot === null) this.log.info({ boot: state.boot }, 'nginx answers; pushing the full state')
+          else this.log.warn({ boot: state.boot, was: this.boot }, 'nginx restarted: its shared dict is empty, pushing the full state')
           onRestart()
         }
       } catch {
