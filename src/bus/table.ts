@@ -39,6 +39,8 @@ export interface KvTableOptions<T> {
   known?: (key: string, revision: number, data: Uint8Array) => T | undefined
   /** First delay before a watch that ended is opened again (doubles up to 5 s). */
   rewatchDelayMs?: number
+  /** Only keys matching this subject filter (e.g. `pool.>`); default every key. */
+  key?: string
 }
 
 type ErrorKind = 'listener' | 'watch'
@@ -92,7 +94,7 @@ export class KvTable<T> extends EventEmitter {
     let ready!: () => void
     const initialized = new Promise<void>((resolve) => { ready = resolve })
     // Opening the watch is a JetStream request: a busy server's TIMEOUT is retried, not fatal to the caller's start.
-    this.iter = await retrying(`watch ${this.bucket}`, async () => await this.opts.kv.watch({ key: '>', initializedFn: () => ready() }),
+    this.iter = await retrying(`watch ${this.bucket}`, async () => await this.opts.kv.watch({ key: this.opts.key ?? '>', initializedFn: () => ready() }),
       { log: this.opts.log, closed: () => this.closed })
     this.loop = this.run(this.iter)
     await initialized
@@ -129,7 +131,7 @@ export class KvTable<T> extends EventEmitter {
       if (!reopen) await this.pause(backoffDelay(++attempt, backoff))
       if (this.closed) return
       const from = this.revision + 1
-      iter = await openHedged(async () => await this.opts.kv.watch({ key: '>', resumeFromRevision: from }), { everyMs: 1000, maxTries: 30, closed: () => this.closed })
+      iter = await openHedged(async () => await this.opts.kv.watch({ key: this.opts.key ?? '>', resumeFromRevision: from }), { everyMs: 1000, maxTries: 30, closed: () => this.closed })
         .catch((err: unknown) => { this.fault('watch', err); return undefined })
       if (this.closed) iter?.stop()
       else this.iter = iter

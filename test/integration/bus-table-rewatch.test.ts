@@ -70,3 +70,20 @@ t.test('close() during the re-watch delay stops it for good', async (t) => {
   await new Promise((resolve) => setTimeout(resolve, 200))
   t.notOk(table.entries.has('x'), 'no watch after close')
 })
+
+// The DNS forward-allow list follows the IPAM pools this way (`pool.>` only):
+// the filter must hold across a re-watch too.
+t.test('a key filter holds at start and after a re-watch', async (t) => {
+  const kv = await js.views.kv('t_filter', { history: 1 })
+  const table = new KvTable<number>({ kv, key: 'pool.>', log: silentLogger(), decode: (v) => (typeof v === 'number' ? v : null), rewatchDelayMs: 50 })
+  t.teardown(async () => { await table.close() })
+  await kv.put('pool.a', encodeJson(1))
+  await kv.put('other', encodeJson(1))
+  await table.start()
+  t.same([...table.entries.keys()], ['pool.a'], 'only the filtered keys loaded')
+  ;(table as unknown as { iter: { stop: () => void } }).iter.stop()
+  await kv.put('block.1', encodeJson(2))
+  await kv.put('pool.b', encodeJson(2))
+  await waitFor(() => table.entries.get('pool.b') === 2, { timeoutMs: 5000 })
+  t.same([...table.entries.keys()].sort(), ['pool.a', 'pool.b'], 'only the filtered keys after the re-watch')
+})

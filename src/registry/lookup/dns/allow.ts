@@ -6,9 +6,9 @@
 // list takes CIDRs and two words: `loopback` (127.0.0.0/8) and `pools` (every
 // pool in the IPAM bucket, followed live). Our own names are answered for
 // everyone; only forwarding is restricted.
-import type { KV, KvEntry, QueuedIterator } from 'nats'
+import type { KV } from 'nats'
 import { checkPoolRecord, ConfigError, isIPv4, type FieldProblem, type Logger } from '../../../core/index.js'
-import { decodeJson, retrying } from '../../../bus/index.js'
+import { KvTable, type TableChange } from '../../../bus/index.js'
 
 export const DEFAULT_FORWARD_ALLOW = ['loopback', 'pools']
 
@@ -34,11 +34,18 @@ export function forwardAllowProblems (list: string[]): FieldProblem[] {
 
 const contains = (c: Cidr, ip: number): boolean => ((ip & c.mask) >>> 0) === c.base
 
+/** A pool record's subnet, or null when the record is invalid (the table then ignores it). */
+function poolCidr (value: unknown): Cidr | null {
+  return checkPoolRecord.problems(value) === null ? parseCidr((value as { subnet: string }).subnet) : null
+}
+
 export class ForwardAllow {
   private readonly fixed: Cidr[]
   private readonly usePools: boolean
   private readonly pools = new Map<string, Cidr>()
-  private iter?: QueuedIterator<KvEntry>
+  // A KvTable: it retries its first watch, reopens it after a reconnect or a
+  // cluster change, and re-watches when it ends (a raw watch stood still).
+  private table?: KvTable<Cidr>
 
   constructor (list: string[], private readonly ipam: KV | undefined, private readonly log: Logger) {
     const problems = forwardAllowProblems(list)
@@ -49,26 +56,17 @@ export class ForwardAllow {
 
   /** Loads the pools (when `pools` is listed and there is an IPAM bucket) and follows changes. */
   async start (): Promise<void> {
-    if (!this.usePools || this.ipam === undefined || this.iter !== undefined) return
-    let ready!: () => void
-    const loaded = new Promise<void>((resolve) => { ready = resolve })
-    const ipam = this.ipam
-    const iter = await retrying('watch ipam pools', async () => await ipam.watch({ key: 'pool.>', initializedFn: () => ready() }), { log: this.log })
-    this.iter = iter
-    void (async () => {
-      try {
-        for await (const e of iter) this.apply(e)
-      } catch (err) { this.log.warn({ err }, 'dns forward-allow: ipam pool watch ended') }
-    })()
-    await loaded
+    if (!this.usePools || this.ipam === undefined || this.table !== undefined) return
+    const table = new KvTable<Cidr>({ kv: this.ipam, key: 'pool.>', log: this.log, decode: poolCidr })
+    this.table = table
+    table.on('change', (c: TableChange<Cidr>) => { this.set(c.key, c.value) })
+    await table.start()
+    for (const [key, cidr] of table.entries) this.set(key, cidr)
   }
 
-  private apply (e: KvEntry): void {
-    const name = e.key.slice('pool.'.length)
-    const decoded = e.operation === 'PUT' ? decodeJson(e.value) : undefined
-    const rec = decoded?.ok === true && checkPoolRecord.problems(decoded.value) === null ? decoded.value as { subnet: string } : undefined
-    const cidr = rec !== undefined ? parseCidr(rec.subnet) : null
-    if (cidr !== null) this.pools.set(name, cidr)
+  private set (key: string, cidr: Cidr | undefined): void {
+    const name = key.slice('pool.'.length)
+    if (cidr !== undefined) this.pools.set(name, cidr)
     else this.pools.delete(name)
   }
 
@@ -83,7 +81,7 @@ export class ForwardAllow {
   }
 
   close (): void {
-    this.iter?.stop()
-    this.iter = undefined
+    void this.table?.close()
+    this.table = undefined
   }
 }
