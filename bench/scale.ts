@@ -67,6 +67,7 @@ function report (r: ScaleResult): void {
   }
   console.log('== processes during the change phase (goal ≤ 300 MB RSS each)')
   for (const p of [...r.procs, ...r.nats]) console.log(`  ${p.name.padEnd(10)} RSS ${f(p.rssMb)} MB (peak ${f(p.peakMb)} MB), CPU ${f(p.cpuPct)} %`)
+  console.log(`  applied since each registry's last start (its /metrics): ${r.applied.map((a) => `${a.name} ${f(a.events)} endpoint writes, ${f(a.snapshots)} snapshots`).join('; ')}`)
   const restarted = r.restarts.filter((x) => x.restarts > 0)
   if (restarted.length > 0) console.log(`  exited on their own and restarted (supervisor): ${restarted.map((x) => `${x.name} ×${x.restarts}`).join(', ')}`)
   console.log('== memory by size (RSS after each fill step)')

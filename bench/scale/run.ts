@@ -5,7 +5,7 @@
 import { connect, type NatsConnection } from 'nats'
 import { openBucket, Buckets } from '../../src/bus/index.js'
 import { Fleet, nowMs } from './fleet.js'
-import { Measure, diffSets, dictSets, expectedSets } from './measure.js'
+import { Measure, diffSets, dictSets, expectedSets, httpGet } from './measure.js'
 import { procStats, startSystem, type System } from './system.js'
 
 export interface ScaleOptions {
@@ -49,6 +49,8 @@ export interface ScaleResult {
   maxLagMs: number
   /** Processes that exited on their own and were started again (not the planned kill). */
   restarts: Array<{ name: string, restarts: number }>
+  /** Per registry, since its last start: endpoint changes written and snapshots applied (its /metrics). */
+  applied: Array<{ name: string, events: number, snapshots: number }>
   /** Published events that no KV write holds at the end (must be 0). */
   unwritten: number
   /** Per renderer: announcements and dict generations the measure saw. */
@@ -193,6 +195,7 @@ export async function runScale (o: ScaleOptions): Promise<ScaleResult> {
       tableDiff: tableDiff(m, f), dictDiffs: await dictDiffs(sys, f), publishFailures: f.failures, maxLagMs: m.maxLagMs,
       unwritten: m.unwritten(), coverage: m.coverage(sys.renderers),
       restarts: [...sys.registries, ...sys.renderers.map((r) => r.child)].map((c) => ({ name: c.name, restarts: c.restarts })),
+      applied: await Promise.all(sys.registries.map(async (c) => ({ name: c.name, ...await appliedBy(c.httpPort) }))),
     }
   } finally {
     fleet?.stop()
@@ -200,4 +203,14 @@ export async function runScale (o: ScaleOptions): Promise<ScaleResult> {
     await Promise.all(conns.map(async (c) => { await c.close() }))
     await sys.stop()
   }
+}
+
+/** What one registry applied, from its /metrics (NaN when it does not answer). */
+async function appliedBy (port: number | undefined): Promise<{ events: number, snapshots: number }> {
+  const text = port === undefined ? '' : await httpGet(port, '/metrics').catch(() => '')
+  const sum = (name: string): number => {
+    const xs = [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].map((m) => Number(m[1]))
+    return xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0)
+  }
+  return { events: sum('driftgate_registry_events_applied_total'), snapshots: sum('driftgate_registry_snapshots_applied_total') }
 }

@@ -33,6 +33,8 @@ export class Child {
   proc?: ChildProcess
   exited = false
   restarts = 0
+  /** The registry's HTTP port (its /metrics), when it is one. */
+  httpPort?: number
   private stopping = false
   constructor (readonly name: string, private readonly args: string[], private readonly logFile: string,
     private readonly env?: Record<string, string>) {}
@@ -106,6 +108,7 @@ export async function startSystem (o: { registries: number, renderers: number, l
       const [http, dns] = [await freePort(), await freePort()]
       const c = new Child(`registry${i + 1}`, ['registry', '--nats', rotated(cluster.urls, i), '--replicas', replicas,
         '--http-port', String(http), '--dns-port', String(dns), '--log-level', level], join(logDir, `registry${i + 1}.log`), o.env)
+      c.httpPort = http
       c.start()
       registries.push(c)
       // the first creates the stream and buckets; the others find them
