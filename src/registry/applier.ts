@@ -31,6 +31,8 @@ export class EndpointApplier {
   private readonly now: () => number
   /** Per key: changes that arrived while a write of that key was in flight. */
   private readonly pending = new Map<string, Pending[]>()
+  /** Per host: keys with a change not yet settled, and how many (see keysInFlight). */
+  private readonly inFlight = new Map<string, Map<string, number>>()
 
   constructor (private readonly opts: ApplierOptions) {
     this.now = opts.now ?? Date.now
@@ -44,10 +46,13 @@ export class EndpointApplier {
    */
   apply (ev: IngestEvent): Promise<Decision> {
     const key = keyOf(ev)
+    this.track(ev.host, key, 1)
+    const settle = (): void => { this.track(ev.host, key, -1) }
     return new Promise<Decision>((resolve, reject) => {
+      const p: Pending = { ev, resolve: (d) => { settle(); resolve(d) }, reject: (err) => { settle(); reject(err) } }
       const queued = this.pending.get(key)
-      if (queued != null) { queued.push({ ev, resolve, reject }); return }
-      this.pending.set(key, [{ ev, resolve, reject }])
+      if (queued != null) { queued.push(p); return }
+      this.pending.set(key, [p])
       void this.serializer.run(key, async () => {
         const batch = this.pending.get(key) ?? []
         this.pending.delete(key)
@@ -59,6 +64,29 @@ export class EndpointApplier {
         }
       })
     })
+  }
+
+  /**
+   * Keys of `host` with a change handed to apply() and not yet settled
+   * (queued or being written). A snapshot removes what it no longer lists
+   * among these too: the table does not hold them yet, and an older upsert
+   * landing after the snapshot's diff would otherwise stay live until the
+   * host's next snapshot. The remove queues behind it on the key, and
+   * decide() keeps whichever is newer.
+   */
+  keysInFlight (host: string): Iterable<string> {
+    return this.inFlight.get(host)?.keys() ?? []
+  }
+
+  private track (host: string, key: string, n: 1 | -1): void {
+    let keys = this.inFlight.get(host)
+    if (keys == null) this.inFlight.set(host, keys = new Map())
+    const left = (keys.get(key) ?? 0) + n
+    if (left > 0) keys.set(key, left)
+    else {
+      keys.delete(key)
+      if (keys.size === 0) this.inFlight.delete(host)
+    }
   }
 
   /** decide() over the changes in order; one CAS write of the final record if any of them writes. */

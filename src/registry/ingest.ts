@@ -156,7 +156,9 @@ export class Ingest {
     // Find the host's keys from an up-to-date mirror, so that a record written
     // a moment ago by another instance is not missed.
     if (!await store.sync()) log.warn({ host: msg.host }, 'endpoint mirror lagging; applying snapshot from what it has')
-    const changes = fromSnapshot(msg, store.keysFor(msg.host))
+    // The host's keys: those the table holds, and those with a change still
+    // being applied here (not in the table yet: applier.keysInFlight).
+    const changes = fromSnapshot(msg, new Set([...store.keysFor(msg.host), ...applier.keysInFlight(msg.host)]))
     await Promise.all(changes.map(async (c) => await applier.apply(c)))
     metrics.snapshotsApplied.inc()
     log.debug({ host: msg.host, seq: msg.seq, endpoints: msg.endpoints.length, changes: changes.length }, 'snapshot applied')

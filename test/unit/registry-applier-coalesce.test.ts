@@ -7,7 +7,7 @@ import t from 'tap'
 import { Registry } from 'prom-client'
 import { EndpointApplier } from '../../src/registry/applier.js'
 import { createRegistryMetrics } from '../../src/registry/metrics.js'
-import { decide, type IngestEvent } from '../../src/registry/decide.js'
+import { decide, fromSnapshot, type IngestEvent } from '../../src/registry/decide.js'
 import { silentLogger, type EndpointRecord } from '../../src/core/index.js'
 import type { VersionedStore, Versioned } from '../../src/registry/store.js'
 
@@ -69,4 +69,25 @@ t.test('a lost compare-and-set decides again on the fresh record', async (t) => 
   t.equal(store.map.get('web.c1')?.value?.ip, '10.240.0.5')
   t.equal(store.writes, 1)
   t.equal((await metrics.writeConflicts.get()).values[0].value, 2, 'each batch lost once to the unseen write, then decided on it')
+})
+
+// A snapshot arriving while an older upsert of its host is still being
+// written must remove that key too, though the table does not hold it yet.
+t.test('keysInFlight: a snapshot sees the host\'s keys still being written', async (t) => {
+  const store = new SlowStore()
+  const metrics = createRegistryMetrics(new Registry())
+  const applier = new EndpointApplier({ store: store as unknown as VersionedStore<EndpointRecord>, metrics, log: silentLogger(), now: () => 1000 })
+  const older = applier.apply(ev(1, 'upsert', '10.240.0.1'))
+  t.same([...applier.keysInFlight('h1')], ['web.c1'], 'the upsert is in flight')
+  t.same([...applier.keysInFlight('h2')], [], 'nothing for another host')
+  t.equal(store.get('web.c1'), undefined, 'not in the table yet')
+  // The snapshot (seq 2) no longer lists c1: its diff over table ∪ in flight.
+  const snapshot = { v: 1 as const, host: 'h1', instance: 'i1', seq: 2, time: 1000, sentAt: 1000, endpoints: [], containers: [] }
+  const changes = fromSnapshot(snapshot, new Set([...applier.keysInFlight('h1')]))
+  t.same(changes.map((c) => `${c.kind} ${c.containerId}`), ['remove c1'])
+  await Promise.all([older, ...changes.map(async (c) => await applier.apply(c))])
+  t.equal(store.get('web.c1')?.value?.removed, true, 'the older upsert landed first, then the snapshot removed it')
+  t.same([...applier.keysInFlight('h1')], [], 'nothing left in flight once settled')
+  // Without the in-flight keys the diff is empty, and c1 would stay live until the next snapshot.
+  t.same(fromSnapshot(snapshot, []).length, 0)
 })
