@@ -8,7 +8,7 @@
 // everyone; only forwarding is restricted.
 import type { KV } from 'nats'
 import { checkPoolRecord, ConfigError, isIPv4, type FieldProblem, type Logger } from '../../../core/index.js'
-import { KvTable, type TableChange } from '../../../bus/index.js'
+import { KvTable } from '../../../bus/index.js'
 
 export const DEFAULT_FORWARD_ALLOW = ['loopback', 'pools']
 
@@ -42,9 +42,9 @@ function poolCidr (value: unknown): Cidr | null {
 export class ForwardAllow {
   private readonly fixed: Cidr[]
   private readonly usePools: boolean
-  private readonly pools = new Map<string, Cidr>()
-  // A KvTable: it retries its first watch, reopens it after a reconnect or a
-  // cluster change, and re-watches when it ends (a raw watch stood still).
+  // The pools' subnets by `pool.<name>`, a KvTable: it retries its first
+  // watch, reopens it after a reconnect or a cluster change, and re-watches
+  // when it ends (a raw watch stood still).
   private table?: KvTable<Cidr>
 
   constructor (list: string[], private readonly ipam: KV | undefined, private readonly log: Logger) {
@@ -58,16 +58,8 @@ export class ForwardAllow {
   async start (): Promise<void> {
     if (!this.usePools || this.ipam === undefined || this.table !== undefined) return
     const table = new KvTable<Cidr>({ kv: this.ipam, key: 'pool.>', log: this.log, decode: poolCidr })
-    this.table = table
-    table.on('change', (c: TableChange<Cidr>) => { this.set(c.key, c.value) })
     await table.start()
-    for (const [key, cidr] of table.entries) this.set(key, cidr)
-  }
-
-  private set (key: string, cidr: Cidr | undefined): void {
-    const name = key.slice('pool.'.length)
-    if (cidr !== undefined) this.pools.set(name, cidr)
-    else this.pools.delete(name)
+    this.table = table
   }
 
   /** Whether `address` (the query's source) may have names outside our domain forwarded. */
@@ -76,7 +68,7 @@ export class ForwardAllow {
     if (!isIPv4(a)) return false
     const ip = ipToInt(a)
     for (const c of this.fixed) if (contains(c, ip)) return true
-    for (const c of this.pools.values()) if (contains(c, ip)) return true
+    for (const c of this.table?.entries.values() ?? []) if (contains(c, ip)) return true
     return false
   }
 
