@@ -47,9 +47,8 @@ export class EndpointApplier {
   apply (ev: IngestEvent): Promise<Decision> {
     const key = keyOf(ev)
     this.track(ev.host, key, 1)
-    const settle = (): void => { this.track(ev.host, key, -1) }
     return new Promise<Decision>((resolve, reject) => {
-      const p: Pending = { ev, resolve: (d) => { settle(); resolve(d) }, reject: (err) => { settle(); reject(err) } }
+      const p: Pending = { ev, resolve, reject }
       const queued = this.pending.get(key)
       if (queued != null) { queued.push(p); return }
       this.pending.set(key, [p])
@@ -58,9 +57,9 @@ export class EndpointApplier {
         this.pending.delete(key)
         try {
           const decisions = await this.applyNow(key, batch.map((p) => p.ev))
-          batch.forEach((p, i) => { p.resolve(decisions[i]) })
+          batch.forEach((p, i) => { this.track(p.ev.host, key, -1); p.resolve(decisions[i]) })
         } catch (err) {
-          for (const p of batch) p.reject(err)
+          for (const p of batch) { this.track(p.ev.host, key, -1); p.reject(err) }
         }
       })
     })
